@@ -1,0 +1,125 @@
+// sessionkit-example: the seed's counter app on Boost.Beast.
+//
+//   GET /memory-store-counter  -> "count is N"
+//   GET /session-destroy       -> "Session Destroyed!"
+
+#include "example_flags.hpp"
+
+#include <sessionkit/adapters/beast.hpp>
+#include <sessionkit/json.hpp>
+#include <sessionkit/log.hpp>
+#include <sessionkit/stores/memory_store.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using sessionkit::beast::context;
+
+namespace {
+
+// `if (session.count) session.count++; else session.count = 1;` with JavaScript's truthiness.
+std::string increment_count(sessionkit::session& s) {
+  boost::json::value& count = s["count"];
+  if (count.is_int64() && count.get_int64() != 0) count = count.get_int64() + 1;
+  else if (count.is_uint64() && count.get_uint64() != 0) count = count.get_uint64() + 1;
+  else if (count.is_double() && count.get_double() != 0 && count.get_double() == count.get_double())
+    count = count.get_double() + 1;
+  else count = 1;
+  std::string text;
+  sessionkit::stringify_to(text, count);
+  return text;
+}
+
+asio::awaitable<void> counter(context& ctx) {
+  sessionkit::session* s = ctx.session();
+  if (!s) {
+    ctx.send(http::status::internal_server_error, "no session\n", "text/plain; charset=utf-8");
+    co_return;
+  }
+  ctx.send(http::status::ok, "count is " + increment_count(*s));
+}
+
+asio::awaitable<void> destroy(context& ctx) {
+  if (sessionkit::session* s = ctx.session()) {
+    auto [ec] = co_await sessionkit::async_destroy(*s, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      ctx.send(sessionkit::is_unavailable(ec) ? http::status::service_unavailable
+                                              : http::status::internal_server_error,
+               "Session not destroyed: " + ec.message() + "\n", "text/plain; charset=utf-8");
+      co_return;
+    }
+  }
+  ctx.send(http::status::ok, "Session Destroyed!");
+}
+
+asio::awaitable<void> home_page(context& ctx) {
+  ctx.send(http::status::ok, R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>sessionkit example</title></head>
+<body><h1>sessionkit example</h1>
+<ul>
+<li><a href="/memory-store-counter">/memory-store-counter</a>: counts your requests</li>
+<li><a href="/session-destroy">/session-destroy</a>: ends your session</li>
+</ul></body></html>
+)");
+  co_return;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace ex = sessionkit::examples;
+  ex::example_flags flags;
+  try {
+    flags = ex::parse_flags(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const ex::flag_error& e) {
+    std::cerr << "sessionkit-example: " << e.what() << "\n";
+    return 2;
+  }
+  if (flags.help) {
+    std::cout << ex::usage("sessionkit-example");
+    return 0;
+  }
+  try {
+    sessionkit::beast::server_options server_opts;
+    server_opts.host = flags.host;
+    server_opts.port = flags.port;
+    server_opts.threads = flags.threads;
+    server_opts.trust_proxy = flags.trust_proxy;
+
+    sessionkit::beast::app app;
+    sessionkit::beast::server server(app, server_opts);
+
+    sessionkit::memory_store_options store_opts;
+    store_opts.prune_interval = flags.prune_interval;
+    auto store = std::make_shared<sessionkit::memory_store>(server.io_context().get_executor(), store_opts);
+    auto engine = std::make_shared<const sessionkit::engine>(flags.session, store);
+
+    app.use(sessionkit::beast::session_middleware(engine));
+    app.get("/", home_page);
+    app.get("/memory-store-counter", counter);
+    app.get("/session-destroy", destroy);
+
+    const unsigned short port = server.listen();
+    asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      store->stop();
+      server.stop();
+    });
+    std::signal(SIGPIPE, SIG_IGN);
+
+    std::cout << "sessionkit-example listening on http://" << flags.host << ":" << port << std::endl;
+    server.run();
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "sessionkit-example: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,155 @@
+#include "example_flags.hpp"
+
+#include <charconv>
+#include <limits>
+
+namespace sessionkit::examples {
+namespace {
+
+bool parse_bool(const std::string& flag, const std::string& v) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  throw flag_error(flag + ": expected true or false, got '" + v + "'");
+}
+
+template <class Int>
+Int parse_int(const std::string& flag, const std::string& v, Int min, Int max) {
+  long long n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{} || ptr != v.data() + v.size() || n < (long long)min || n > (long long)max)
+    throw flag_error(flag + ": expected a whole number from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", got '" + v + "'");
+  return Int(n);
+}
+
+}  // namespace
+
+example_flags default_flags() {
+  example_flags f;
+  f.session.secrets = {"Rs89I67YEA55cLMgi0t6oyr8568e6KtD"};
+  f.session.resave = false;
+  f.session.save_uninitialized = true;
+  return f;
+}
+
+example_flags parse_flags(const std::vector<std::string>& args) {
+  example_flags f = default_flags();
+  bool secrets_given = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    // A value is required: from --flag=value or the next argument.
+    auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) throw flag_error(flag + ": missing value");
+      return args[++i];
+    };
+    // A boolean may stand alone (true) or take true/false.
+    auto boolean = [&]() -> bool {
+      if (inline_value) return parse_bool(flag, *inline_value);
+      if (i + 1 < args.size() && (args[i + 1] == "true" || args[i + 1] == "false"))
+        return parse_bool(flag, args[++i]);
+      return true;
+    };
+    auto& s = f.session;
+    if (flag == "--help" || flag == "-h") f.help = true;
+    else if (flag == "--host") f.host = value();
+    else if (flag == "--port") f.port = parse_int<unsigned short>(flag, value(), 0, 65535);
+    else if (flag == "--threads") f.threads = parse_int<unsigned>(flag, value(), 1, 1024);
+    else if (flag == "--store") {
+      f.store = value();
+      if (f.store != "memory")
+        throw flag_error("--store: '" + f.store + "' is not available; use --store memory");
+    } else if (flag == "--secret") {
+      if (!secrets_given) s.secrets.clear();
+      secrets_given = true;
+      s.secrets.push_back(value());
+      if (s.secrets.back().empty()) throw flag_error("--secret: must not be empty");
+    } else if (flag == "--name") {
+      s.name = value();
+      if (!is_valid_cookie_name(s.name)) throw flag_error("--name: '" + s.name + "' is not a valid cookie name");
+    } else if (flag == "--max-age") {
+      s.cookie.max_age = std::chrono::milliseconds(
+          parse_int<long long>(flag, value(), 0, std::numeric_limits<long long>::max() / 2));
+    } else if (flag == "--rolling") s.rolling = boolean();
+    else if (flag == "--resave") s.resave = boolean();
+    else if (flag == "--save-uninitialized") s.save_uninitialized = boolean();
+    else if (flag == "--http-only") s.cookie.http_only = boolean();
+    else if (flag == "--partitioned") s.cookie.partitioned = boolean();
+    else if (flag == "--secure") {
+      const std::string v = value();
+      if (v == "true") s.cookie.secure = secure_policy::on;
+      else if (v == "false") s.cookie.secure = secure_policy::off;
+      else if (v == "auto") s.cookie.secure = secure_policy::automatic;
+      else throw flag_error("--secure: expected true, false or auto, got '" + v + "'");
+    } else if (flag == "--same-site") {
+      const std::string v = value();
+      if (v == "true") s.cookie.same_site = true;
+      else if (v == "false") s.cookie.same_site = false;
+      else if (v == "lax" || v == "strict" || v == "none" || v == "auto") s.cookie.same_site = v;
+      else throw flag_error("--same-site: expected lax, strict, none, auto, true or false, got '" + v + "'");
+    } else if (flag == "--priority") {
+      const std::string v = value();
+      if (v != "low" && v != "medium" && v != "high")
+        throw flag_error("--priority: expected low, medium or high, got '" + v + "'");
+      s.cookie.priority = v;
+    } else if (flag == "--path") s.cookie.path = value();
+    else if (flag == "--domain") s.cookie.domain = value();
+    else if (flag == "--proxy") s.proxy = parse_bool(flag, value());
+    else if (flag == "--trust-proxy") f.trust_proxy = boolean();
+    else if (flag == "--unset") {
+      const std::string v = value();
+      if (v == "keep") s.unset = unset_action::keep;
+      else if (v == "destroy") s.unset = unset_action::destroy;
+      else throw flag_error("--unset: expected keep or destroy, got '" + v + "'");
+    } else if (flag == "--max-session-bytes") {
+      s.max_session_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
+    } else if (flag == "--prune-interval") {
+      f.prune_interval = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 86400000));
+    } else {
+      throw flag_error("unknown flag '" + args[i] + "' (see --help)");
+    }
+  }
+  return f;
+}
+
+std::string usage(const std::string& program) {
+  return "Usage: " + program + R"( [flags]
+
+The seed app: GET /memory-store-counter answers "count is N"; GET /session-destroy ends
+the session. Listens on 127.0.0.1:3000 by default.
+
+Server:
+  --host ADDRESS            address to listen on (default 127.0.0.1)
+  --port N                  port (default 3000; 0 picks a free port)
+  --threads N               I/O threads (default: one per core)
+  --store memory            session store (default memory)
+  --trust-proxy [BOOL]      treat X-Forwarded-Proto: https as secure (Express's trust proxy)
+  --prune-interval MS       how often MemoryStore removes expired sessions (default 60000)
+
+Session (express-session's options):
+  --secret S                signing secret; repeat for rotation, the first one signs
+  --name NAME               cookie name (default connect.sid)
+  --max-age MS              cookie lifetime in ms (default: browser-session cookie)
+  --rolling [BOOL]          send the cookie on every response (default false)
+  --resave [BOOL]           save unmodified sessions (default false here)
+  --save-uninitialized [BOOL]  save new unmodified sessions (default true)
+  --secure true|false|auto  Secure attribute (default unset)
+  --same-site lax|strict|none|auto|true|false   SameSite attribute (default unset)
+  --http-only [BOOL]        HttpOnly attribute (default true)
+  --partitioned [BOOL]      Partitioned attribute
+  --priority low|medium|high  Priority attribute
+  --path PATH               cookie path and session path prefix (default /)
+  --domain DOMAIN           Domain attribute
+  --proxy true|false        trust X-Forwarded-Proto for secure cookies (default: --trust-proxy)
+  --unset keep|destroy      what dropping req.session does (default keep)
+  --max-session-bytes N     refuse to store sessions larger than N bytes (default: no limit)
+  --help                    this text
+)";
+}
+
+}  // namespace sessionkit::examples

@@ -1,0 +1,43 @@
+#pragma once
+// Command-line flags of the example servers: where to listen, which store, and every session
+// option, so behaviour can be tried without recompiling.
+
+#include <sessionkit/options.hpp>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sessionkit::examples {
+
+struct example_flags {
+  std::string host = "127.0.0.1";
+  unsigned short port = 3000;
+  unsigned threads = 0;  // 0: one per core
+  std::string store = "memory";
+  bool trust_proxy = false;
+  std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
+  sessionkit::options session;  // defaults are the seed app's
+  bool help = false;
+};
+
+/// A flag that is unknown or has a bad value; the message says which and why.
+class flag_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The seed app's settings: secret `Rs89I67YEA55cLMgi0t6oyr8568e6KtD`, resave false,
+/// saveUninitialized true.
+example_flags default_flags();
+
+/// Parses argv (without argv[0]) over `default_flags()`.
+/// @throws flag_error
+example_flags parse_flags(const std::vector<std::string>& args);
+
+/// The `--help` text.
+std::string usage(const std::string& program);
+
+}  // namespace sessionkit::examples

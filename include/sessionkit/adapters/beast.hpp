@@ -1,0 +1,164 @@
+#pragma once
+/// @file beast.hpp
+/// sessionkit on Boost.Beast/Asio: an asynchronous, multi-threaded HTTP/1.1 server with
+/// keep-alive, a small router and a middleware chain, so an application reads like an Express
+/// app:
+///
+/// @code
+/// sessionkit::beast::app app;
+/// app.use(sessionkit::beast::session_middleware(engine));
+/// app.get("/counter", [](sessionkit::beast::context& c) -> boost::asio::awaitable<void> {
+///   auto& count = (*c.session())["count"];
+///   count = count.is_int64() ? count.get_int64() + 1 : 1;
+///   c.send(boost::beast::http::status::ok, "count is " + std::to_string(count.get_int64()));
+///   co_return;
+/// });
+/// @endcode
+
+#include <sessionkit/asio.hpp>
+#include <sessionkit/engine.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sessionkit::beast {
+
+namespace http = boost::beast::http;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+/// One request being handled: the request, the response being built, and the session.
+class SESSIONKIT_API context {
+ public:
+  context(request& req, response& res, bool secure);
+
+  request& req() noexcept { return req_; }
+  response& res() noexcept { return res_; }
+
+  /// The target's path, without the query.
+  std::string_view path() const noexcept;
+  /// The target's query (after `?`), or empty.
+  std::string_view query() const noexcept;
+  /// Whether the adapter sees this request as secure (its trust-proxy setting and
+  /// `X-Forwarded-Proto`); the engine's `proxy` option may override it.
+  bool secure() const noexcept { return secure_; }
+
+  /// The session (`req.session`), or nullptr when the session middleware did not run for this
+  /// request, or the session was destroyed or unset.
+  sessionkit::session* session() noexcept { return state_ ? state_->current() : nullptr; }
+  /// `req.session = null` (see `options::unset`).
+  void unset_session() noexcept {
+    if (state_) state_->unset_session();
+  }
+  /// The session's per-request state (set by the session middleware).
+  sessionkit::session_context* session_state() noexcept { return state_.get(); }
+  void set_session_state(std::shared_ptr<sessionkit::session_context> s) noexcept { state_ = std::move(s); }
+
+  /// Sets status, body and `Content-Type` (`res.send`).
+  void send(http::status status, std::string body,
+            std::string_view content_type = "text/html; charset=utf-8");
+
+ private:
+  request& req_;
+  response& res_;
+  bool secure_;
+  std::shared_ptr<sessionkit::session_context> state_;
+};
+
+/// A route handler.
+using handler = std::function<boost::asio::awaitable<void>(context&)>;
+/// Runs the rest of the chain (the next middleware, then the route).
+using next_handler = std::function<boost::asio::awaitable<void>()>;
+/// A middleware: work before and after `co_await next()`, or answer without calling it.
+using middleware = std::function<boost::asio::awaitable<void>(context&, next_handler)>;
+
+/// Middleware in the order added, then a router on method and path. Paths match like Express's
+/// defaults: case-insensitive, an optional trailing slash. Unknown paths get 404, known paths
+/// with another method 405.
+class SESSIONKIT_API app {
+ public:
+  app& use(middleware m);
+  app& route(http::verb method, std::string path, handler h);
+  app& get(std::string path, handler h) { return route(http::verb::get, std::move(path), std::move(h)); }
+  app& post(std::string path, handler h) { return route(http::verb::post, std::move(path), std::move(h)); }
+  app& put(std::string path, handler h) { return route(http::verb::put, std::move(path), std::move(h)); }
+  app& del(std::string path, handler h) { return route(http::verb::delete_, std::move(path), std::move(h)); }
+
+  /// Runs the chain for one request.
+  boost::asio::awaitable<void> dispatch(context& ctx) const;
+
+ private:
+  boost::asio::awaitable<void> run_from(context& ctx, std::size_t index) const;
+  boost::asio::awaitable<void> run_route(context& ctx) const;
+
+  struct route_entry {
+    http::verb method;
+    std::string path;
+    handler fn;
+  };
+  std::vector<middleware> middleware_;
+  std::vector<route_entry> routes_;
+};
+
+/// The session middleware (express-session's `session(options)`): loads the session before the
+/// route and, after it, saves / touches / destroys and adds `Set-Cookie`. The response is sent
+/// only after that store operation completed; when the store fails, the response becomes a
+/// 503 (store unavailable) or 500 with a plain-text reason, and no cookie is sent.
+SESSIONKIT_API middleware session_middleware(std::shared_ptr<const sessionkit::engine> engine);
+
+/// Options of the HTTP server.
+struct server_options {
+  std::string host = "127.0.0.1";
+  unsigned short port = 3000;  ///< 0 picks a free port (see `server::listen`)
+  unsigned threads = 0;        ///< 0: one per hardware thread
+  std::size_t header_limit = 32 * 1024;  ///< bigger request headers get 431
+  std::size_t body_limit = 1024 * 1024;  ///< bigger request bodies get 413
+  /// Time allowed to receive a whole request (slow clients) and an idle keep-alive connection's
+  /// wait for its next request.
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
+  /// Treat `X-Forwarded-Proto: https` from the client as a secure request (Express's
+  /// `trust proxy`); only behind a proxy that sets it.
+  bool trust_proxy = false;
+  /// How long `stop()` lets in-flight requests finish before closing everything.
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
+};
+
+/// An HTTP/1.1 server running an `app` on a pool of threads.
+class SESSIONKIT_API server {
+ public:
+  server(const app& application, server_options opts);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// The io_context the server runs on (stores may share it).
+  boost::asio::io_context& io_context() noexcept;
+
+  /// Binds and listens.
+  /// @return the port, the real one when `port` was 0
+  /// @throws std::system_error when the address cannot be bound
+  unsigned short listen();
+
+  /// Runs the server on `threads` threads (the caller's included) until it has stopped.
+  void run();
+
+  /// Stops gracefully: no new connections, idle connections closed, requests in flight
+  /// finish (with their session writes) and get `Connection: close`. Thread-safe.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sessionkit::beast

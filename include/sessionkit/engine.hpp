@@ -1,0 +1,152 @@
+#pragma once
+/// @file engine.hpp
+/// The framework-free core: at request start it reads the cookie and says whether a session must
+/// be loaded; at response end it decides save / touch / destroy and `Set-Cookie` exactly as
+/// express-session does. It performs no I/O itself; the store does, through the calls below.
+
+#include <sessionkit/options.hpp>
+#include <sessionkit/session.hpp>
+#include <sessionkit/signer.hpp>
+#include <sessionkit/store.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sessionkit {
+
+/// What the engine needs from an HTTP request. The views must stay valid during `begin()`.
+struct request_info {
+  std::string_view path;             ///< the URL path, without the query
+  std::string_view cookie_header;    ///< all `Cookie` headers joined with "; "
+  std::string_view forwarded_proto;  ///< all `X-Forwarded-Proto` headers joined with ", "
+  bool tls = false;                  ///< the connection itself is TLS
+  /// The adapter's own answer to "is this request secure" (TLS, or its trust-proxy setting with
+  /// X-Forwarded-Proto); used when `options::proxy` is unset.
+  bool adapter_secure = false;
+};
+
+class session_context;
+
+/// Holds the validated options, the signer and the store; shared by all requests and threads.
+class SESSIONKIT_API engine {
+ public:
+  /// @throws std::invalid_argument for a bad configuration (no secret, invalid cookie name,
+  ///         domain, path, priority or sameSite), with the message express-session gives
+  engine(options opts, std::shared_ptr<store> backing_store);
+
+  /// Starts a request: reads the session cookie. Then call `session_context::load()` (or
+  /// `first_step()` / `on_loaded()`), run the handler, and call `end()`.
+  std::shared_ptr<session_context> begin(const request_info& request) const;
+
+  const options& settings() const noexcept { return options_; }
+  store& backing_store() const noexcept { return *store_; }
+  const signer& cookie_signer() const noexcept { return signer_; }
+
+  /// express-session's `issecure(req)`.
+  bool is_secure(const request_info& request) const noexcept;
+
+  /// The id read from a `Cookie` header: the first cookie with our name, `s:`-prefixed, with a
+  /// signature from one of the secrets. Anything else means no id.
+  std::optional<std::string> read_session_id(std::string_view cookie_header) const;
+
+ private:
+  friend class session_context;
+  friend class session;
+  std::string make_id(const genid_context& context) const;
+
+  options options_;
+  std::shared_ptr<store> store_;
+  signer signer_;
+};
+
+/// What the end of a request does to the store.
+enum class store_operation { none, save, touch, destroy };
+
+/// The end-of-request decision (express-session's header hook plus its `res.end` wrapper).
+struct end_plan {
+  store_operation operation = store_operation::none;
+  std::string id;
+  session_record record;                  ///< for save and touch
+  std::optional<std::string> set_cookie;  ///< the `Set-Cookie` value to append, if any
+  /// Set when the cookie could not be serialised (bad domain, say): no cookie is sent, the rest
+  /// of the response is unaffected (as in express-session).
+  std::error_code cookie_error;
+};
+
+/// The per-request state: the session (if any) and what express-session tracks to decide the
+/// end of the request. Used from one thread at a time (the request's).
+class SESSIONKIT_API session_context : public std::enable_shared_from_this<session_context> {
+ public:
+  /// What the request needs next.
+  enum class step {
+    skip,  ///< the path is outside `cookie.path`: no session at all
+    load,  ///< load `id_to_load()` from the store, then call `on_loaded()`
+    ready,       ///< a new session was made; nothing to load
+    unavailable  ///< the store is not ready: answer 503 (`error::store_unavailable`)
+  };
+
+  session_context(const engine& owner, const request_info& request);
+  session_context(const session_context&) = delete;
+  session_context& operator=(const session_context&) = delete;
+
+  step first_step() const noexcept { return step_; }
+  const std::string& id_to_load() const noexcept { return cookie_id_; }
+
+  /// Takes the store's answer to `get(id_to_load())`. No record, or a record that is not a
+  /// valid session (logged), makes a new session with a new id.
+  /// @return the store's error (the request should fail: 503 when `is_unavailable`).
+  std::error_code on_loaded(std::error_code ec, std::optional<std::string> json);
+
+  /// `first_step()` + store `get` + `on_loaded()`; completes with the store error if any.
+  void load(completion_handler handler);
+
+  /// The session, or nullptr when there is none (path skipped, destroyed or unset).
+  session* current() noexcept { return present_ ? &*session_ : nullptr; }
+
+  /// `req.session = null`: with `unset_action::destroy` the stored session is destroyed at the
+  /// end of the request; with `keep` the store is left as it is.
+  void unset_session() noexcept { present_ = false; }
+
+  /// Decides the end of the request (touches the cookie as express-session does). Call once.
+  end_plan plan_end();
+
+  /// `plan_end()`, then the store operation. Completes with the store error (the response must
+  /// then fail) or with the `Set-Cookie` value to append.
+  void end(detail::unique_function<void(std::error_code, std::optional<std::string>)> handler);
+
+  const engine& owner() const noexcept { return engine_; }
+
+ private:
+  friend class session;
+
+  void generate();
+  bool inflate(std::string_view json);
+  std::string data_hash() const;
+  bool is_modified() const;
+  bool is_saved() const;
+  bool should_set_cookie() const;
+  bool should_save() const;
+  bool should_touch() const;
+  bool should_destroy() const;
+  session_record make_record() const;
+  std::error_code check_size(const session_record& record) const;
+  void reset_session(std::string id);
+  bool assign_record(session& target, std::string_view json) const;
+  void apply_cookie_options(session_cookie& cookie) const;
+
+  const engine& engine_;
+  std::string path_;
+  bool secure_ = false;
+  step step_ = step::skip;
+  std::string cookie_id_;    // the id the cookie carried (empty: none)
+  std::string original_id_;  // the id when the session was generated or loaded
+  std::string original_hash_;
+  std::optional<std::string> saved_hash_;
+  bool touched_ = false;
+  bool present_ = false;
+  std::optional<session> session_;
+};
+
+}  // namespace sessionkit

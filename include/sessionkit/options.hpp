@@ -1,0 +1,73 @@
+#pragma once
+/// @file options.hpp
+/// The session middleware's options: the names follow C++ conventions, the meaning follows
+/// express-session's options of the same name.
+
+#include <sessionkit/cookie.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sessionkit {
+
+/// `cookie.secure`: unset (no `Secure`, not stored), on, off, or `auto` (resolved per new session
+/// to whether the request is secure, and stored as a boolean).
+enum class secure_policy { unset, on, off, automatic };
+
+/// Options for every new session's cookie (express-session's `cookie` option).
+struct cookie_options {
+  std::string path = "/";  ///< `Path`; also gates which requests get a session (prefix test)
+  std::optional<std::string> domain;
+  bool http_only = true;
+  secure_policy secure = secure_policy::unset;
+  /// `SameSite`: `true` (Strict), `false`, or `"lax"`, `"strict"`, `"none"`, or `"auto"` (None on
+  /// secure requests, else Lax; express-session 1.19).
+  same_site_value same_site;
+  /// Lifetime: `Expires` = touch time + max_age. None means a browser-session cookie.
+  std::optional<std::chrono::milliseconds> max_age;
+  /// An absolute expiry; like express-session it becomes a duration from the time the session
+  /// is created. Prefer `max_age`.
+  std::optional<timestamp> expires;
+  std::optional<bool> partitioned;
+  std::optional<std::string> priority;  ///< `"low"`, `"medium"` or `"high"`
+};
+
+/// What becomes of the stored session when the application drops it (`unset_session()`).
+enum class unset_action { keep, destroy };
+
+/// What the request knows when an id is generated (express-session passes `req` to `genid`).
+struct genid_context {
+  std::string_view path;  ///< the request's path, without the query
+  bool secure = false;    ///< whether the request counts as secure
+};
+
+/// The session options (express-session's `session(options)`).
+struct options {
+  /// Secrets: the first signs cookies, all of them verify (rotation). Required.
+  std::vector<std::string> secrets;
+  cookie_options cookie;
+  /// The cookie's name (`name`, default `connect.sid`).
+  std::string name = "connect.sid";
+  /// Makes session ids (`genid`). Default: 24 CSPRNG bytes, base64url, 32 characters.
+  std::function<std::string(const genid_context&)> genid;
+  /// Trust `X-Forwarded-Proto` (`proxy`): true trusts the first value, false never does, unset
+  /// defers to the HTTP adapter's own trust-proxy setting.
+  std::optional<bool> proxy;
+  /// Save loaded sessions even when unmodified (`resave`; express-session's default is true).
+  bool resave = true;
+  /// Send the cookie on every response of a loaded session, renewing `Expires` (`rolling`).
+  bool rolling = false;
+  /// Save and send the cookie for new sessions that were not modified (`saveUninitialized`).
+  bool save_uninitialized = true;
+  /// What `unset_session()` does to the stored session (`unset`).
+  unset_action unset = unset_action::keep;
+  /// Largest serialised session accepted for saving, in bytes; 0 means no limit. A larger
+  /// session is not stored and the request fails with `error::session_too_large`.
+  std::size_t max_session_bytes = 0;
+};
+
+}  // namespace sessionkit

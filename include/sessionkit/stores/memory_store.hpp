@@ -1,0 +1,60 @@
+#pragma once
+/// @file memory_store.hpp
+/// An in-process store: thread-safe, expiring, pruned in the background. For development and
+/// single-process deployments; sessions do not survive a restart and are not shared.
+
+#include <sessionkit/store.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+namespace sessionkit {
+
+/// Options of `memory_store`.
+struct memory_store_options {
+  /// How often expired sessions are removed in the background.
+  std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
+  /// Lifetime of sessions whose cookie has no expiry (browser-session cookies); like
+  /// connect-redis's default TTL. Express's MemoryStore keeps them forever, and leaks.
+  std::chrono::milliseconds ttl_without_expiry{std::chrono::hours(24)};
+};
+
+/// Sessions in memory, as their JSON records, sharded by id so threads rarely contend; every
+/// operation costs the same however many sessions are stored. `get` never returns an expired
+/// session; a timer removes expired ones every `prune_interval`.
+class SESSIONKIT_API memory_store final : public store {
+ public:
+  /// @param executor where completions run and where the pruning timer lives
+  explicit memory_store(boost::asio::any_io_executor executor, memory_store_options opts = {});
+  ~memory_store() override;
+
+  void get(std::string_view id, get_handler handler) override;
+  void set(std::string_view id, session_record record, completion_handler handler) override;
+  void destroy(std::string_view id, completion_handler handler) override;
+  bool has_touch() const noexcept override { return true; }
+  void touch(std::string_view id, session_record record, completion_handler handler) override;
+  void all(all_handler handler) override;
+  void ids(ids_handler handler) override;
+  void length(length_handler handler) override;
+  void clear(completion_handler handler) override;
+  void defer(detail::unique_function<void()> fn) override;
+
+  /// Removes expired sessions now.
+  /// @return how many were removed
+  std::size_t prune();
+
+  /// Sessions held, expired ones not yet pruned included (for tests and metrics).
+  std::size_t stored_count() const;
+
+  /// Stops the pruning timer (so the executor can run out of work).
+  void stop();
+
+ private:
+  struct state;
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace sessionkit

@@ -1,0 +1,33 @@
+#pragma once
+/// @file time.hpp
+/// Millisecond wall-clock time, as JavaScript's `Date` keeps it, and its two text forms.
+
+#include <sessionkit/config.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sessionkit {
+
+/// A point in time with JavaScript `Date` precision (milliseconds since the Unix epoch).
+using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// The current time, truncated to milliseconds like `Date.now()`.
+SESSIONKIT_API timestamp now() noexcept;
+
+/// Formats like `Date.prototype.toUTCString()` (IMF-fixdate, RFC 7231 section 7.1.1.1):
+/// `Thu, 01 Jan 1970 00:00:00 GMT`. Milliseconds are truncated.
+SESSIONKIT_API std::string format_http_date(timestamp t);
+
+/// Formats like `Date.prototype.toISOString()`: `1970-01-01T00:00:00.000Z` (years 0..9999).
+SESSIONKIT_API std::string format_iso_date(timestamp t);
+
+/// Parses the forms `Date.parse` accepts that matter here: ISO 8601 as written by
+/// `toISOString()` (with or without milliseconds, `Z` or a numeric offset, or a date alone) and
+/// the IMF-fixdate of `toUTCString()`.
+/// @return the time, or an empty optional when the text is not a valid date.
+SESSIONKIT_API std::optional<timestamp> parse_date(std::string_view text) noexcept;
+
+}  // namespace sessionkit

@@ -1,0 +1,145 @@
+#include <sessionkit/adapters/beast.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace sessionkit::beast {
+
+context::context(request& req, response& res, bool secure) : req_(req), res_(res), secure_(secure) {}
+
+std::string_view context::path() const noexcept {
+  const std::string_view target(req_.target().data(), req_.target().size());
+  return target.substr(0, target.find('?'));
+}
+
+std::string_view context::query() const noexcept {
+  const std::string_view target(req_.target().data(), req_.target().size());
+  const std::size_t q = target.find('?');
+  return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
+
+void context::send(http::status status, std::string body, std::string_view content_type) {
+  res_.result(status);
+  res_.set(http::field::content_type, content_type);
+  res_.body() = std::move(body);
+}
+
+namespace {
+
+// Express's default routing: case-insensitive, one optional trailing slash.
+bool path_matches(std::string_view pattern, std::string_view path) {
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  return pattern.size() == path.size() &&
+         std::equal(pattern.begin(), pattern.end(), path.begin(), [](char a, char b) {
+           return (a >= 'A' && a <= 'Z' ? a + 32 : a) == (b >= 'A' && b <= 'Z' ? b + 32 : b);
+         });
+}
+
+}  // namespace
+
+app& app::use(middleware m) {
+  middleware_.push_back(std::move(m));
+  return *this;
+}
+
+app& app::route(http::verb method, std::string path, handler h) {
+  routes_.push_back({method, std::move(path), std::move(h)});
+  return *this;
+}
+
+boost::asio::awaitable<void> app::dispatch(context& ctx) const { co_await run_from(ctx, 0); }
+
+boost::asio::awaitable<void> app::run_from(context& ctx, std::size_t index) const {
+  if (index == middleware_.size()) {
+    co_await run_route(ctx);
+    co_return;
+  }
+  co_await middleware_[index](ctx, [this, &ctx, index]() { return run_from(ctx, index + 1); });
+}
+
+boost::asio::awaitable<void> app::run_route(context& ctx) const {
+  const std::string_view path = ctx.path();
+  bool path_known = false;
+  for (const auto& r : routes_) {
+    if (!path_matches(r.path, path)) continue;
+    const http::verb method = ctx.req().method();
+    if (r.method == method || (method == http::verb::head && r.method == http::verb::get)) {
+      co_await r.fn(ctx);
+      co_return;
+    }
+    path_known = true;
+  }
+  if (path_known) ctx.send(http::status::method_not_allowed, "Method Not Allowed", "text/plain; charset=utf-8");
+  else ctx.send(http::status::not_found, "Not Found", "text/plain; charset=utf-8");
+}
+
+namespace {
+
+// All values of a header joined with `separator`, as Node joins repeated headers.
+template <class Key>
+std::string_view joined(const request& req, Key field, std::string_view separator,
+                        std::string& storage) {
+  auto range = req.equal_range(field);
+  if (range.first == range.second) return {};
+  auto second = std::next(range.first);
+  if (second == range.second) return {range.first->value().data(), range.first->value().size()};
+  for (auto it = range.first; it != range.second; ++it) {
+    if (!storage.empty()) storage.append(separator);
+    storage.append(it->value().data(), it->value().size());
+  }
+  return storage;
+}
+
+void fail_with(context& ctx, std::error_code ec) {
+  // A fresh response: nothing the handler prepared (its cookies included) may go out.
+  response& res = ctx.res();
+  const unsigned version = res.version();
+  const bool keep_alive = res.keep_alive();
+  res = response{};
+  res.version(version);
+  res.keep_alive(keep_alive);
+  if (is_unavailable(ec)) {
+    res.set(http::field::retry_after, "1");
+    ctx.send(http::status::service_unavailable,
+             "Service Unavailable: the session store is unavailable (" + ec.message() +
+                 "); please retry\n",
+             "text/plain; charset=utf-8");
+  } else {
+    ctx.send(http::status::internal_server_error,
+             "Internal Server Error: session store error (" + ec.message() + ")\n",
+             "text/plain; charset=utf-8");
+  }
+}
+
+}  // namespace
+
+middleware session_middleware(std::shared_ptr<const sessionkit::engine> engine) {
+  return [engine](context& ctx, next_handler next) -> boost::asio::awaitable<void> {
+    using boost::asio::as_tuple;
+    using boost::asio::use_awaitable;
+    std::string cookie_storage, proto_storage;
+    request_info info;
+    info.path = ctx.path();
+    info.cookie_header = joined(ctx.req(), http::field::cookie, "; ", cookie_storage);
+    info.forwarded_proto = joined(ctx.req(), boost::beast::string_view("X-Forwarded-Proto"), ", ", proto_storage);
+    info.adapter_secure = ctx.secure();
+    auto state = engine->begin(info);
+    if (state->first_step() == session_context::step::skip) {
+      co_await next();
+      co_return;
+    }
+    if (auto [ec] = co_await async_load(*state, as_tuple(use_awaitable)); ec) {
+      fail_with(ctx, ec);
+      co_return;
+    }
+    ctx.set_session_state(state);
+    co_await next();
+    auto [ec, set_cookie] = co_await async_end(*state, as_tuple(use_awaitable));
+    if (ec) fail_with(ctx, ec);
+    else if (set_cookie) ctx.res().insert(http::field::set_cookie, *set_cookie);
+  };
+}
+
+}  // namespace sessionkit::beast

@@ -1,0 +1,229 @@
+#include <sessionkit/adapters/beast.hpp>
+
+#include <sessionkit/log.hpp>
+#include <sessionkit/time.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+namespace sessionkit::beast {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using asio::as_tuple;
+using asio::use_awaitable;
+
+namespace {
+
+struct connection_state {
+  explicit connection_state(tcp::socket socket) : stream(std::move(socket)) {}
+  boost::beast::tcp_stream stream;
+  bool idle = true;  // waiting for a request; only touched on the connection's strand
+};
+
+response error_response(http::status status, std::string_view text, unsigned version) {
+  response res{status, version};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::connection, "close");
+  res.body() = std::string(text) + "\n";
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+struct server::impl {
+  impl(const app& a, server_options o) : application(a), options(std::move(o)) {}
+
+  const app& application;
+  server_options options;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  asio::steady_timer shutdown_timer{ioc};
+  std::mutex connections_mutex;
+  std::unordered_set<std::shared_ptr<connection_state>> connections;
+  std::atomic<bool> stopping{false};
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), as_tuple(use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        // Out of descriptors, say: wait a little rather than spin, and keep serving.
+        log(log_level::warning, "accept failed: " + ec.message());
+        asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+        co_await pause.async_wait(as_tuple(use_awaitable));
+        continue;
+      }
+      auto state = std::make_shared<connection_state>(std::move(socket));
+      {
+        std::lock_guard lock(connections_mutex);
+        connections.insert(state);
+      }
+      auto executor = state->stream.get_executor();
+      asio::co_spawn(executor, serve(state), [this, state](std::exception_ptr) { finished(state); });
+    }
+  }
+
+  void finished(const std::shared_ptr<connection_state>& state) {
+    bool last = false;
+    {
+      std::lock_guard lock(connections_mutex);
+      connections.erase(state);
+      last = connections.empty();
+    }
+    if (last && stopping) ioc.stop();
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<connection_state> state) {
+    auto& stream = state->stream;
+    boost::beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+      parser.body_limit(options.body_limit);
+      state->idle = true;
+      if (stopping) break;
+      stream.expires_after(options.read_timeout);
+      auto [read_ec, bytes] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+      (void)bytes;
+      state->idle = false;
+      if (read_ec) {
+        // A request we cannot parse gets a clear 4xx; a client that went away, timed out or
+        // closed between requests just gets the connection closed.
+        http::status status{};
+        if (read_ec == http::error::header_limit) status = http::status::request_header_fields_too_large;
+        else if (read_ec == http::error::body_limit) status = http::status::payload_too_large;
+        else if (read_ec != http::error::end_of_stream && read_ec != http::error::partial_message &&
+                 read_ec.category() == http::make_error_code(http::error::end_of_stream).category())
+          status = http::status::bad_request;
+        if (status != http::status{}) {
+          auto res = error_response(status, obsolete_reason(status), 11);
+          stream.expires_after(options.write_timeout);
+          co_await http::async_write(stream, res, as_tuple(use_awaitable));
+        }
+        break;
+      }
+      request req = parser.release();
+      response res{http::status::ok, req.version()};
+      res.keep_alive(req.keep_alive());
+      const bool secure = options.trust_proxy && forwarded_https(req);
+      context ctx(req, res, secure);
+      try {
+        co_await application.dispatch(ctx);
+      } catch (const std::exception& e) {
+        log(log_level::error, std::string("handler failed: ") + e.what());
+        res = error_response(http::status::internal_server_error, "Internal Server Error", req.version());
+      }
+      if (stopping) res.keep_alive(false);
+      res.set(http::field::date, format_http_date(now()));
+      const bool head = req.method() == http::verb::head;
+      res.prepare_payload();
+      if (head) res.body().clear();  // Content-Length stays: it describes the GET response
+      const bool keep_alive = res.keep_alive();
+      stream.expires_after(options.write_timeout);
+      auto [write_ec, written] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
+      (void)written;
+      if (write_ec || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().close(ignored);
+  }
+
+  static std::string_view obsolete_reason(http::status status) {
+    const auto reason = http::obsolete_reason(status);
+    return {reason.data(), reason.size()};
+  }
+
+  static bool forwarded_https(const request& req) {
+    auto it = req.find("X-Forwarded-Proto");
+    if (it == req.end()) return false;
+    std::string_view v(it->value().data(), it->value().size());
+    v = v.substr(0, v.find(','));
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v.size() == 5 && (v[0] | 0x20) == 'h' && (v[1] | 0x20) == 't' && (v[2] | 0x20) == 't' &&
+           (v[3] | 0x20) == 'p' && (v[4] | 0x20) == 's';
+  }
+
+  void begin_stop() {
+    if (stopping.exchange(true)) return;
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    std::vector<std::shared_ptr<connection_state>> current;
+    {
+      std::lock_guard lock(connections_mutex);
+      current.assign(connections.begin(), connections.end());
+    }
+    if (current.empty()) {
+      ioc.stop();
+      return;
+    }
+    for (auto& c : current) {
+      // Idle connections are closed; busy ones finish their response, then close.
+      asio::post(c->stream.get_executor(), [c] {
+        if (c->idle) c->stream.cancel();
+      });
+    }
+    shutdown_timer.expires_after(options.shutdown_timeout);
+    shutdown_timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec) {
+        log(log_level::warning, "shutdown timeout: closing connections still in flight");
+        ioc.stop();
+      }
+    });
+  }
+};
+
+server::server(const app& application, server_options opts)
+    : impl_(std::make_unique<impl>(application, std::move(opts))) {}
+
+server::~server() = default;
+
+asio::io_context& server::io_context() noexcept { return impl_->ioc; }
+
+unsigned short server::listen() {
+  auto address = asio::ip::make_address(impl_->options.host);
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached);
+  return acceptor.local_endpoint().port();
+}
+
+void server::run() {
+  unsigned n = impl_->options.threads ? impl_->options.threads : std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  std::vector<std::thread> threads;
+  threads.reserve(n - 1);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void server::stop() {
+  asio::post(impl_->ioc, [this] { impl_->begin_stop(); });
+}
+
+}  // namespace sessionkit::beast

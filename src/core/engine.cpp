@@ -1,0 +1,390 @@
+#include <sessionkit/engine.hpp>
+
+#include <sessionkit/id.hpp>
+#include <sessionkit/json.hpp>
+#include <sessionkit/log.hpp>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+namespace sessionkit {
+namespace {
+
+// Keys express-session drops when it revives a stored record (`prop in this` on a Session).
+bool is_reserved_key(std::string_view key) {
+  static constexpr std::array<std::string_view, 9> reserved{
+      "id", "req", "touch", "resetMaxAge", "save", "reload", "destroy", "regenerate", "__proto__"};
+  return std::find(reserved.begin(), reserved.end(), key) != reserved.end();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+// The data part of the record: `JSON.stringify` of the session minus its top-level `cookie`.
+void append_data_members(std::string& out, const boost::json::object& data) {
+  for (const auto& member : data) {
+    if (member.key() == "cookie") continue;
+    out.push_back(',');
+    append_json_string(out, member.key());
+    out.push_back(':');
+    stringify_to(out, member.value());
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// engine
+
+engine::engine(options opts, std::shared_ptr<store> backing_store)
+    : options_(std::move(opts)), store_(std::move(backing_store)), signer_(options_.secrets) {
+  if (!store_) throw std::invalid_argument("a session store is required");
+  if (!is_valid_cookie_name(options_.name)) throw std::invalid_argument("argument name is invalid");
+  // Check the cookie options once with a sample cookie, so a bad domain or sameSite fails at
+  // start-up instead of on every response.
+  set_cookie_options sample;
+  sample.domain = options_.cookie.domain;
+  sample.path = options_.cookie.path;
+  sample.priority = options_.cookie.priority;
+  sample.same_site = options_.cookie.same_site;
+  if (const auto* s = std::get_if<std::string>(&sample.same_site); s && *s == "auto")
+    sample.same_site = std::string("lax");
+  try {
+    (void)serialize_set_cookie(options_.name, "x", sample);
+  } catch (const invalid_cookie& e) {
+    throw std::invalid_argument(e.what());
+  }
+}
+
+std::shared_ptr<session_context> engine::begin(const request_info& request) const {
+  return std::make_shared<session_context>(*this, request);
+}
+
+bool engine::is_secure(const request_info& request) const noexcept {
+  if (request.tls) return true;
+  if (!options_.proxy) return request.adapter_secure;
+  if (!*options_.proxy) return false;
+  std::string_view first = request.forwarded_proto.substr(0, request.forwarded_proto.find(','));
+  while (!first.empty() && (first.front() == ' ' || first.front() == '\t')) first.remove_prefix(1);
+  while (!first.empty() && (first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
+  return iequals(first, "https");
+}
+
+std::optional<std::string> engine::read_session_id(std::string_view cookie_header) const {
+  auto raw = find_cookie(cookie_header, options_.name);
+  if (!raw || raw->size() < 2 || raw->compare(0, 2, "s:") != 0) return std::nullopt;
+  auto id = signer_.unsign(std::string_view(*raw).substr(2));
+  if (!id || id->empty()) return std::nullopt;
+  return id;
+}
+
+std::string engine::make_id(const genid_context& context) const {
+  return options_.genid ? options_.genid(context) : generate_id();
+}
+
+// ---------------------------------------------------------------------------------------------
+// session_context: request start
+
+session_context::session_context(const engine& owner, const request_info& request)
+    : engine_(owner), path_(request.path), secure_(owner.is_secure(request)) {
+  const std::string_view path = path_.empty() ? std::string_view("/") : std::string_view(path_);
+  if (path.substr(0, engine_.options_.cookie.path.size()) != engine_.options_.cookie.path) {
+    step_ = step::skip;
+    return;
+  }
+  if (!engine_.store_->ready()) {
+    step_ = step::unavailable;
+    return;
+  }
+  if (auto id = engine_.read_session_id(request.cookie_header)) {
+    cookie_id_ = std::move(*id);
+    step_ = step::load;
+  } else {
+    generate();
+    step_ = step::ready;
+  }
+}
+
+void session_context::apply_cookie_options(session_cookie& cookie) const {
+  const cookie_options& o = engine_.options_.cookie;
+  cookie = session_cookie{};
+  cookie.path = o.path;
+  cookie.domain = o.domain;
+  cookie.http_only = o.http_only;
+  switch (o.secure) {
+    case secure_policy::unset: break;
+    case secure_policy::on: cookie.secure = true; break;
+    case secure_policy::off: cookie.secure = false; break;
+    case secure_policy::automatic: cookie.secure = secure_; break;
+  }
+  cookie.same_site = o.same_site;
+  if (const auto* s = std::get_if<std::string>(&o.same_site); s && *s == "auto")
+    cookie.same_site = std::string(secure_ ? "none" : "lax");
+  cookie.partitioned = o.partitioned;
+  cookie.priority = o.priority;
+  if (o.max_age) cookie.set_max_age(*o.max_age);
+  else if (o.expires) cookie.set_expires(*o.expires);
+}
+
+void session_context::reset_session(std::string id) {
+  if (!session_) session_.emplace(session(this, std::move(id)));
+  else session_->id_ = std::move(id);
+  session_->data_.clear();
+  apply_cookie_options(session_->cookie_);
+}
+
+void session_context::generate() {
+  reset_session(engine_.make_id({path_, secure_}));
+  original_id_ = session_->id_;
+  original_hash_ = data_hash();
+  saved_hash_.reset();
+  present_ = true;
+}
+
+bool session_context::assign_record(session& target, std::string_view json) const {
+  std::error_code ec;
+  auto parsed = parse_json(json, ec);
+  if (!parsed || !parsed->is_object()) return false;
+  auto& record = parsed->get_object();
+  const auto* cookie = record.if_contains("cookie");
+  if (!cookie || !cookie->is_object()) return false;
+  session_cookie revived;
+  if (!revived.assign_from_json(cookie->get_object())) return false;
+  boost::json::object data;
+  data.reserve(record.size());
+  for (auto& member : record) {
+    if (member.key() == "cookie" || is_reserved_key(member.key())) continue;
+    data.emplace(member.key(), std::move(member.value()));
+  }
+  target.cookie_ = std::move(revived);
+  target.data_ = std::move(data);
+  return true;
+}
+
+bool session_context::inflate(std::string_view json) {
+  if (!session_) session_.emplace(session(this, cookie_id_));
+  session_->id_ = cookie_id_;
+  if (!assign_record(*session_, json)) return false;
+  original_id_ = session_->id_;
+  original_hash_ = data_hash();
+  if (!engine_.options_.resave) saved_hash_ = original_hash_;
+  present_ = true;
+  return true;
+}
+
+std::error_code session_context::on_loaded(std::error_code ec, std::optional<std::string> json) {
+  if (ec) return ec;
+  if (json && !inflate(*json)) {
+    log(log_level::warning,
+        "stored session " + redact_id(cookie_id_) + " is not a valid session record; starting a new session");
+    json.reset();
+  }
+  if (!json) generate();  // unknown, expired or broken: a new id, never the cookie's
+  step_ = step::ready;
+  return {};
+}
+
+void session_context::load(completion_handler handler) {
+  if (step_ == step::unavailable) {
+    engine_.store_->defer([h = std::move(handler)]() mutable { h(error::store_unavailable); });
+    return;
+  }
+  if (step_ != step::load) {
+    engine_.store_->defer([h = std::move(handler)]() mutable { h({}); });
+    return;
+  }
+  engine_.store_->get(cookie_id_, [self = shared_from_this(), h = std::move(handler)](
+                                      std::error_code ec, std::optional<std::string> json) mutable {
+    h(self->on_loaded(ec, std::move(json)));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// session_context: the decisions (express-session's shouldSetCookie / shouldSave / ...)
+
+std::string session_context::data_hash() const {
+  std::string out;
+  out.push_back('{');
+  append_data_members(out, session_->data_);
+  return out;
+}
+
+bool session_context::is_modified() const {
+  return original_id_ != session_->id_ || original_hash_ != data_hash();
+}
+
+bool session_context::is_saved() const {
+  return original_id_ == session_->id_ && saved_hash_ && *saved_hash_ == data_hash();
+}
+
+bool session_context::should_set_cookie() const {
+  const auto& o = engine_.options_;
+  if (cookie_id_ != session_->id_) return o.save_uninitialized || is_modified();
+  return o.rolling || (session_->cookie_.expires && is_modified());
+}
+
+bool session_context::should_save() const {
+  if (!engine_.options_.save_uninitialized && !saved_hash_ && cookie_id_ != session_->id_)
+    return is_modified();
+  return !is_saved();
+}
+
+bool session_context::should_touch() const {
+  return cookie_id_ == session_->id_ && !should_save();
+}
+
+bool session_context::should_destroy() const {
+  return !present_ && engine_.options_.unset == unset_action::destroy;
+}
+
+session_record session_context::make_record() const {
+  return {session_->to_json(), session_->cookie_.expires};
+}
+
+std::error_code session_context::check_size(const session_record& record) const {
+  const std::size_t limit = engine_.options_.max_session_bytes;
+  if (limit != 0 && record.json.size() > limit) {
+    log(log_level::warning, "session " + redact_id(session_->id_) + " is " +
+                                std::to_string(record.json.size()) + " bytes, over the limit of " +
+                                std::to_string(limit) + "; not saved");
+    return error::session_too_large;
+  }
+  return {};
+}
+
+end_plan session_context::plan_end() {
+  end_plan plan;
+  if (!session_ || session_->id_.empty()) return plan;
+  plan.id = session_->id_;
+  if (present_ && should_set_cookie()) {
+    if (session_->cookie_.secure.value_or(false) && !secure_) {
+      // A secure cookie over an insecure request is not sent; the session is still saved.
+    } else {
+      if (!touched_) {
+        session_->touch();
+        touched_ = true;
+      }
+      try {
+        plan.set_cookie = serialize_set_cookie(engine_.options_.name,
+                                               "s:" + engine_.signer_.sign(session_->id_),
+                                               session_->cookie_.attributes());
+      } catch (const invalid_cookie& e) {
+        plan.cookie_error = error::invalid_cookie_option;
+        log(log_level::error, std::string("session cookie not sent: ") + e.what());
+      }
+    }
+  }
+  if (should_destroy()) {
+    plan.operation = store_operation::destroy;
+    return plan;
+  }
+  if (!present_) return plan;
+  if (!touched_) {
+    session_->touch();
+    touched_ = true;
+  }
+  if (should_save()) {
+    plan.operation = store_operation::save;
+    plan.record = make_record();
+  } else if (engine_.store_->has_touch() && should_touch()) {
+    plan.operation = store_operation::touch;
+    plan.record = make_record();
+  }
+  return plan;
+}
+
+void session_context::end(
+    detail::unique_function<void(std::error_code, std::optional<std::string>)> handler) {
+  end_plan plan = plan_end();
+  store& s = *engine_.store_;
+  auto finish = [self = shared_from_this(), h = std::move(handler),
+                 cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
+    // A failed write withholds the cookie: the response becomes an error, nothing is claimed.
+    if (ec) h(ec, std::nullopt);
+    else h({}, std::move(cookie));
+  };
+  switch (plan.operation) {
+    case store_operation::none:
+      s.defer([f = std::move(finish)]() mutable { f({}); });
+      return;
+    case store_operation::save:
+      if (auto ec = check_size(plan.record)) {
+        s.defer([f = std::move(finish), ec]() mutable { f(ec); });
+        return;
+      }
+      s.set(plan.id, std::move(plan.record), std::move(finish));
+      return;
+    case store_operation::touch:
+      s.touch(plan.id, std::move(plan.record), std::move(finish));
+      return;
+    case store_operation::destroy:
+      s.destroy(plan.id, std::move(finish));
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// session: express-session's methods
+
+std::string session::to_json() const {
+  std::string out;
+  out.reserve(128);
+  out += "{\"cookie\":";
+  cookie_.append_json(out);
+  append_data_members(out, data_);
+  out.push_back('}');
+  return out;
+}
+
+void session::save(completion_handler handler) {
+  session_context& ctx = *owner_;
+  ctx.saved_hash_ = ctx.data_hash();
+  session_record record = ctx.make_record();
+  store& s = *ctx.engine_.store_;
+  if (auto ec = ctx.check_size(record)) {
+    s.defer([h = std::move(handler), ec]() mutable { h(ec); });
+    return;
+  }
+  s.set(id_, std::move(record),
+        [self = ctx.shared_from_this(), h = std::move(handler)](std::error_code ec) mutable { h(ec); });
+}
+
+void session::reload(completion_handler handler) {
+  session_context& ctx = *owner_;
+  ctx.engine_.store_->get(id_, [self = ctx.shared_from_this(), h = std::move(handler)](
+                                   std::error_code ec, std::optional<std::string> json) mutable {
+    if (ec) return h(ec);
+    if (!json) return h(error::failed_to_load_session);
+    if (!self->assign_record(*self->session_, *json)) {
+      log(log_level::warning, "reload: stored session " + redact_id(self->session_->id_) +
+                                  " is not a valid session record");
+      return h(error::invalid_record);
+    }
+    self->present_ = true;
+    h({});
+  });
+}
+
+void session::regenerate(completion_handler handler) {
+  session_context& ctx = *owner_;
+  ctx.engine_.store_->destroy(id_, [self = ctx.shared_from_this(),
+                                    h = std::move(handler)](std::error_code ec) mutable {
+    // As in express-session the new session is made even when the destroy failed.
+    self->reset_session(self->engine_.make_id({self->path_, self->secure_}));
+    self->present_ = true;
+    h(ec);
+  });
+}
+
+void session::destroy(completion_handler handler) {
+  session_context& ctx = *owner_;
+  ctx.present_ = false;
+  ctx.engine_.store_->destroy(id_, [self = ctx.shared_from_this(),
+                                    h = std::move(handler)](std::error_code ec) mutable { h(ec); });
+}
+
+}  // namespace sessionkit
