@@ -1,6 +1,7 @@
 #include <sessionkit/json.hpp>
 
-#include <boost/json/parse.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -180,17 +181,78 @@ std::optional<std::string> splice_record_cookie(std::string_view stored,
   return text;
 }
 
+namespace {
+
+// Builds values like Boost.JSON's own parser, but reads every non-integer number from its text
+// with std::from_chars (correctly rounded), as JavaScript does; Boost 1.81's fast path can be
+// off by one unit in the last place, which would change a stored number on rewrite.
+struct exact_number_handler {
+  static constexpr std::size_t max_object_size = boost::json::object::max_size();
+  static constexpr std::size_t max_array_size = boost::json::array::max_size();
+  static constexpr std::size_t max_key_size = boost::json::string::max_size();
+  static constexpr std::size_t max_string_size = boost::json::string::max_size();
+
+  boost::json::value_stack stack;
+  std::string number;  // the number's text so far (a number may arrive in parts)
+
+  using ec_t = boost::system::error_code;
+  using sv = boost::json::string_view;
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_object_begin(ec_t&) { return true; }
+  bool on_object_end(std::size_t n, ec_t&) { stack.push_object(n); return true; }
+  bool on_array_begin(ec_t&) { return true; }
+  bool on_array_end(std::size_t n, ec_t&) { stack.push_array(n); return true; }
+  bool on_key_part(sv s, std::size_t, ec_t&) { stack.push_chars(s); return true; }
+  bool on_key(sv s, std::size_t, ec_t&) { stack.push_key(s); return true; }
+  bool on_string_part(sv s, std::size_t, ec_t&) { stack.push_chars(s); return true; }
+  bool on_string(sv s, std::size_t, ec_t&) { stack.push_string(s); return true; }
+  bool on_number_part(sv s, ec_t&) { number.append(s.data(), s.size()); return true; }
+  bool on_int64(std::int64_t i, sv, ec_t&) { number.clear(); stack.push_int64(i); return true; }
+  bool on_uint64(std::uint64_t u, sv, ec_t&) { number.clear(); stack.push_uint64(u); return true; }
+  bool on_double(double, sv s, ec_t&) {
+    number.append(s.data(), s.size());
+    stack.push_double(exact_double(number));
+    number.clear();
+    return true;
+  }
+  bool on_bool(bool b, ec_t&) { stack.push_bool(b); return true; }
+  bool on_null(ec_t&) { stack.push_null(); return true; }
+  bool on_comment_part(sv, ec_t&) { return true; }
+  bool on_comment(sv, ec_t&) { return true; }
+
+  static double exact_double(std::string_view text) {
+    double d = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    (void)ptr;
+    if (ec == std::errc::result_out_of_range) {
+      // JavaScript: too large is ±Infinity (written back as null), too small is ±0.
+      const bool negative = !text.empty() && text.front() == '-';
+      const std::size_t e = text.find_first_of("eE");
+      const bool tiny = e != std::string_view::npos && e + 1 < text.size() && text[e + 1] == '-';
+      d = tiny ? 0.0 : HUGE_VAL;
+      if (negative) d = -d;
+    }
+    return d;
+  }
+};
+
+}  // namespace
+
 std::optional<boost::json::value> parse_json(std::string_view text, std::error_code& ec) {
-  boost::system::error_code bec;
   boost::json::parse_options options;
   options.max_depth = 1000;  // deep enough for any real session, bounded for hostile input
-  auto v = boost::json::parse(text, bec, {}, options);
-  if (bec) {
+  boost::json::basic_parser<exact_number_handler> parser(options);
+  parser.handler().stack.reset();
+  boost::system::error_code bec;
+  const std::size_t used = parser.write_some(false, text.data(), text.size(), bec);
+  if (bec || !parser.done() || used != text.size()) {
     ec = std::make_error_code(std::errc::invalid_argument);
     return std::nullopt;
   }
   ec.clear();
-  return v;
+  return parser.handler().stack.release();
 }
 
 }  // namespace sessionkit

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds everything, and runs every test (unit,
+# integration against the real example server over HTTP).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh -DSESSIONKIT_BUILD_TESTS=ON
+ctest --test-dir "${SESSIONKIT_BUILD_DIR:-build}" --output-on-failure -j 2 "$@"

@@ -1,0 +1,86 @@
+#pragma once
+// Drives the engine through whole requests against a recording store, the way an HTTP adapter
+// does: begin, load, handler, end.
+
+#include "recording_store.hpp"
+
+#include <sessionkit/cookie.hpp>
+#include <sessionkit/engine.hpp>
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+
+namespace sessionkit::test {
+
+struct request_result {
+  std::error_code load_error;
+  std::error_code end_error;
+  std::optional<std::string> set_cookie;
+  std::string id;  // the session id at the end of the request ("" when none)
+
+  /// The `name=value` part of the Set-Cookie, to send back as a Cookie header.
+  std::string cookie_header() const {
+    if (!set_cookie) return {};
+    return set_cookie->substr(0, set_cookie->find(';'));
+  }
+};
+
+class engine_harness {
+ public:
+  explicit engine_harness(options opts)
+      : store(std::make_shared<recording_store>()), eng(std::move(opts), store) {}
+
+  request_result request(const std::string& cookie_header,
+                         const std::function<void(session_context&)>& handler = {},
+                         std::string path = "/", bool tls = false,
+                         std::string forwarded_proto = "") {
+    request_info info;
+    info.path = path;
+    info.cookie_header = cookie_header;
+    info.tls = tls;
+    info.forwarded_proto = forwarded_proto;
+    auto ctx = eng.begin(info);
+    request_result result;
+    bool loaded = false;
+    ctx->load([&](std::error_code ec) {
+      result.load_error = ec;
+      loaded = true;
+    });
+    EXPECT_FALSE(loaded) << "load completed inside the initiating call";
+    store->drain();
+    EXPECT_TRUE(loaded);
+    if (result.load_error) return result;
+    if (handler) handler(*ctx);
+    store->drain();
+    if (auto* s = ctx->current()) result.id = s->id();
+    bool ended = false;
+    ctx->end([&](std::error_code ec, std::optional<std::string> cookie) {
+      result.end_error = ec;
+      result.set_cookie = std::move(cookie);
+      ended = true;
+    });
+    EXPECT_FALSE(ended) << "end completed inside the initiating call";
+    store->drain();
+    EXPECT_TRUE(ended);
+    return result;
+  }
+
+  /// The id a Set-Cookie value carries, verified with the engine's secrets.
+  std::optional<std::string> id_in(const std::optional<std::string>& set_cookie) const {
+    if (!set_cookie) return std::nullopt;
+    return eng.read_session_id(set_cookie->substr(0, set_cookie->find(';')));
+  }
+
+  std::shared_ptr<recording_store> store;
+  engine eng;
+};
+
+inline options test_options() {
+  options o;
+  o.secrets = {"keyboard cat"};
+  return o;
+}
+
+}  // namespace sessionkit::test

@@ -1,0 +1,164 @@
+#include <sessionkit/stores/memory_store.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace sessionkit::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+session_record record(std::string json, std::optional<timestamp> expires) { return {std::move(json), expires}; }
+
+// Runs the io_context until `done` (the store completes through it).
+template <class F>
+void run_until(boost::asio::io_context& io, F&& done) {
+  io.restart();
+  while (!done()) io.run_one_for(1s);
+}
+
+std::optional<std::string> get(memory_store& s, boost::asio::io_context& io, std::string id) {
+  bool done = false;
+  std::optional<std::string> out;
+  s.get(id, [&](std::error_code ec, std::optional<std::string> json) {
+    EXPECT_FALSE(ec);
+    out = std::move(json);
+    done = true;
+  });
+  EXPECT_FALSE(done) << "completed inside the initiating call";
+  run_until(io, [&] { return done; });
+  return out;
+}
+
+void call(boost::asio::io_context& io, const std::function<void(completion_handler)>& op) {
+  bool done = false;
+  op([&](std::error_code ec) {
+    EXPECT_FALSE(ec);
+    done = true;
+  });
+  EXPECT_FALSE(done);
+  run_until(io, [&] { return done; });
+}
+
+TEST(memory_store, set_get_destroy) {
+  boost::asio::io_context io;
+  memory_store s(io.get_executor());
+  call(io, [&](auto h) { s.set("a", record("{\"cookie\":{}}", now() + 60s), std::move(h)); });
+  EXPECT_EQ(get(s, io, "a"), "{\"cookie\":{}}");
+  EXPECT_EQ(get(s, io, "missing"), std::nullopt);
+  call(io, [&](auto h) { s.destroy("a", std::move(h)); });
+  EXPECT_EQ(get(s, io, "a"), std::nullopt);
+  call(io, [&](auto h) { s.destroy("never-there", std::move(h)); });
+}
+
+TEST(memory_store, never_returns_an_expired_session) {
+  boost::asio::io_context io;
+  memory_store s(io.get_executor());
+  call(io, [&](auto h) { s.set("soon", record("{}", now() + 30ms), std::move(h)); });
+  call(io, [&](auto h) { s.set("past", record("{}", now() - 1ms), std::move(h)); });
+  EXPECT_EQ(get(s, io, "past"), std::nullopt);
+  EXPECT_TRUE(get(s, io, "soon"));
+  std::this_thread::sleep_for(40ms);
+  EXPECT_EQ(get(s, io, "soon"), std::nullopt);
+  EXPECT_EQ(s.stored_count(), 0u);
+}
+
+TEST(memory_store, sessions_without_expiry_live_for_the_default_ttl) {
+  boost::asio::io_context io;
+  memory_store_options o;
+  o.ttl_without_expiry = 30ms;
+  memory_store s(io.get_executor(), o);
+  call(io, [&](auto h) { s.set("browser", record("{}", std::nullopt), std::move(h)); });
+  EXPECT_TRUE(get(s, io, "browser"));
+  std::this_thread::sleep_for(40ms);
+  EXPECT_EQ(get(s, io, "browser"), std::nullopt);
+}
+
+TEST(memory_store, prunes_expired_sessions_in_the_background) {
+  boost::asio::io_context io;
+  memory_store_options o;
+  o.prune_interval = 20ms;
+  memory_store s(io.get_executor(), o);
+  for (int i = 0; i < 1000; ++i)
+    call(io, [&](auto h) { s.set("s" + std::to_string(i), record("{}", now() + (i % 2 ? 10ms : 1h)), std::move(h)); });
+  EXPECT_EQ(s.stored_count(), 1000u);
+  // Only the timer runs: no get touches the expired ones.
+  io.restart();
+  io.run_for(100ms);
+  EXPECT_EQ(s.stored_count(), 500u);
+}
+
+TEST(memory_store, touch_refreshes_cookie_and_expiry_but_keeps_data) {
+  boost::asio::io_context io;
+  memory_store s(io.get_executor());
+  call(io, [&](auto h) { s.set("t", record(R"({"cookie":{"expires":"old"},"count":5})", now() + 30ms), std::move(h)); });
+  call(io, [&](auto h) { s.touch("t", record(R"({"cookie":{"expires":"new"},"count":1})", now() + 1h), std::move(h)); });
+  std::this_thread::sleep_for(40ms);
+  EXPECT_EQ(get(s, io, "t"), R"({"cookie":{"expires":"new"},"count":5})");
+  call(io, [&](auto h) { s.touch("absent", record("{}", now() + 1h), std::move(h)); });
+  EXPECT_EQ(get(s, io, "absent"), std::nullopt);
+}
+
+TEST(memory_store, all_ids_length_clear) {
+  boost::asio::io_context io;
+  memory_store s(io.get_executor());
+  call(io, [&](auto h) { s.set("a", record("1", now() + 1h), std::move(h)); });
+  call(io, [&](auto h) { s.set("b", record("2", now() + 1h), std::move(h)); });
+  call(io, [&](auto h) { s.set("c", record("3", now() - 1s), std::move(h)); });
+  std::size_t n = 0;
+  bool done = false;
+  s.length([&](std::error_code, std::size_t len) { n = len; done = true; });
+  run_until(io, [&] { return done; });
+  EXPECT_EQ(n, 2u);
+  std::vector<std::string> ids;
+  done = false;
+  s.ids([&](std::error_code, std::vector<std::string> v) { ids = std::move(v); done = true; });
+  run_until(io, [&] { return done; });
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b"}));
+  done = false;
+  std::size_t all_count = 0;
+  s.all([&](std::error_code, auto v) { all_count = v.size(); done = true; });
+  run_until(io, [&] { return done; });
+  EXPECT_EQ(all_count, 2u);
+  call(io, [&](auto h) { s.clear(std::move(h)); });
+  EXPECT_EQ(s.stored_count(), 0u);
+}
+
+TEST(memory_store, concurrent_use_from_several_threads) {
+  boost::asio::thread_pool pool(4);
+  memory_store s(pool.get_executor());
+  constexpr int threads = 4, per_thread = 2000;
+  std::atomic<int> completions{0}, found{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i % 100);
+        s.set(id, record("{\"n\":" + std::to_string(i) + "}", now() + 1h), [&](std::error_code) { ++completions; });
+        s.get(id, [&](std::error_code, std::optional<std::string> json) {
+          if (json) ++found;
+          ++completions;
+        });
+        if (i % 7 == 0) s.destroy(id, [&](std::error_code) { ++completions; });
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const int expected = threads * (2 * per_thread + (per_thread + 6) / 7);
+  for (int i = 0; i < 500 && completions < expected; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(completions.load(), expected);
+  EXPECT_GT(found.load(), 0);
+  EXPECT_LE(s.stored_count(), std::size_t(threads * 100));
+  s.stop();
+  pool.join();
+}
+
+}  // namespace
+}  // namespace sessionkit::test
