@@ -1,6 +1,7 @@
 // sessionkit-example: the seed's counter app on Boost.Beast.
 //
-//   GET /memory-store-counter  -> "count is N"
+//   GET /memory-store-counter  -> "count is N"   (also /redis-store-counter, /radis-store-counter:
+//                                                 every counter uses the store chosen by --store)
 //   GET /session-destroy       -> "Session Destroyed!"
 
 #include "example_flags.hpp"
@@ -9,6 +10,7 @@
 #include <sessionkit/json.hpp>
 #include <sessionkit/log.hpp>
 #include <sessionkit/stores/memory_store.hpp>
+#include <sessionkit/stores/redis_store.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -64,7 +66,8 @@ asio::awaitable<void> home_page(context& ctx) {
 <html><head><meta charset="utf-8"><title>sessionkit example</title></head>
 <body><h1>sessionkit example</h1>
 <ul>
-<li><a href="/memory-store-counter">/memory-store-counter</a>: counts your requests</li>
+<li><a href="/memory-store-counter">/memory-store-counter</a>,
+<a href="/redis-store-counter">/redis-store-counter</a>: count your requests (in the store chosen with --store)</li>
 <li><a href="/session-destroy">/session-destroy</a>: ends your session</li>
 </ul></body></html>
 )");
@@ -96,21 +99,41 @@ int main(int argc, char** argv) {
     sessionkit::beast::app app;
     sessionkit::beast::server server(app, server_opts);
 
-    sessionkit::memory_store_options store_opts;
-    store_opts.prune_interval = flags.prune_interval;
-    auto store = std::make_shared<sessionkit::memory_store>(server.io_context().get_executor(), store_opts);
+    auto& io = server.io_context();
+    std::shared_ptr<sessionkit::store> store;
+    std::function<void()> stop_store;
+    if (flags.store == "memory") {
+      sessionkit::memory_store_options store_opts;
+      store_opts.prune_interval = flags.prune_interval;
+      auto memory = std::make_shared<sessionkit::memory_store>(io.get_executor(), store_opts);
+      stop_store = [memory] { memory->stop(); };
+      store = memory;
+    } else {
+      auto redis = std::make_shared<sessionkit::redis_store>(io.get_executor(), flags.redis);
+      stop_store = [redis] { redis->stop(); };
+      store = redis;
+      // Give Redis a moment so the first requests find it; if it is down, requests get 503
+      // until it is back, and the store keeps reconnecting on its own.
+      const auto deadline = std::chrono::steady_clock::now() + flags.redis.connect_timeout;
+      while (!redis->ready() && std::chrono::steady_clock::now() < deadline)
+        io.run_one_for(std::chrono::milliseconds(20));
+      if (!redis->ready())
+        std::cerr << "sessionkit-example: Redis is not reachable yet; answering 503 until it is\n";
+    }
     auto engine = std::make_shared<const sessionkit::engine>(flags.session, store);
 
     app.use(sessionkit::beast::session_middleware(engine));
     app.get("/", home_page);
     app.get("/memory-store-counter", counter);
+    app.get("/redis-store-counter", counter);
+    app.get("/radis-store-counter", counter);  // the seed's own spelling
     app.get("/session-destroy", destroy);
 
     const unsigned short port = server.listen();
     asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
-      store->stop();
+      stop_store();
       server.stop();
     });
     std::signal(SIGPIPE, SIG_IGN);

@@ -62,8 +62,15 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     else if (flag == "--threads") f.threads = parse_int<unsigned>(flag, value(), 1, 1024);
     else if (flag == "--store") {
       f.store = value();
-      if (f.store != "memory")
-        throw flag_error("--store: '" + f.store + "' is not available; use --store memory");
+      if (f.store.rfind("redis://", 0) == 0 || f.store.rfind("unix:", 0) == 0) {
+        try {
+          f.redis.endpoint = parse_redis_url(f.store);
+        } catch (const std::invalid_argument& e) {
+          throw flag_error(std::string("--store: ") + e.what());
+        }
+      } else if (f.store != "memory") {
+        throw flag_error("--store: '" + f.store + "' is not a store; use memory or redis://HOST:PORT");
+      }
     } else if (flag == "--secret") {
       if (!secrets_given) s.secrets.clear();
       secrets_given = true;
@@ -108,6 +115,18 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       else throw flag_error("--unset: expected keep or destroy, got '" + v + "'");
     } else if (flag == "--max-session-bytes") {
       s.max_session_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
+    } else if (flag == "--redis-prefix") {
+      f.redis.prefix = value();
+    } else if (flag == "--redis-ttl") {
+      f.redis.ttl_seconds = parse_int<long long>(flag, value(), 1, 1LL << 40);
+    } else if (flag == "--redis-connect-timeout") {
+      f.redis.connect_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 600000));
+    } else if (flag == "--redis-command-timeout") {
+      f.redis.command_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 600000));
+    } else if (flag == "--redis-disable-touch") {
+      f.redis.disable_touch = boolean();
+    } else if (flag == "--redis-disable-ttl") {
+      f.redis.disable_ttl = boolean();
     } else if (flag == "--prune-interval") {
       f.prune_interval = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 86400000));
     } else {
@@ -120,14 +139,20 @@ example_flags parse_flags(const std::vector<std::string>& args) {
 std::string usage(const std::string& program) {
   return "Usage: " + program + R"( [flags]
 
-The seed app: GET /memory-store-counter answers "count is N"; GET /session-destroy ends
-the session. Listens on 127.0.0.1:3000 by default.
+The seed app: GET /memory-store-counter (also /redis-store-counter, /radis-store-counter)
+answers "count is N" using the store chosen with --store; GET /session-destroy ends the session.
+Listens on 127.0.0.1:3000 by default.
 
 Server:
   --host ADDRESS            address to listen on (default 127.0.0.1)
   --port N                  port (default 3000; 0 picks a free port)
   --threads N               I/O threads (default: one per core)
-  --store memory            session store (default memory)
+  --store memory|URL        session store: memory (default), redis://[user:password@]host:port[/db]
+                            or unix:/path/to/redis.sock[?db=N&password=P]
+  --redis-prefix P          Redis key prefix (default sess:)
+  --redis-ttl SECONDS       TTL of sessions without a cookie expiry (default 86400)
+  --redis-connect-timeout MS, --redis-command-timeout MS   (default 2000 each)
+  --redis-disable-touch [BOOL], --redis-disable-ttl [BOOL]
   --trust-proxy [BOOL]      treat X-Forwarded-Proto: https as secure (Express's trust proxy)
   --prune-interval MS       how often MemoryStore removes expired sessions (default 60000)
 

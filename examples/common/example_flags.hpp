@@ -3,6 +3,7 @@
 // option, so behaviour can be tried without recompiling.
 
 #include <sessionkit/options.hpp>
+#include <sessionkit/stores/redis_store.hpp>
 
 #include <chrono>
 #include <optional>
@@ -16,7 +17,8 @@ struct example_flags {
   std::string host = "127.0.0.1";
   unsigned short port = 3000;
   unsigned threads = 0;  // 0: one per core
-  std::string store = "memory";
+  std::string store = "memory";  // "memory", or a Redis URL
+  sessionkit::redis_store_options redis;
   bool trust_proxy = false;
   std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
   sessionkit::options session;  // defaults are the seed app's

@@ -103,8 +103,7 @@ void fail_with(context& ctx, std::error_code ec) {
   if (is_unavailable(ec)) {
     res.set(http::field::retry_after, "1");
     ctx.send(http::status::service_unavailable,
-             "Service Unavailable: the session store is unavailable (" + ec.message() +
-                 "); please retry\n",
+             "Service Unavailable: " + ec.message() + "; please retry\n",
              "text/plain; charset=utf-8");
   } else {
     ctx.send(http::status::internal_server_error,

@@ -1,0 +1,101 @@
+#pragma once
+/// @file redis_store.hpp
+/// A Redis store compatible with connect-redis (v7-v10): the same keys, values, TTLs and
+/// commands, so a Node app and a sessionkit app can share one Redis. Asynchronous on hiredis
+/// driven by Asio: no thread waits for Redis; concurrent requests share one pipelined connection.
+
+#include <sessionkit/store.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sessionkit {
+
+/// Where Redis is and how to log in, from a URL.
+struct redis_endpoint {
+  std::string host = "127.0.0.1";  ///< for TCP
+  std::uint16_t port = 6379;
+  std::string unix_socket;  ///< a socket path instead of host and port
+  std::string username;     ///< AUTH user (Redis 6 ACL); empty: `AUTH password`
+  std::string password;     ///< empty: no AUTH
+  unsigned database = 0;    ///< SELECT when not 0
+};
+
+/// Parses `redis://[user:password@]host[:port][/db]` (also `[::1]` hosts and percent-encoded
+/// user and password) or `unix:/path/to/socket[?db=N&password=P&user=U]`.
+/// @throws std::invalid_argument with the reason when the URL is not one of those
+SESSIONKIT_API redis_endpoint parse_redis_url(std::string_view url);
+
+/// Turns the stored session JSON into the Redis value and back (connect-redis `serializer`).
+struct redis_serializer {
+  std::function<std::string(std::string_view session_json)> stringify;
+  /// @return the session JSON, or none when the value cannot be read (treated as no session)
+  std::function<std::optional<std::string>(std::string_view stored)> parse;
+};
+
+/// Options, named after connect-redis's.
+struct redis_store_options {
+  redis_endpoint endpoint;
+  std::string prefix = "sess:";  ///< key = prefix + session id
+  /// TTL in seconds for sessions without a cookie expiry (connect-redis `ttl`, default 86400).
+  long long ttl_seconds = 86400;
+  /// Overrides every TTL when set (connect-redis `ttl` as a function).
+  std::function<long long(const session_record&)> ttl_function;
+  bool disable_ttl = false;    ///< SET without EX; touch does nothing
+  bool disable_touch = false;  ///< touch sends no command
+  unsigned scan_count = 100;   ///< COUNT for SCAN in all / ids / length / clear
+  redis_serializer serializer; ///< default: the JSON as it is
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(2)};
+  /// A command without a reply by then fails with `error::store_timeout` (and the connection is
+  /// re-established, as everything queued behind it waits too).
+  std::chrono::milliseconds command_timeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds reconnect_min_delay{std::chrono::milliseconds(50)};
+  std::chrono::milliseconds reconnect_max_delay{std::chrono::seconds(2)};
+};
+
+/// The TTL connect-redis gives a record: the function if set, else seconds until
+/// `record.expires` rounded up, else `ttl_seconds`. Zero or less means "delete, don't store".
+SESSIONKIT_API long long redis_ttl_for(const redis_store_options& options, const session_record& record,
+                                       timestamp at = now());
+
+/// Sessions in Redis, connect-redis compatible.
+///
+/// Redis down or slow: operations fail within `command_timeout` with
+/// `error::store_unavailable` or `error::store_timeout` (503s), `ready()` is false while
+/// disconnected, and the store reconnects by itself with backoff.
+class SESSIONKIT_API redis_store final : public store {
+ public:
+  /// Starts connecting at once. Completions run on `executor` (internally on a strand).
+  redis_store(boost::asio::any_io_executor executor, redis_store_options options);
+  ~redis_store() override;
+
+  void get(std::string_view id, get_handler handler) override;
+  void set(std::string_view id, session_record record, completion_handler handler) override;
+  void destroy(std::string_view id, completion_handler handler) override;
+  bool has_touch() const noexcept override { return true; }
+  void touch(std::string_view id, session_record record, completion_handler handler) override;
+  bool ready() const noexcept override;
+  void all(all_handler handler) override;
+  void ids(ids_handler handler) override;
+  void length(length_handler handler) override;
+  void clear(completion_handler handler) override;
+  void defer(detail::unique_function<void()> fn) override;
+
+  /// Closes the connection; operations in flight complete with `error::shut_down`.
+  void stop();
+
+  const redis_store_options& options() const noexcept;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace sessionkit

@@ -1,0 +1,193 @@
+#include <sessionkit/stores/redis_store.hpp>
+
+#include "redis_connection.hpp"
+
+#include <sessionkit/id.hpp>
+#include <sessionkit/log.hpp>
+
+#include <unordered_set>
+
+namespace sessionkit {
+
+using detail::redis_reply;
+
+long long redis_ttl_for(const redis_store_options& options, const session_record& record, timestamp at) {
+  if (options.ttl_function) return options.ttl_function(record);
+  if (record.expires) {
+    const long long ms = (*record.expires - at).count();
+    return ms > 0 ? (ms + 999) / 1000 : -((-ms) / 1000);  // ceil, as connect-redis does
+  }
+  return options.ttl_seconds > 0 ? options.ttl_seconds : 86400;  // `ttl || 86400`
+}
+
+namespace {
+
+// Errors Redis gives while it cannot take writes for now: the client should retry later (503).
+bool is_transient_redis_error(std::string_view text) {
+  for (std::string_view prefix : {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN"})
+    if (text.substr(0, prefix.size()) == prefix) return true;
+  return false;
+}
+
+std::error_code error_of(const redis_reply& r) {
+  if (r.type != redis_reply::kind::error) return {};
+  return is_transient_redis_error(r.text) ? error::store_unavailable : error::store_failure;
+}
+
+}  // namespace
+
+struct redis_store::impl : std::enable_shared_from_this<impl> {
+  redis_store_options options;
+  std::shared_ptr<detail::redis_connection> connection;
+
+  std::string key(std::string_view id) const { return options.prefix + std::string(id); }
+
+  void run(std::vector<std::string> args, detail::redis_connection::reply_handler h) {
+    connection->execute(std::move(args), std::move(h));
+  }
+
+  // Completes with an error, or success, for a command whose reply carries nothing else.
+  void run_simple(std::vector<std::string> args, completion_handler handler) {
+    run(std::move(args), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+      if (!ec) ec = error_of(r);
+      if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
+      h(ec);
+    });
+  }
+
+  // SCAN cursor MATCH prefix* COUNT n, until the cursor is back to 0; keys de-duplicated.
+  void scan(std::string cursor, std::shared_ptr<std::vector<std::string>> keys,
+            std::shared_ptr<std::unordered_set<std::string>> seen,
+            detail::unique_function<void(std::error_code, std::vector<std::string>)> done) {
+    run({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT", std::to_string(options.scan_count)},
+        [self = shared_from_this(), keys, seen, done = std::move(done)](std::error_code ec, redis_reply r) mutable {
+          if (!ec) ec = error_of(r);
+          if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
+          if (ec) return done(ec, {});
+          for (auto& k : r.elements[1].elements)
+            if (seen->insert(k.text).second) keys->push_back(std::move(k.text));
+          const std::string next = r.elements[0].text;
+          if (next == "0") return done({}, std::move(*keys));
+          self->scan(next, keys, seen, std::move(done));
+        });
+  }
+
+  void scan_all(detail::unique_function<void(std::error_code, std::vector<std::string>)> done) {
+    scan("0", std::make_shared<std::vector<std::string>>(), std::make_shared<std::unordered_set<std::string>>(),
+         std::move(done));
+  }
+
+  std::string id_of(std::string_view key) const { return std::string(key.substr(options.prefix.size())); }
+};
+
+redis_store::redis_store(boost::asio::any_io_executor executor, redis_store_options options)
+    : impl_(std::make_shared<impl>()) {
+  if (!options.serializer.stringify) options.serializer.stringify = [](std::string_view j) { return std::string(j); };
+  if (!options.serializer.parse)
+    options.serializer.parse = [](std::string_view s) { return std::optional<std::string>(std::string(s)); };
+  impl_->options = std::move(options);
+  const auto& o = impl_->options;
+  impl_->connection = std::make_shared<detail::redis_connection>(
+      std::move(executor), detail::redis_connection::settings{o.endpoint, o.connect_timeout, o.command_timeout,
+                                                              o.reconnect_min_delay, o.reconnect_max_delay});
+  impl_->connection->start();
+}
+
+redis_store::~redis_store() { stop(); }
+
+void redis_store::stop() { impl_->connection->stop(); }
+
+bool redis_store::ready() const noexcept { return impl_->connection->ready(); }
+
+const redis_store_options& redis_store::options() const noexcept { return impl_->options; }
+
+void redis_store::defer(detail::unique_function<void()> fn) { impl_->connection->post(std::move(fn)); }
+
+void redis_store::get(std::string_view id, get_handler handler) {
+  impl_->run({"GET", impl_->key(id)}, [self = impl_, id = std::string(id), h = std::move(handler)](
+                                          std::error_code ec, redis_reply r) mutable {
+    if (ec) return h(ec, std::nullopt);
+    if (r.type == redis_reply::kind::nil || (r.type == redis_reply::kind::string && r.text.empty()))
+      return h({}, std::nullopt);
+    if (r.type == redis_reply::kind::error) {
+      if (is_transient_redis_error(r.text)) return h(error::store_unavailable, std::nullopt);
+      // WRONGTYPE and the like: the key does not hold a session.
+      log(log_level::warning, "Redis value of session " + redact_id(id) + " is unreadable: " + r.text);
+      return h({}, std::nullopt);
+    }
+    auto json = self->options.serializer.parse(r.text);
+    if (!json) log(log_level::warning, "Redis value of session " + redact_id(id) + " cannot be parsed");
+    h({}, std::move(json));
+  });
+}
+
+void redis_store::set(std::string_view id, session_record record, completion_handler handler) {
+  const long long ttl = redis_ttl_for(impl_->options, record);
+  if (ttl <= 0) {
+    // An expired session is deleted, not written (connect-redis does the same).
+    impl_->run_simple({"DEL", impl_->key(id)}, std::move(handler));
+    return;
+  }
+  std::vector<std::string> args{"SET", impl_->key(id), impl_->options.serializer.stringify(record.json)};
+  if (!impl_->options.disable_ttl) {
+    args.push_back("EX");
+    args.push_back(std::to_string(ttl));
+  }
+  impl_->run_simple(std::move(args), std::move(handler));
+}
+
+void redis_store::destroy(std::string_view id, completion_handler handler) {
+  impl_->run_simple({"DEL", impl_->key(id)}, std::move(handler));
+}
+
+void redis_store::touch(std::string_view id, session_record record, completion_handler handler) {
+  if (impl_->options.disable_touch || impl_->options.disable_ttl) {
+    defer([h = std::move(handler)]() mutable { h({}); });
+    return;
+  }
+  impl_->run_simple({"EXPIRE", impl_->key(id), std::to_string(redis_ttl_for(impl_->options, record))},
+                    std::move(handler));
+}
+
+void redis_store::ids(ids_handler handler) {
+  impl_->scan_all([self = impl_, h = std::move(handler)](std::error_code ec, std::vector<std::string> keys) mutable {
+    for (auto& k : keys) k = self->id_of(k);
+    h(ec, std::move(keys));
+  });
+}
+
+void redis_store::length(length_handler handler) {
+  impl_->scan_all([h = std::move(handler)](std::error_code ec, std::vector<std::string> keys) mutable {
+    h(ec, keys.size());
+  });
+}
+
+void redis_store::clear(completion_handler handler) {
+  impl_->scan_all([self = impl_, h = std::move(handler)](std::error_code ec, std::vector<std::string> keys) mutable {
+    if (ec || keys.empty()) return h(ec);
+    keys.insert(keys.begin(), "DEL");
+    self->run_simple(std::move(keys), std::move(h));
+  });
+}
+
+void redis_store::all(all_handler handler) {
+  impl_->scan_all([self = impl_, h = std::move(handler)](std::error_code ec, std::vector<std::string> keys) mutable {
+    if (ec || keys.empty()) return h(ec, {});
+    std::vector<std::string> args{"MGET"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    self->run(std::move(args), [self, keys = std::move(keys), h = std::move(h)](std::error_code ec,
+                                                                                redis_reply r) mutable {
+      if (!ec) ec = error_of(r);
+      if (ec) return h(ec, {});
+      std::vector<std::pair<std::string, std::string>> out;
+      for (std::size_t i = 0; i < r.elements.size() && i < keys.size(); ++i) {
+        if (r.elements[i].type != redis_reply::kind::string) continue;  // expired meanwhile
+        if (auto json = self->options.serializer.parse(r.elements[i].text))
+          out.emplace_back(self->id_of(keys[i]), std::move(*json));
+      }
+      h({}, std::move(out));
+    });
+  });
+}
+
+}  // namespace sessionkit

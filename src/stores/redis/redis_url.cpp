@@ -1,0 +1,103 @@
+#include <sessionkit/stores/redis_store.hpp>
+
+#include <sessionkit/cookie.hpp>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace sessionkit {
+namespace {
+
+[[noreturn]] void bad(std::string_view url, const std::string& why) {
+  // The password never goes into the message.
+  const std::size_t at = url.rfind('@');
+  const std::string shown = at == std::string_view::npos ? std::string(url) : "redis://…" + std::string(url.substr(at));
+  throw std::invalid_argument("invalid Redis URL '" + shown + "': " + why);
+}
+
+template <class Int>
+Int parse_number(std::string_view url, std::string_view text, Int max, const char* what) {
+  unsigned long long n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || n > max)
+    bad(url, std::string(what) + " must be a number up to " + std::to_string(max));
+  return Int(n);
+}
+
+std::string decoded(std::string_view url, std::string_view text) {
+  auto d = decode_uri_component(text);
+  if (!d) bad(url, "bad percent-encoding");
+  return std::move(*d);
+}
+
+// `key=value&...` of a unix: URL.
+void apply_query(std::string_view url, std::string_view query, redis_endpoint& ep) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) bad(url, "query parameter without '='");
+    const std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    if (key == "db") ep.database = parse_number<unsigned>(url, value, 1u << 20, "db");
+    else if (key == "password") ep.password = decoded(url, value);
+    else if (key == "user" || key == "username") ep.username = decoded(url, value);
+    else bad(url, "unknown parameter '" + std::string(key) + "'");
+  }
+}
+
+}  // namespace
+
+redis_endpoint parse_redis_url(std::string_view url) {
+  redis_endpoint ep;
+  if (url.rfind("unix:", 0) == 0) {
+    std::string_view rest = url.substr(5);
+    if (rest.rfind("//", 0) == 0) rest.remove_prefix(2);  // unix:///path
+    const std::size_t q = rest.find('?');
+    ep.unix_socket = std::string(rest.substr(0, q));
+    if (ep.unix_socket.empty() || ep.unix_socket.front() != '/') bad(url, "the socket path must be absolute");
+    if (q != std::string_view::npos) apply_query(url, rest.substr(q + 1), ep);
+    return ep;
+  }
+  if (url.rfind("redis://", 0) != 0) bad(url, "expected redis:// or unix:");
+  std::string_view rest = url.substr(8);
+  const std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view path = rest.substr(slash + 1);
+    if (!path.empty()) ep.database = parse_number<unsigned>(url, path, 1u << 20, "the database");
+  }
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const std::size_t colon = userinfo.find(':');
+    if (colon == std::string_view::npos) {
+      ep.password = decoded(url, userinfo);  // redis://secret@host: a password alone
+    } else {
+      ep.username = decoded(url, userinfo.substr(0, colon));
+      ep.password = decoded(url, userinfo.substr(colon + 1));
+    }
+  }
+  std::string_view host = authority, port;
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) bad(url, "unclosed '[' in the host");
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') bad(url, "unexpected text after the host");
+      port = after.substr(1);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (!host.empty()) ep.host = std::string(host);
+  for (char c : ep.host)
+    if (c == '?' || c == '#' || c == ' ' || c == '/' || c == '@') bad(url, "invalid character in the host");
+  if (!port.empty()) ep.port = parse_number<std::uint16_t>(url, port, 65535, "the port");
+  if (ep.port == 0) bad(url, "the port must not be 0");
+  return ep;
+}
+
+}  // namespace sessionkit
