@@ -61,6 +61,42 @@ asio::awaitable<void> destroy(context& ctx) {
   ctx.send(http::status::ok, "Session Destroyed!");
 }
 
+// Reads without modifying: with resave false the store only gets a touch.
+asio::awaitable<void> read_only(context& ctx) {
+  const sessionkit::session* s = ctx.session();
+  const boost::json::value* count = s ? s->find("count") : nullptr;
+  std::string text = "0";
+  if (count && count->is_number()) {
+    text.clear();
+    sessionkit::stringify_to(text, *count);
+  }
+  ctx.send(http::status::ok, "count is " + text);
+  co_return;
+}
+
+// POST: merge a JSON object into the session (Object.assign); GET: the session's data as JSON.
+asio::awaitable<void> session_data(context& ctx) {
+  sessionkit::session* s = ctx.session();
+  if (!s) {
+    ctx.send(http::status::internal_server_error, "no session\n", "text/plain; charset=utf-8");
+    co_return;
+  }
+  if (ctx.req().method() == http::verb::post) {
+    std::error_code ec;
+    auto body = sessionkit::parse_json(ctx.req().body(), ec);
+    if (!body || !body->is_object()) {
+      ctx.send(http::status::bad_request, "expected a JSON object\n", "text/plain; charset=utf-8");
+      co_return;
+    }
+    for (auto& member : body->get_object()) (*s)[member.key()] = std::move(member.value());
+    ctx.send(http::status::ok, R"({"ok":true})", "application/json; charset=utf-8");
+    co_return;
+  }
+  std::string json;
+  sessionkit::stringify_to(json, s->data());
+  ctx.send(http::status::ok, std::move(json), "application/json; charset=utf-8");
+}
+
 asio::awaitable<void> home_page(context& ctx) {
   ctx.send(http::status::ok, R"(<!doctype html>
 <html><head><meta charset="utf-8"><title>sessionkit example</title></head>
@@ -122,8 +158,16 @@ int main(int argc, char** argv) {
     }
     auto engine = std::make_shared<const sessionkit::engine>(flags.session, store);
 
+    // The framework's floor (for benchmarks): registered before the session middleware.
+    app.get("/no-session", [](context& ctx) -> asio::awaitable<void> {
+      ctx.send(http::status::ok, "no session");
+      co_return;
+    });
     app.use(sessionkit::beast::session_middleware(engine));
     app.get("/", home_page);
+    app.get("/session-read", read_only);
+    app.get("/session-data", session_data);
+    app.post("/session-data", session_data);
     app.get("/memory-store-counter", counter);
     app.get("/redis-store-counter", counter);
     app.get("/radis-store-counter", counter);  // the seed's own spelling

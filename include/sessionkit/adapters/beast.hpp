@@ -81,9 +81,9 @@ using next_handler = std::function<boost::asio::awaitable<void>()>;
 /// A middleware: work before and after `co_await next()`, or answer without calling it.
 using middleware = std::function<boost::asio::awaitable<void>(context&, next_handler)>;
 
-/// Middleware in the order added, then a router on method and path. Paths match like Express's
-/// defaults: case-insensitive, an optional trailing slash. Unknown paths get 404, known paths
-/// with another method 405.
+/// Middleware and routes, run in the order added, as in Express: a route added before a
+/// middleware does not go through it. Paths match like Express's defaults: case-insensitive, an
+/// optional trailing slash. Unknown paths get 404, known paths with another method 405.
 class SESSIONKIT_API app {
  public:
   app& use(middleware m);
@@ -98,15 +98,14 @@ class SESSIONKIT_API app {
 
  private:
   boost::asio::awaitable<void> run_from(context& ctx, std::size_t index) const;
-  boost::asio::awaitable<void> run_route(context& ctx) const;
 
-  struct route_entry {
-    http::verb method;
+  struct entry {
+    middleware use;  // set for a middleware
+    http::verb method{};
     std::string path;
-    handler fn;
+    handler fn;      // set for a route
   };
-  std::vector<middleware> middleware_;
-  std::vector<route_entry> routes_;
+  std::vector<entry> entries_;
 };
 
 /// The session middleware (express-session's `session(options)`): loads the session before the

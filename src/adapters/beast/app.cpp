@@ -40,33 +40,30 @@ bool path_matches(std::string_view pattern, std::string_view path) {
 }  // namespace
 
 app& app::use(middleware m) {
-  middleware_.push_back(std::move(m));
+  entries_.push_back({std::move(m), {}, {}, {}});
   return *this;
 }
 
 app& app::route(http::verb method, std::string path, handler h) {
-  routes_.push_back({method, std::move(path), std::move(h)});
+  entries_.push_back({{}, method, std::move(path), std::move(h)});
   return *this;
 }
 
 boost::asio::awaitable<void> app::dispatch(context& ctx) const { co_await run_from(ctx, 0); }
 
 boost::asio::awaitable<void> app::run_from(context& ctx, std::size_t index) const {
-  if (index == middleware_.size()) {
-    co_await run_route(ctx);
-    co_return;
-  }
-  co_await middleware_[index](ctx, [this, &ctx, index]() { return run_from(ctx, index + 1); });
-}
-
-boost::asio::awaitable<void> app::run_route(context& ctx) const {
   const std::string_view path = ctx.path();
+  const http::verb method = ctx.req().method();
   bool path_known = false;
-  for (const auto& r : routes_) {
-    if (!path_matches(r.path, path)) continue;
-    const http::verb method = ctx.req().method();
-    if (r.method == method || (method == http::verb::head && r.method == http::verb::get)) {
-      co_await r.fn(ctx);
+  for (std::size_t i = index; i < entries_.size(); ++i) {
+    const entry& e = entries_[i];
+    if (e.use) {
+      co_await e.use(ctx, [this, &ctx, i]() { return run_from(ctx, i + 1); });
+      co_return;
+    }
+    if (!path_matches(e.path, path)) continue;
+    if (e.method == method || (method == http::verb::head && e.method == http::verb::get)) {
+      co_await e.fn(ctx);
       co_return;
     }
     path_known = true;

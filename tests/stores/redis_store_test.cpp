@@ -1,0 +1,273 @@
+// RedisStore against a real redis-server started by the test: the store contract and
+// connect-redis's keys, values, TTLs and commands, checked with GET / TTL on the server.
+
+#include <sessionkit/stores/redis_store.hpp>
+
+#include "support/redis_server.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+namespace sessionkit::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A store on an io_context running in its own thread, with blocking helpers for the tests.
+class redis_store_fixture : public ::testing::Test {
+ protected:
+  void SetUp() override { thread_ = std::thread([this] { io_.run(); }); }
+  void TearDown() override {
+    if (store_) store_->stop();
+    work_.reset();
+    // Let the stop complete, then end the loop.
+    std::this_thread::sleep_for(20ms);
+    io_.stop();
+    thread_.join();
+  }
+
+  redis_store& open(redis_store_options o = {}) {
+    if (o.endpoint.port == 6379) o.endpoint = parse_redis_url(redis_.url());
+    store_ = std::make_unique<redis_store>(io_.get_executor(), std::move(o));
+    wait_ready();
+    return *store_;
+  }
+
+  void wait_ready(std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!store_->ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    ASSERT_TRUE(store_->ready());
+  }
+
+  std::pair<std::error_code, std::optional<std::string>> get(std::string id) {
+    std::promise<std::pair<std::error_code, std::optional<std::string>>> p;
+    store_->get(id, [&](std::error_code ec, std::optional<std::string> v) { p.set_value({ec, std::move(v)}); });
+    return p.get_future().get();
+  }
+  template <class Op>
+  std::error_code run(Op op) {
+    std::promise<std::error_code> p;
+    op([&](std::error_code ec) { p.set_value(ec); });
+    return p.get_future().get();
+  }
+  std::error_code set(std::string id, std::string json, std::optional<timestamp> expires) {
+    return run([&](completion_handler h) { store_->set(id, {std::move(json), expires}, std::move(h)); });
+  }
+  std::error_code touch(std::string id, std::optional<timestamp> expires) {
+    return run([&](completion_handler h) { store_->touch(id, {"{}", expires}, std::move(h)); });
+  }
+  std::error_code destroy(std::string id) {
+    return run([&](completion_handler h) { store_->destroy(id, std::move(h)); });
+  }
+
+  redis_server redis_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io_);
+  std::thread thread_;
+  std::unique_ptr<redis_store> store_;
+};
+
+const std::string record = R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"n":1})";
+
+TEST_F(redis_store_fixture, set_get_destroy_with_connect_redis_keys) {
+  open();
+  EXPECT_FALSE(set("abc", record, std::nullopt));
+  EXPECT_EQ(redis_.get("sess:abc"), record);
+  auto [ec, v] = get("abc");
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(v, record);
+  EXPECT_EQ(get("missing").second, std::nullopt);
+  EXPECT_FALSE(destroy("abc"));
+  EXPECT_EQ(redis_.get("sess:abc"), std::nullopt);
+  EXPECT_FALSE(destroy("abc"));  // destroying nothing is fine
+}
+
+TEST_F(redis_store_fixture, ttl_rules_match_connect_redis) {
+  open();
+  set("none", record, std::nullopt);
+  EXPECT_GE(redis_.ttl("sess:none"), 86399);
+  EXPECT_LE(redis_.ttl("sess:none"), 86400);
+  set("minute", record, now() + 60s);
+  EXPECT_GE(redis_.ttl("sess:minute"), 59);
+  EXPECT_LE(redis_.ttl("sess:minute"), 60);
+  set("ceil", record, now() + 1500ms);
+  EXPECT_EQ(redis_.ttl("sess:ceil"), 2);
+  // An expired session deletes the key instead of writing it.
+  set("gone", record, now() + 60s);
+  EXPECT_FALSE(set("gone", record, now() - 1s));
+  EXPECT_EQ(redis_.get("sess:gone"), std::nullopt);
+}
+
+TEST_F(redis_store_fixture, touch_issues_expire_without_rewriting) {
+  open();
+  set("t", record, now() + 10s);
+  redis_.command({"SET", "sess:t", "changed elsewhere", "KEEPTTL"});
+  EXPECT_FALSE(touch("t", now() + 300s));
+  EXPECT_GE(redis_.ttl("sess:t"), 299);
+  EXPECT_EQ(redis_.get("sess:t"), "changed elsewhere");
+  EXPECT_FALSE(touch("absent", now() + 300s));  // EXPIRE on a missing key: no error, no key
+  EXPECT_EQ(redis_.get("sess:absent"), std::nullopt);
+}
+
+TEST_F(redis_store_fixture, disable_ttl_and_disable_touch) {
+  redis_store_options o;
+  o.disable_ttl = true;
+  open(o);
+  set("k", record, now() + 60s);
+  EXPECT_EQ(redis_.ttl("sess:k"), -1);  // no expiry at all
+  EXPECT_FALSE(touch("k", now() + 60s));
+  EXPECT_EQ(redis_.ttl("sess:k"), -1);
+  store_->stop();
+  redis_store_options t;
+  t.disable_touch = true;
+  open(t);
+  set("j", record, now() + 60s);
+  redis_.command({"EXPIRE", "sess:j", "5"});
+  EXPECT_FALSE(touch("j", now() + 600s));
+  EXPECT_LE(redis_.ttl("sess:j"), 5);
+}
+
+TEST_F(redis_store_fixture, prefix_ttl_function_and_serializer) {
+  redis_store_options o;
+  o.prefix = "app1:";
+  o.ttl_function = [](const session_record&) { return 42LL; };
+  o.serializer.stringify = [](std::string_view json) { return "v1|" + std::string(json); };
+  o.serializer.parse = [](std::string_view stored) -> std::optional<std::string> {
+    if (stored.substr(0, 3) != "v1|") return std::nullopt;
+    return std::string(stored.substr(3));
+  };
+  open(o);
+  set("p", record, now() + 3600s);
+  EXPECT_EQ(redis_.get("app1:p"), "v1|" + record);
+  EXPECT_EQ(redis_.ttl("app1:p"), 42);
+  EXPECT_EQ(get("p").second, record);
+  redis_.command({"SET", "app1:q", "unreadable"});
+  auto [ec, v] = get("q");
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(v, std::nullopt);
+}
+
+TEST_F(redis_store_fixture, wrong_type_value_is_no_session) {
+  open();
+  redis_.command({"RPUSH", "sess:list", "a"});
+  auto [ec, v] = get("list");
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(v, std::nullopt);
+}
+
+TEST_F(redis_store_fixture, all_ids_length_clear_use_scan) {
+  redis_store_options o;
+  o.scan_count = 7;  // many SCAN rounds
+  open(o);
+  for (int i = 0; i < 250; ++i) set("id" + std::to_string(i), record, now() + 600s);
+  redis_.command({"SET", "other:key", "not ours"});
+  std::promise<std::size_t> len;
+  store_->length([&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    len.set_value(n);
+  });
+  EXPECT_EQ(len.get_future().get(), 250u);
+  std::promise<std::vector<std::string>> ids;
+  store_->ids([&](std::error_code, std::vector<std::string> v) { ids.set_value(std::move(v)); });
+  auto id_list = ids.get_future().get();
+  std::sort(id_list.begin(), id_list.end());
+  EXPECT_EQ(id_list.size(), 250u);
+  EXPECT_EQ(id_list.front(), "id0");
+  std::promise<std::vector<std::pair<std::string, std::string>>> all;
+  store_->all([&](std::error_code, auto v) { all.set_value(std::move(v)); });
+  auto sessions = all.get_future().get();
+  ASSERT_EQ(sessions.size(), 250u);
+  EXPECT_EQ(sessions.front().second, record);
+  EXPECT_FALSE(run([&](completion_handler h) { store_->clear(std::move(h)); }));
+  EXPECT_TRUE(redis_.keys("sess:*").empty());
+  EXPECT_EQ(redis_.get("other:key"), "not ours");
+  // Nothing to clear: no DEL with no keys.
+  EXPECT_FALSE(run([&](completion_handler h) { store_->clear(std::move(h)); }));
+}
+
+TEST_F(redis_store_fixture, unavailable_while_down_and_recovers_by_itself) {
+  redis_store_options o;
+  o.command_timeout = 300ms;
+  open(o);
+  EXPECT_FALSE(set("s", record, std::nullopt));
+  redis_.stop();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [ec, v] = get("s");
+  EXPECT_TRUE(is_unavailable(ec)) << ec.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_FALSE(store_->ready());
+  EXPECT_TRUE(is_unavailable(set("s2", record, std::nullopt)));
+  redis_.start();
+  wait_ready(10s);
+  EXPECT_FALSE(set("s3", record, std::nullopt));
+  EXPECT_EQ(get("s3").second, record);
+}
+
+TEST_F(redis_store_fixture, slow_redis_times_out_then_recovers) {
+  redis_store_options o;
+  o.command_timeout = 200ms;
+  open(o);
+  std::thread sleeper([&] { redis_.command({"DEBUG", "SLEEP", "1"}); });
+  std::this_thread::sleep_for(50ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [ec, v] = get("x");
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_TRUE(ec == error::store_timeout || ec == error::store_unavailable) << ec.message();
+  EXPECT_LT(took, 700ms);
+  sleeper.join();
+  wait_ready(10s);
+  EXPECT_FALSE(set("after", record, std::nullopt));
+}
+
+TEST_F(redis_store_fixture, refused_writes_are_unavailable_not_success) {
+  open();
+  redis_.command({"CONFIG", "SET", "maxmemory", "1"});
+  redis_.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  const auto ec = set("big", record, std::nullopt);
+  EXPECT_EQ(ec, error::store_unavailable) << ec.message();
+  redis_.command({"CONFIG", "SET", "maxmemory", "0"});
+  EXPECT_FALSE(set("big", record, std::nullopt));
+}
+
+TEST_F(redis_store_fixture, stop_completes_operations_in_flight_exactly_once) {
+  open();
+  std::atomic<int> completions{0};
+  std::promise<void> all_done;
+  constexpr int n = 200;
+  for (int i = 0; i < n; ++i) {
+    store_->set("k" + std::to_string(i), {record, std::nullopt}, [&](std::error_code) {
+      if (++completions == n) all_done.set_value();
+    });
+  }
+  store_->stop();
+  ASSERT_EQ(all_done.get_future().wait_for(5s), std::future_status::ready);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(completions.load(), n);
+  auto [ec, v] = get("k0");
+  EXPECT_EQ(ec, error::shut_down);
+}
+
+TEST_F(redis_store_fixture, pipelines_many_concurrent_commands) {
+  open();
+  constexpr int n = 2000;
+  std::atomic<int> ok{0}, completions{0};
+  std::promise<void> done;
+  for (int i = 0; i < n; ++i) {
+    store_->set("c" + std::to_string(i), {record, std::nullopt}, [&](std::error_code ec) {
+      if (!ec) ++ok;
+      if (++completions == n) done.set_value();
+    });
+  }
+  ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(ok.load(), n);
+  EXPECT_EQ(redis_.command({"DBSIZE"}).integer, n);
+}
+
+}  // namespace
+}  // namespace sessionkit::test

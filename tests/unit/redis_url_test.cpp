@@ -1,0 +1,70 @@
+#include <sessionkit/stores/redis_store.hpp>
+
+#include <gtest/gtest.h>
+
+namespace sessionkit::test {
+namespace {
+
+TEST(redis_url, parses_tcp_urls) {
+  auto e = parse_redis_url("redis://127.0.0.1:6379");
+  EXPECT_EQ(e.host, "127.0.0.1");
+  EXPECT_EQ(e.port, 6379);
+  EXPECT_EQ(e.database, 0u);
+  EXPECT_TRUE(e.password.empty());
+  e = parse_redis_url("redis://user:p%40ss@cache.internal:7000/3");
+  EXPECT_EQ(e.username, "user");
+  EXPECT_EQ(e.password, "p@ss");
+  EXPECT_EQ(e.host, "cache.internal");
+  EXPECT_EQ(e.port, 7000);
+  EXPECT_EQ(e.database, 3u);
+  e = parse_redis_url("redis://:secret@[::1]:6380/");
+  EXPECT_EQ(e.username, "");
+  EXPECT_EQ(e.password, "secret");
+  EXPECT_EQ(e.host, "::1");
+  EXPECT_EQ(e.port, 6380);
+  e = parse_redis_url("redis://");
+  EXPECT_EQ(e.host, "127.0.0.1");
+  EXPECT_EQ(e.port, 6379);
+}
+
+TEST(redis_url, parses_unix_socket_urls) {
+  auto e = parse_redis_url("unix:/run/redis/redis.sock?db=2&password=x%26y");
+  EXPECT_EQ(e.unix_socket, "/run/redis/redis.sock");
+  EXPECT_EQ(e.database, 2u);
+  EXPECT_EQ(e.password, "x&y");
+  EXPECT_EQ(parse_redis_url("unix:///tmp/r.sock").unix_socket, "/tmp/r.sock");
+}
+
+TEST(redis_url, rejects_bad_urls_without_echoing_the_password) {
+  for (const char* bad : {"http://x", "redis://host:notaport", "redis://host:70000", "redis://host:0",
+                          "redis://host/db", "redis://[::1", "unix:relative.sock", "unix:/s?db=x",
+                          "unix:/s?colour=red", "redis://u:%zz@host", "redis://ho st"}) {
+    EXPECT_THROW(parse_redis_url(bad), std::invalid_argument) << bad;
+  }
+  try {
+    parse_redis_url("redis://user:hunter2@host:bad");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
+  }
+}
+
+TEST(redis_ttl, follows_connect_redis) {
+  redis_store_options o;
+  const timestamp at{std::chrono::seconds(1000)};
+  EXPECT_EQ(redis_ttl_for(o, {"{}", std::nullopt}, at), 86400);
+  EXPECT_EQ(redis_ttl_for(o, {"{}", at + std::chrono::milliseconds(60000)}, at), 60);
+  EXPECT_EQ(redis_ttl_for(o, {"{}", at + std::chrono::milliseconds(59001)}, at), 60);  // ceil
+  EXPECT_EQ(redis_ttl_for(o, {"{}", at + std::chrono::milliseconds(1)}, at), 1);
+  EXPECT_EQ(redis_ttl_for(o, {"{}", at}, at), 0);
+  EXPECT_EQ(redis_ttl_for(o, {"{}", at - std::chrono::milliseconds(1500)}, at), -1);
+  o.ttl_seconds = 0;  // `ttl || 86400`
+  EXPECT_EQ(redis_ttl_for(o, {"{}", std::nullopt}, at), 86400);
+  o.ttl_seconds = 10;
+  EXPECT_EQ(redis_ttl_for(o, {"{}", std::nullopt}, at), 10);
+  o.ttl_function = [](const session_record&) { return 7LL; };
+  EXPECT_EQ(redis_ttl_for(o, {"{}", at + std::chrono::hours(1)}, at), 7);
+}
+
+}  // namespace
+}  // namespace sessionkit::test
