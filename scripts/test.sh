@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh -DSESSIONKIT_BUILD_TESTS=ON
+# The Express twin app for the interop tests, pinned by its lock file.
+(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 ctest --test-dir "${SESSIONKIT_BUILD_DIR:-build}" --output-on-failure -j 2 "$@"

@@ -11,11 +11,10 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -31,11 +30,66 @@ using asio::use_awaitable;
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+
 struct connection_state {
-  explicit connection_state(tcp::socket socket) : stream(std::move(socket)) {}
-  boost::beast::tcp_stream stream;
+  explicit connection_state(tcp::socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
+  tcp::socket socket;
+  // One timer per connection enforces every phase's deadline lazily: phases only move
+  // `deadline`, the timer re-arms when it fires early (no timer operation per read or write).
+  asio::steady_timer watchdog;
+  clock::time_point deadline = clock::time_point::max();
   bool idle = true;  // waiting for a request; only touched on the connection's strand
+  bool closed = false;
 };
+
+void watch(const std::shared_ptr<connection_state>& c, std::chrono::milliseconds period) {
+  const auto now = clock::now();
+  c->watchdog.expires_at(std::min(c->deadline, now + period));
+  c->watchdog.async_wait([c, period](boost::system::error_code ec) {
+    if (ec || c->closed) return;
+    if (c->deadline <= clock::now()) {
+      boost::system::error_code ignored;
+      c->socket.close(ignored);  // the pending read or write fails: the connection ends
+      return;
+    }
+    watch(c, period);
+  });
+}
+
+// The Date header, formatted once per second per thread.
+const std::string& date_header() {
+  thread_local std::string text;
+  thread_local std::chrono::seconds formatted_for{-1};
+  const auto t = now();
+  const auto second = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch());
+  if (second != formatted_for) {
+    text = format_http_date(t);
+    formatted_for = second;
+  }
+  return text;
+}
+
+// Status line, fields and body in one buffer: one write per response.
+std::string serialize(const response& res, bool with_body) {
+  std::string out;
+  out.reserve(160 + res.body().size());
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.result_int());
+  out += ' ';
+  const auto reason = res.reason();
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& field : res) {
+    out.append(field.name_string().data(), field.name_string().size());
+    out += ": ";
+    out.append(field.value().data(), field.value().size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  if (with_body) out += res.body();
+  return out;
+}
 
 response error_response(http::status status, std::string_view text, unsigned version) {
   response res{status, version};
@@ -77,7 +131,7 @@ struct server::impl {
         std::lock_guard lock(connections_mutex);
         connections.insert(state);
       }
-      auto executor = state->stream.get_executor();
+      auto executor = state->socket.get_executor();
       asio::co_spawn(executor, serve(state), [this, state](std::exception_ptr) { finished(state); });
     }
   }
@@ -93,16 +147,18 @@ struct server::impl {
   }
 
   asio::awaitable<void> serve(std::shared_ptr<connection_state> state) {
-    auto& stream = state->stream;
+    auto& socket = state->socket;
     boost::beast::flat_buffer buffer;
+    state->deadline = clock::now() + options.read_timeout;
+    watch(state, options.read_timeout);
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
       state->idle = true;
       if (stopping) break;
-      stream.expires_after(options.read_timeout);
-      auto [read_ec, bytes] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+      state->deadline = clock::now() + options.read_timeout;
+      auto [read_ec, bytes] = co_await http::async_read(socket, buffer, parser, as_tuple(use_awaitable));
       (void)bytes;
       state->idle = false;
       if (read_ec) {
@@ -114,10 +170,11 @@ struct server::impl {
         else if (read_ec != http::error::end_of_stream && read_ec != http::error::partial_message &&
                  read_ec.category() == http::make_error_code(http::error::end_of_stream).category())
           status = http::status::bad_request;
-        if (status != http::status{}) {
+        if (status != http::status{} && socket.is_open()) {
           auto res = error_response(status, obsolete_reason(status), 11);
-          stream.expires_after(options.write_timeout);
-          co_await http::async_write(stream, res, as_tuple(use_awaitable));
+          state->deadline = clock::now() + options.write_timeout;
+          const std::string wire = serialize(res, true);
+          co_await asio::async_write(socket, asio::buffer(wire), as_tuple(use_awaitable));
         }
         break;
       }
@@ -126,6 +183,7 @@ struct server::impl {
       res.keep_alive(req.keep_alive());
       const bool secure = options.trust_proxy && forwarded_https(req);
       context ctx(req, res, secure);
+      state->deadline = clock::time_point::max();  // the application takes the time it needs
       try {
         co_await application.dispatch(ctx);
       } catch (const std::exception& e) {
@@ -133,19 +191,20 @@ struct server::impl {
         res = error_response(http::status::internal_server_error, "Internal Server Error", req.version());
       }
       if (stopping) res.keep_alive(false);
-      res.set(http::field::date, format_http_date(now()));
-      const bool head = req.method() == http::verb::head;
+      res.set(http::field::date, date_header());
       res.prepare_payload();
-      if (head) res.body().clear();  // Content-Length stays: it describes the GET response
       const bool keep_alive = res.keep_alive();
-      stream.expires_after(options.write_timeout);
-      auto [write_ec, written] = co_await http::async_write(stream, res, as_tuple(use_awaitable));
+      const std::string wire = serialize(res, req.method() != http::verb::head);
+      state->deadline = clock::now() + options.write_timeout;
+      auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(wire), as_tuple(use_awaitable));
       (void)written;
       if (write_ec || !keep_alive) break;
     }
+    state->closed = true;
+    state->watchdog.cancel();
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
   }
 
   static std::string_view obsolete_reason(http::status status) {
@@ -179,8 +238,9 @@ struct server::impl {
     }
     for (auto& c : current) {
       // Idle connections are closed; busy ones finish their response, then close.
-      asio::post(c->stream.get_executor(), [c] {
-        if (c->idle) c->stream.cancel();
+      asio::post(c->socket.get_executor(), [c] {
+        boost::system::error_code ignored;
+        if (c->idle) c->socket.cancel(ignored);
       });
     }
     shutdown_timer.expires_after(options.shutdown_timeout);

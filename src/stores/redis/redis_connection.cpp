@@ -35,20 +35,18 @@ redis_reply copy_reply(const redisReply* r) {
 }
 
 struct redis_connection::command {
-  command(asio::any_io_executor ex, std::vector<std::string> a, reply_handler h)
-      : args(std::move(a)), handler(std::move(h)), timer(std::move(ex)) {}
+  command(std::vector<std::string> a, reply_handler h) : args(std::move(a)), handler(std::move(h)) {}
 
   void complete(std::error_code ec, redis_reply reply) {
     if (done) return;
     done = true;
-    timer.cancel();
     auto h = std::move(handler);
     h(ec, std::move(reply));
   }
 
   std::vector<std::string> args;
   reply_handler handler;
-  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point deadline;
   bool done = false;
 };
 
@@ -58,6 +56,7 @@ redis_connection::redis_connection(asio::any_io_executor executor, settings s)
       resolver_(strand_),
       connect_timer_(strand_),
       reconnect_timer_(strand_),
+      watchdog_(strand_),
       backoff_(settings_.reconnect_min_delay) {}
 
 redis_connection::~redis_connection() {
@@ -83,6 +82,7 @@ void redis_connection::stop() {
     self->resolver_.cancel();
     self->connect_timer_.cancel();
     self->reconnect_timer_.cancel();
+    self->watchdog_.cancel();
     if (self->context_) redisAsyncFree(self->context_);  // pending commands get shut_down
   });
 }
@@ -92,7 +92,7 @@ void redis_connection::post(unique_function<void()> fn) {
 }
 
 void redis_connection::execute(std::vector<std::string> args, reply_handler handler) {
-  auto cmd = std::make_shared<command>(strand_, std::move(args), std::move(handler));
+  auto cmd = std::make_unique<command>(std::move(args), std::move(handler));
   asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
     if (self->stopped_) return cmd->complete(error::shut_down, {});
     if (!self->ready_ || !self->context_) return cmd->complete(error::store_unavailable, {});
@@ -185,8 +185,8 @@ void redis_connection::on_connected() {
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const bool last = i + 1 == steps.size();
     const std::string name = steps[i][0];
-    send(std::make_shared<command>(
-        strand_, std::move(steps[i]),
+    send(std::make_unique<command>(
+        std::move(steps[i]),
         [self = shared_from_this(), failed, last, name, gen = generation_](std::error_code ec, redis_reply r) {
           if (*failed || gen != self->generation_) return;
           if (ec || r.type == redis_reply::kind::error) {
@@ -248,7 +248,7 @@ void redis_connection::on_disconnect(const redisAsyncContext* ac, int) {
 
 // --- commands -----------------------------------------------------------------------------------
 
-void redis_connection::send(std::shared_ptr<command> cmd) {
+void redis_connection::send(std::unique_ptr<command> cmd) {
   std::vector<const char*> argv;
   std::vector<std::size_t> lengths;
   argv.reserve(cmd->args.size());
@@ -257,29 +257,43 @@ void redis_connection::send(std::shared_ptr<command> cmd) {
     argv.push_back(a.data());
     lengths.push_back(a.size());
   }
-  auto* holder = new std::shared_ptr<command>(cmd);
-  if (redisAsyncCommandArgv(context_, on_reply, holder, int(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
-    delete holder;
+  if (redisAsyncCommandArgv(context_, on_reply, cmd.get(), int(argv.size()), argv.data(), lengths.data()) != REDIS_OK)
     return cmd->complete(error::store_unavailable, {});
-  }
-  cmd->timer.expires_after(settings_.command_timeout);
-  cmd->timer.async_wait([self = shared_from_this(), weak = std::weak_ptr<command>(cmd)](boost::system::error_code ec) {
-    auto c = weak.lock();
-    if (ec || !c || c->done) return;
-    c->complete(error::store_timeout, {});
-    // Replies come in order: everything queued behind this one waits as long. Start over.
-    self->drop("command timeout");
+  cmd->args.clear();  // hiredis has its own copy now
+  cmd->deadline = std::chrono::steady_clock::now() + settings_.command_timeout;
+  pending_.push_back(std::move(cmd));
+  arm_watchdog();
+}
+
+void redis_connection::arm_watchdog() {
+  if (watchdog_armed_ || pending_.empty()) return;
+  watchdog_armed_ = true;
+  watchdog_.expires_at(pending_.front()->deadline);
+  watchdog_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    self->watchdog_armed_ = false;
+    if (ec || self->pending_.empty()) return;
+    command& oldest = *self->pending_.front();
+    if (oldest.deadline <= std::chrono::steady_clock::now()) {
+      oldest.complete(error::store_timeout, {});
+      // Replies come in order: everything queued behind this one waits as long. Start over.
+      self->drop("command timeout");
+      return;
+    }
+    self->arm_watchdog();
   });
 }
 
 void redis_connection::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
-  auto* holder = static_cast<std::shared_ptr<command>*>(privdata);
-  std::shared_ptr<command> cmd = std::move(*holder);
-  delete holder;
   auto* self = static_cast<redis_connection*>(ac->data);
+  if (!self || self->pending_.empty() || self->pending_.front().get() != privdata) {
+    log(log_level::error, "Redis reply out of order; dropping the connection");
+    return;
+  }
+  std::unique_ptr<command> cmd = std::move(self->pending_.front());
+  self->pending_.pop_front();
   if (!reply) {
     // The context is going away (lost, dropped or stopped).
-    cmd->complete(self && self->stopped_ ? error::shut_down : error::store_unavailable, {});
+    cmd->complete(self->stopped_ ? error::shut_down : error::store_unavailable, {});
     return;
   }
   cmd->complete({}, copy_reply(static_cast<redisReply*>(reply)));

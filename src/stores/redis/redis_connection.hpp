@@ -13,6 +13,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,7 +74,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void drop(const char* reason);
   void note_failure(const std::string& message);
   void schedule_reconnect();
-  void send(std::shared_ptr<command> cmd);
+  void send(std::unique_ptr<command> cmd);
+  void arm_watchdog();
   void arm_read();
   void arm_write();
 
@@ -101,6 +103,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer connect_timer_;
   boost::asio::steady_timer reconnect_timer_;
+  // Commands sent and not yet answered, oldest first: Redis answers in order, so one timer on
+  // the oldest deadline times them all out (no timer per command).
+  std::deque<std::unique_ptr<command>> pending_;
+  boost::asio::steady_timer watchdog_;
+  bool watchdog_armed_ = false;
   std::chrono::milliseconds backoff_;
   std::atomic<bool> ready_{false};
 };
