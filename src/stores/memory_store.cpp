@@ -6,6 +6,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <cstring>
+#include <optional>
+#include <vector>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -16,9 +19,141 @@ namespace {
 
 constexpr std::size_t shard_count = 64;  // a power of two
 
+// --- compact records ---------------------------------------------------------------------------
+// A small session's record is mostly its cookie object, and every session of an application has
+// the same cookie object but for `expires`. So a record is kept as a pointer to a shared cookie
+// template, the expiry (which the store keeps anyway), and the rest of the record, which for a
+// small session fits in std::string's inline buffer: ~100 bytes per session instead of ~300.
+
+struct cookie_template {
+  std::string text;        // the cookie object with the expiry's ISO text cut out
+  std::size_t insert_at;   // where the ISO text goes back, or npos when expires is null
+};
+
+// Templates are interned for the life of the process; an application has a handful.
+class template_table {
+ public:
+  const cookie_template* intern(std::string_view text, std::size_t insert_at) {
+    std::lock_guard lock(mutex_);
+    for (const auto& t : templates_)
+      if (t->insert_at == insert_at && t->text == text) return t.get();
+    if (templates_.size() >= max_templates) return nullptr;  // keep records verbatim instead
+    templates_.push_back(std::make_unique<cookie_template>(cookie_template{std::string(text), insert_at}));
+    return templates_.back().get();
+  }
+
+ private:
+  static constexpr std::size_t max_templates = 64;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<cookie_template>> templates_;
+};
+
 struct entry {
-  std::string json;
-  timestamp expires;
+  timestamp expires;                          // when the store forgets the session
+  const cookie_template* cookie = nullptr;    // null: `rest` is the whole record
+  timestamp cookie_expires{};                 // the cookie's own `expires` (ISO text in the record)
+  std::string rest;                           // the record after the cookie object
+};
+
+// Splits a record into a shared cookie template and the rest, when it has the usual shape.
+entry compact(template_table& table, std::string json, std::optional<timestamp> cookie_expires,
+              timestamp expires) {
+  entry e;
+  e.expires = expires;
+  if (const auto cookie = leading_cookie_json(json)) {
+    std::size_t insert_at = std::string_view::npos;
+    std::string text;
+    if (cookie_expires) {
+      const std::string iso = "\"expires\":\"" + format_iso_date(*cookie_expires) + "\"";
+      const std::size_t at = cookie->find(iso);
+      if (at != std::string_view::npos) {
+        text.assign(cookie->substr(0, at + 11)).append(cookie->substr(at + iso.size() - 1));
+        insert_at = at + 11;
+      }
+    } else if (cookie->find("\"expires\":null") != std::string_view::npos) {
+      text.assign(*cookie);
+    }
+    if (!text.empty()) {
+      if (const cookie_template* t = table.intern(text, insert_at)) {
+        e.cookie = t;
+        if (cookie_expires) e.cookie_expires = *cookie_expires;
+        const std::size_t rest_at = std::size_t(cookie->data() + cookie->size() - json.data());
+        e.rest.assign(json, rest_at);
+        e.rest.shrink_to_fit();
+        return e;
+      }
+    }
+  }
+  e.rest = std::move(json);
+  return e;
+}
+
+std::string expand(const entry& e) {
+  if (!e.cookie) return e.rest;
+  const cookie_template& t = *e.cookie;
+  std::string out;
+  out.reserve(10 + t.text.size() + 24 + e.rest.size());
+  out += "{\"cookie\":";
+  if (t.insert_at == std::string::npos) {
+    out += t.text;
+  } else {
+    out.append(t.text, 0, t.insert_at).append(format_iso_date(e.cookie_expires)).append(t.text, t.insert_at);
+  }
+  out += e.rest;
+  return out;
+}
+
+// --- keys ---------------------------------------------------------------------------------------
+// Default ids (32 base64url characters) are kept as their 24 bytes, in the map node itself.
+
+using raw_id = std::array<unsigned char, 24>;
+
+int base64url_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+std::optional<raw_id> to_raw(std::string_view id) {
+  if (id.size() != 32) return std::nullopt;
+  raw_id raw{};
+  for (std::size_t i = 0, o = 0; i < 32; i += 4, o += 3) {
+    unsigned v = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const int d = base64url_value(id[i + k]);
+      if (d < 0) return std::nullopt;
+      v = (v << 6) | unsigned(d);
+    }
+    raw[o] = static_cast<unsigned char>(v >> 16);
+    raw[o + 1] = static_cast<unsigned char>(v >> 8);
+    raw[o + 2] = static_cast<unsigned char>(v);
+  }
+  return raw;
+}
+
+std::string from_raw(const raw_id& raw) {
+  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve(32);
+  for (std::size_t i = 0; i < 24; i += 3) {
+    const unsigned v = (unsigned(raw[i]) << 16) | (unsigned(raw[i + 1]) << 8) | raw[i + 2];
+    out.push_back(table[(v >> 18) & 63]);
+    out.push_back(table[(v >> 12) & 63]);
+    out.push_back(table[(v >> 6) & 63]);
+    out.push_back(table[v & 63]);
+  }
+  return out;
+}
+
+struct raw_hash {
+  std::size_t operator()(const raw_id& r) const noexcept {
+    std::size_t h;
+    std::memcpy(&h, r.data(), sizeof h);  // the bytes are random already
+    return h;
+  }
 };
 
 // Heterogeneous lookup: find by string_view without building a std::string key.
@@ -29,7 +164,23 @@ struct id_hash {
 
 struct shard {
   mutable std::mutex mutex;
-  std::unordered_map<std::string, entry, id_hash, std::equal_to<>> sessions;
+  std::unordered_map<raw_id, entry, raw_hash> compact_ids;
+  std::unordered_map<std::string, entry, id_hash, std::equal_to<>> other_ids;
+
+  // Calls f(map, iterator) for the entry of `id`, or f(map, end) when absent.
+  template <class F>
+  auto with(std::string_view id, F&& f) {
+    if (auto raw = to_raw(id)) return f(compact_ids, compact_ids.find(*raw), [&] { return *raw; });
+    return f(other_ids, other_ids.find(id), [&] { return std::string(id); });
+  }
+
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [k, e] : compact_ids) f(from_raw(k), e);
+    for (const auto& [k, e] : other_ids) f(k, e);
+  }
+
+  std::size_t size() const { return compact_ids.size() + other_ids.size(); }
 };
 
 }  // namespace
@@ -38,6 +189,7 @@ struct memory_store::state {
   boost::asio::any_io_executor executor;
   memory_store_options options;
   std::array<shard, shard_count> shards;
+  template_table templates;
   boost::asio::steady_timer timer;
   std::mutex timer_mutex;
   bool stopped = false;
@@ -76,7 +228,8 @@ struct memory_store::state {
     std::size_t removed = 0;
     for (auto& sh : shards) {
       std::lock_guard lock(sh.mutex);
-      removed += std::erase_if(sh.sessions, [&](const auto& kv) { return kv.second.expires <= at; });
+      removed += std::erase_if(sh.compact_ids, [&](const auto& kv) { return kv.second.expires <= at; });
+      removed += std::erase_if(sh.other_ids, [&](const auto& kv) { return kv.second.expires <= at; });
     }
     return removed;
   }
@@ -104,10 +257,11 @@ void memory_store::get(std::string_view id, get_handler handler) {
   {
     shard& sh = state_->shard_for(id);
     std::lock_guard lock(sh.mutex);
-    if (auto it = sh.sessions.find(id); it != sh.sessions.end()) {
-      if (it->second.expires <= now()) sh.sessions.erase(it);  // expired: never returned
-      else found = it->second.json;
-    }
+    sh.with(id, [&](auto& map, auto it, auto) {
+      if (it == map.end()) return;
+      if (it->second.expires <= now()) map.erase(it);  // expired: never returned
+      else found = expand(it->second);
+    });
   }
   state_->post([h = std::move(handler), found = std::move(found)]() mutable { h({}, std::move(found)); });
 }
@@ -115,18 +269,22 @@ void memory_store::get(std::string_view id, get_handler handler) {
 void memory_store::set(std::string_view id, session_record record, completion_handler handler) {
   const timestamp at = now();
   const timestamp expires = state_->expiry_of(record, at);
+  // Compact outside the shard lock: it may take the template table's.
+  std::optional<entry> fresh;
+  if (expires > at) fresh = compact(state_->templates, std::move(record.json), record.expires, expires);
   {
     shard& sh = state_->shard_for(id);
     std::lock_guard lock(sh.mutex);
-    auto it = sh.sessions.find(id);
-    if (expires <= at) {
-      // Already expired (connect-redis deletes instead of writing): nothing live to keep.
-      if (it != sh.sessions.end()) sh.sessions.erase(it);
-    } else if (it != sh.sessions.end()) {
-      it->second = {std::move(record.json), expires};
-    } else {
-      sh.sessions.emplace(std::string(id), entry{std::move(record.json), expires});
-    }
+    sh.with(id, [&](auto& map, auto it, auto make_key) {
+      if (!fresh) {
+        // Already expired (connect-redis deletes instead of writing): nothing live to keep.
+        if (it != map.end()) map.erase(it);
+      } else if (it != map.end()) {
+        it->second = std::move(*fresh);
+      } else {
+        map.emplace(make_key(), std::move(*fresh));
+      }
+    });
   }
   state_->post([h = std::move(handler)]() mutable { h({}); });
 }
@@ -135,7 +293,9 @@ void memory_store::destroy(std::string_view id, completion_handler handler) {
   {
     shard& sh = state_->shard_for(id);
     std::lock_guard lock(sh.mutex);
-    if (auto it = sh.sessions.find(id); it != sh.sessions.end()) sh.sessions.erase(it);
+    sh.with(id, [&](auto& map, auto it, auto) {
+      if (it != map.end()) map.erase(it);
+    });
   }
   state_->post([h = std::move(handler)]() mutable { h({}); });
 }
@@ -147,14 +307,18 @@ void memory_store::touch(std::string_view id, session_record record, completion_
     std::lock_guard lock(sh.mutex);
     // Like express's MemoryStore: only a live session is touched; its data is kept and only
     // the cookie (expiry) is refreshed, so a concurrent write is not undone.
-    if (auto it = sh.sessions.find(id); it != sh.sessions.end() && it->second.expires > at) {
-      if (auto cookie = leading_cookie_json(record.json)) {
-        if (auto spliced = splice_record_cookie(it->second.json, *cookie))
-          it->second.json = std::move(*spliced);
+    sh.with(id, [&](auto& map, auto it, auto) {
+      if (it == map.end() || it->second.expires <= at) return;
+      const timestamp expires = state_->expiry_of(record, at);
+      if (expires <= at) {
+        map.erase(it);
+        return;
       }
-      it->second.expires = state_->expiry_of(record, at);
-      if (it->second.expires <= at) sh.sessions.erase(it);
-    }
+      std::optional<std::string> spliced;
+      if (auto cookie = leading_cookie_json(record.json)) spliced = splice_record_cookie(expand(it->second), *cookie);
+      if (spliced) it->second = compact(state_->templates, std::move(*spliced), record.expires, expires);
+      else it->second.expires = expires;
+    });
   }
   state_->post([h = std::move(handler)]() mutable { h({}); });
 }
@@ -164,8 +328,9 @@ void memory_store::all(all_handler handler) {
   const timestamp at = now();
   for (auto& sh : state_->shards) {
     std::lock_guard lock(sh.mutex);
-    for (const auto& [id, e] : sh.sessions)
-      if (e.expires > at) out.emplace_back(id, e.json);
+    sh.for_each([&](std::string id, const entry& e) {
+      if (e.expires > at) out.emplace_back(std::move(id), expand(e));
+    });
   }
   state_->post([h = std::move(handler), out = std::move(out)]() mutable { h({}, std::move(out)); });
 }
@@ -175,8 +340,9 @@ void memory_store::ids(ids_handler handler) {
   const timestamp at = now();
   for (auto& sh : state_->shards) {
     std::lock_guard lock(sh.mutex);
-    for (const auto& [id, e] : sh.sessions)
-      if (e.expires > at) out.push_back(id);
+    sh.for_each([&](std::string id, const entry& e) {
+      if (e.expires > at) out.push_back(std::move(id));
+    });
   }
   state_->post([h = std::move(handler), out = std::move(out)]() mutable { h({}, std::move(out)); });
 }
@@ -186,8 +352,8 @@ void memory_store::length(length_handler handler) {
   const timestamp at = now();
   for (auto& sh : state_->shards) {
     std::lock_guard lock(sh.mutex);
-    for (const auto& kv : sh.sessions)
-      if (kv.second.expires > at) ++n;
+    for (const auto& kv : sh.compact_ids) n += kv.second.expires > at;
+    for (const auto& kv : sh.other_ids) n += kv.second.expires > at;
   }
   state_->post([h = std::move(handler), n]() mutable { h({}, n); });
 }
@@ -195,7 +361,8 @@ void memory_store::length(length_handler handler) {
 void memory_store::clear(completion_handler handler) {
   for (auto& sh : state_->shards) {
     std::lock_guard lock(sh.mutex);
-    sh.sessions.clear();
+    sh.compact_ids.clear();
+    sh.other_ids.clear();
   }
   state_->post([h = std::move(handler)]() mutable { h({}); });
 }
@@ -206,7 +373,7 @@ std::size_t memory_store::stored_count() const {
   std::size_t n = 0;
   for (auto& sh : state_->shards) {
     std::lock_guard lock(sh.mutex);
-    n += sh.sessions.size();
+    n += sh.size();
   }
   return n;
 }

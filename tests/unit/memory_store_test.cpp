@@ -105,6 +105,40 @@ TEST(memory_store, touch_refreshes_cookie_and_expiry_but_keeps_data) {
   EXPECT_EQ(get(s, io, "absent"), std::nullopt);
 }
 
+TEST(memory_store, keeps_records_byte_for_byte_whatever_their_shape) {
+  boost::asio::io_context io;
+  memory_store s(io.get_executor());
+  const timestamp expires = now() + 1h;
+  const std::string iso = format_iso_date(expires);
+  const std::string default_id = "nyeVZrM6Gu1XdlRNeL88sdNhEwW80Wni";  // stored as 24 bytes
+  const std::vector<std::pair<std::string, session_record>> cases{
+      {default_id, record(R"({"cookie":{"originalMaxAge":3600000,"expires":")" + iso +
+                              R"(","httpOnly":true,"path":"/"},"count":1})", expires)},
+      {"custom id with spaces", record(R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"user":{"name":"bob","tags":["a","b"]}})", std::nullopt)},
+      {"-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_", record(R"({"cookie":{"expires":"2000-01-01T00:00:00.000Z"},"n":1})", expires)},
+      {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", record(R"({"count":1,"cookie":{}})", expires)},
+      {"short", record("not json at all", expires)},
+  };
+  for (const auto& [id, rec] : cases) {
+    SCOPED_TRACE(id);
+    call(io, [&](auto h) { s.set(id, rec, std::move(h)); });
+    EXPECT_EQ(get(s, io, id), rec.json);
+  }
+  std::vector<std::string> ids;
+  bool done = false;
+  s.ids([&](std::error_code, std::vector<std::string> v) { ids = std::move(v); done = true; });
+  run_until(io, [&] { return done; });
+  EXPECT_NE(std::find(ids.begin(), ids.end(), default_id), ids.end());
+  // Touch rewrites the cookie of a compacted record and keeps its data.
+  const timestamp later = expires + 1h;
+  call(io, [&](auto h) {
+    s.touch(default_id, record(R"({"cookie":{"originalMaxAge":7200000,"expires":")" + format_iso_date(later) +
+                                   R"(","httpOnly":true,"path":"/"},"count":99})", later), std::move(h));
+  });
+  EXPECT_EQ(get(s, io, default_id), R"({"cookie":{"originalMaxAge":7200000,"expires":")" + format_iso_date(later) +
+                                        R"(","httpOnly":true,"path":"/"},"count":1})");
+}
+
 TEST(memory_store, all_ids_length_clear) {
   boost::asio::io_context io;
   memory_store s(io.get_executor());
