@@ -1,6 +1,7 @@
 // sessionkit-example: the seed's counter app on Boost.Beast.
 //
-//   GET /memory-store-counter  -> "count is N"   (also /redis-store-counter, /radis-store-counter:
+//   GET /memory-store-counter  -> "count is N"   (also /redis-store-counter, /radis-store-counter,
+//                                                 /sqlite-store-counter:
 //                                                 every counter uses the store chosen by --store)
 //   GET /session-destroy       -> "Session Destroyed!"
 
@@ -11,6 +12,7 @@
 #include <sessionkit/log.hpp>
 #include <sessionkit/stores/memory_store.hpp>
 #include <sessionkit/stores/redis_store.hpp>
+#include <sessionkit/stores/sqlite_store.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -103,7 +105,8 @@ asio::awaitable<void> home_page(context& ctx) {
 <body><h1>sessionkit example</h1>
 <ul>
 <li><a href="/memory-store-counter">/memory-store-counter</a>,
-<a href="/redis-store-counter">/redis-store-counter</a>: count your requests (in the store chosen with --store)</li>
+<a href="/redis-store-counter">/redis-store-counter</a>,
+<a href="/sqlite-store-counter">/sqlite-store-counter</a>: count your requests (in the store chosen with --store)</li>
 <li><a href="/session-destroy">/session-destroy</a>: ends your session</li>
 </ul></body></html>
 )");
@@ -144,6 +147,10 @@ int main(int argc, char** argv) {
       auto memory = std::make_shared<sessionkit::memory_store>(io.get_executor(), store_opts);
       stop_store = [memory] { memory->stop(); };
       store = memory;
+    } else if (flags.store.rfind("sqlite:", 0) == 0) {
+      auto sqlite = std::make_shared<sessionkit::sqlite_store>(io.get_executor(), flags.sqlite);
+      stop_store = [sqlite] { sqlite->stop(); };
+      store = sqlite;
     } else {
       auto redis = std::make_shared<sessionkit::redis_store>(io.get_executor(), flags.redis);
       stop_store = [redis] { redis->stop(); };
@@ -171,6 +178,7 @@ int main(int argc, char** argv) {
     app.get("/memory-store-counter", counter);
     app.get("/redis-store-counter", counter);
     app.get("/radis-store-counter", counter);  // the seed's own spelling
+    app.get("/sqlite-store-counter", counter);
     app.get("/session-destroy", destroy);
 
     const unsigned short port = server.listen();

@@ -68,8 +68,14 @@ example_flags parse_flags(const std::vector<std::string>& args) {
         } catch (const std::invalid_argument& e) {
           throw flag_error(std::string("--store: ") + e.what());
         }
+      } else if (f.store.rfind("sqlite:", 0) == 0) {
+        try {
+          f.sqlite = parse_sqlite_url(f.store);
+        } catch (const std::invalid_argument& e) {
+          throw flag_error(std::string("--store: ") + e.what());
+        }
       } else if (f.store != "memory") {
-        throw flag_error("--store: '" + f.store + "' is not a store; use memory or redis://HOST:PORT");
+        throw flag_error("--store: '" + f.store + "' is not a store; use memory, redis://HOST:PORT or sqlite:PATH");
       }
     } else if (flag == "--secret") {
       if (!secrets_given) s.secrets.clear();
@@ -129,6 +135,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       f.redis.disable_ttl = boolean();
     } else if (flag == "--prune-interval") {
       f.prune_interval = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 86400000));
+      f.sqlite.prune_interval = f.prune_interval;
     } else {
       throw flag_error("unknown flag '" + args[i] + "' (see --help)");
     }
@@ -139,7 +146,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
 std::string usage(const std::string& program) {
   return "Usage: " + program + R"( [flags]
 
-The seed app: GET /memory-store-counter (also /redis-store-counter, /radis-store-counter)
+The seed app: GET /memory-store-counter (also /redis-store-counter, /radis-store-counter,
+/sqlite-store-counter)
 answers "count is N" using the store chosen with --store; GET /session-destroy ends the session.
 Listens on 127.0.0.1:3000 by default.
 
@@ -148,13 +156,13 @@ Server:
   --port N                  port (default 3000; 0 picks a free port)
   --threads N               I/O threads (default: one per core)
   --store memory|URL        session store: memory (default), redis://[user:password@]host:port[/db]
-                            or unix:/path/to/redis.sock[?db=N&password=P]
+                            or unix:/path/to/redis.sock[?db=N&password=P], or sqlite:PATH
   --redis-prefix P          Redis key prefix (default sess:)
   --redis-ttl SECONDS       TTL of sessions without a cookie expiry (default 86400)
   --redis-connect-timeout MS, --redis-command-timeout MS   (default 2000 each)
   --redis-disable-touch [BOOL], --redis-disable-ttl [BOOL]
   --trust-proxy [BOOL]      treat X-Forwarded-Proto: https as secure (Express's trust proxy)
-  --prune-interval MS       how often MemoryStore removes expired sessions (default 60000)
+  --prune-interval MS       how often MemoryStore / SqliteStore remove expired sessions (default 60000)
 
 Session (express-session's options):
   --secret S                signing secret; repeat for rotation, the first one signs

@@ -4,6 +4,7 @@
 
 #include <sessionkit/options.hpp>
 #include <sessionkit/stores/redis_store.hpp>
+#include <sessionkit/stores/sqlite_store.hpp>
 
 #include <chrono>
 #include <optional>
@@ -17,8 +18,9 @@ struct example_flags {
   std::string host = "127.0.0.1";
   unsigned short port = 3000;
   unsigned threads = 0;  // 0: one per core
-  std::string store = "memory";  // "memory", or a Redis URL
+  std::string store = "memory";  // "memory", a Redis URL, or sqlite:PATH
   sessionkit::redis_store_options redis;
+  sessionkit::sqlite_store_options sqlite;
   bool trust_proxy = false;
   std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
   sessionkit::options session;  // defaults are the seed app's

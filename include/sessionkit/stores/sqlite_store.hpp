@@ -1,0 +1,64 @@
+#pragma once
+/// @file sqlite_store.hpp
+/// Sessions in an SQLite file: persistent with no server to run. WAL mode, an index on expiry
+/// and periodic pruning; safe from several threads and several processes on one file (busy
+/// timeout). The blocking SQLite work runs on the store's own thread, never on the caller's.
+
+#include <sessionkit/store.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sessionkit {
+
+/// Options of `sqlite_store`.
+struct sqlite_store_options {
+  std::string path;  ///< the database file (created if missing); ":memory:" for a private one
+  /// How often expired sessions are deleted.
+  std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
+  /// Lifetime of sessions whose cookie has no expiry (like connect-redis's default TTL).
+  std::chrono::milliseconds ttl_without_expiry{std::chrono::hours(24)};
+  /// How long a write waits for another process holding the database lock.
+  std::chrono::milliseconds busy_timeout{std::chrono::seconds(5)};
+};
+
+/// Parses `sqlite:PATH` (the example's `--store` form).
+/// @throws std::invalid_argument when the text is not `sqlite:` followed by a path
+SESSIONKIT_API sqlite_store_options parse_sqlite_url(std::string_view url);
+
+/// A store on SQLite. Completions run on `executor`.
+class SESSIONKIT_API sqlite_store final : public store {
+ public:
+  /// Opens (and if needed creates) the database.
+  /// @throws std::runtime_error when the file cannot be opened or set up
+  sqlite_store(boost::asio::any_io_executor executor, sqlite_store_options options);
+  ~sqlite_store() override;
+
+  void get(std::string_view id, get_handler handler) override;
+  void set(std::string_view id, session_record record, completion_handler handler) override;
+  void destroy(std::string_view id, completion_handler handler) override;
+  bool has_touch() const noexcept override { return true; }
+  void touch(std::string_view id, session_record record, completion_handler handler) override;
+  void all(all_handler handler) override;
+  void ids(ids_handler handler) override;
+  void length(length_handler handler) override;
+  void clear(completion_handler handler) override;
+  void defer(detail::unique_function<void()> fn) override;
+
+  /// Deletes expired sessions now (on the store's thread); completes with how many.
+  void prune(detail::unique_function<void(std::error_code, std::size_t)> handler);
+
+  /// Finishes the work queued so far, then refuses new work (`error::shut_down`) and closes the
+  /// database. Waits for the store's thread.
+  void stop();
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace sessionkit

@@ -1,0 +1,251 @@
+// The tests of the store-conformance suite (see store_conformance.hpp).
+
+#include "store_conformance.hpp"
+
+#include <sessionkit/time.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace sessionkit::conformance {
+namespace {
+
+using namespace std::chrono_literals;
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(store_conformance);
+
+std::string record_json(std::string_view data_members) {
+  return R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"})" +
+         std::string(data_members.empty() ? "" : ",") + std::string(data_members) + "}";
+}
+
+// The store under test, with its completions on an io_context run by two threads, and
+// blocking helpers that also check each completion comes once and not inside the call.
+class harness {
+ public:
+  explicit harness(const store_factory& f) : factory_(f) {
+    for (auto& t : threads_) t = std::thread([this] { io_.run(); });
+    store_ = factory_.make(io_.get_executor());
+  }
+  ~harness() {
+    if (store_ && factory_.shutdown) factory_.shutdown(*store_);
+    store_.reset();
+    work_.reset();
+    for (auto& t : threads_) t.join();
+  }
+
+  store& s() { return *store_; }
+
+  template <class R, class Start>
+  R call(Start start) {
+    auto result = std::make_shared<std::promise<R>>();
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    auto inline_completion = std::make_shared<std::atomic<bool>>(false);
+    // Only a completion on this thread while `start` runs is inside the initiating call.
+    thread_local bool initiating = false;
+    initiating = true;
+    start([result, calls, inline_completion](auto... args) {
+      if (initiating) *inline_completion = true;
+      if (++*calls == 1) result->set_value(R{args...});
+    });
+    initiating = false;
+    auto f = result->get_future();
+    if (f.wait_for(10s) != std::future_status::ready) {
+      ADD_FAILURE() << "operation did not complete";
+      return R{};
+    }
+    R r = f.get();
+    EXPECT_FALSE(*inline_completion) << "completed inside the initiating call";
+    std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(calls->load(), 1) << "completed more than once";
+    return r;
+  }
+
+  std::pair<std::error_code, std::optional<std::string>> get(const std::string& id) {
+    return call<std::pair<std::error_code, std::optional<std::string>>>(
+        [&](auto done) { s().get(id, [done](std::error_code ec, std::optional<std::string> v) { done(ec, v); }); });
+  }
+  std::error_code set(const std::string& id, std::string json, std::optional<timestamp> expires) {
+    return call<std::error_code>([&](auto done) {
+      s().set(id, {std::move(json), expires}, [done](std::error_code ec) { done(ec); });
+    });
+  }
+  std::error_code destroy(const std::string& id) {
+    return call<std::error_code>([&](auto done) { s().destroy(id, [done](std::error_code ec) { done(ec); }); });
+  }
+  std::error_code touch(const std::string& id, std::string json, std::optional<timestamp> expires) {
+    return call<std::error_code>([&](auto done) {
+      s().touch(id, {std::move(json), expires}, [done](std::error_code ec) { done(ec); });
+    });
+  }
+
+  boost::asio::io_context io_;
+
+ private:
+  store_factory factory_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(io_);
+  std::thread threads_[2];
+  std::shared_ptr<store> store_;
+};
+
+TEST_P(store_conformance, missing_id_is_no_session_not_an_error) {
+  harness h(GetParam());
+  auto [ec, v] = h.get("no-such-id");
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(v, std::nullopt);
+}
+
+TEST_P(store_conformance, set_then_get_returns_the_record_byte_for_byte) {
+  harness h(GetParam());
+  const std::string json = record_json(R"("count":1,"f":1.5,"s":"x\"y\\z","n":null,"a":[1,{"b":[]}])");
+  EXPECT_FALSE(h.set("id1", json, now() + 1h));
+  EXPECT_EQ(h.get("id1").second, json);
+  const std::string replaced = record_json(R"("count":2)");
+  EXPECT_FALSE(h.set("id1", replaced, now() + 1h));
+  EXPECT_EQ(h.get("id1").second, replaced);
+}
+
+TEST_P(store_conformance, destroy_removes_and_tolerates_missing_ids) {
+  harness h(GetParam());
+  EXPECT_FALSE(h.set("gone", record_json(""), now() + 1h));
+  EXPECT_FALSE(h.destroy("gone"));
+  EXPECT_EQ(h.get("gone").second, std::nullopt);
+  EXPECT_FALSE(h.destroy("gone"));
+  EXPECT_FALSE(h.destroy("never-existed"));
+}
+
+TEST_P(store_conformance, sessions_without_expiry_are_kept) {
+  harness h(GetParam());
+  EXPECT_FALSE(h.set("browser", record_json(R"("x":1)"), std::nullopt));
+  EXPECT_EQ(h.get("browser").second, record_json(R"("x":1)"));
+}
+
+TEST_P(store_conformance, an_expired_session_is_never_returned) {
+  harness h(GetParam());
+  const auto resolution = GetParam().expiry_resolution;
+  EXPECT_FALSE(h.set("short", record_json(""), now() + 50ms));
+  EXPECT_FALSE(h.set("past", record_json(""), now() - 1s));
+  EXPECT_EQ(h.get("past").second, std::nullopt);
+  std::this_thread::sleep_for(std::max<std::chrono::milliseconds>(100ms, resolution + 100ms));
+  EXPECT_EQ(h.get("short").second, std::nullopt);
+}
+
+TEST_P(store_conformance, touch_extends_life) {
+  harness h(GetParam());
+  if (!h.s().has_touch()) GTEST_SKIP() << "the store has no touch";
+  const auto resolution = GetParam().expiry_resolution;
+  const auto life = std::max<std::chrono::milliseconds>(200ms, resolution);
+  const std::string json = record_json(R"("kept":true)");
+  EXPECT_FALSE(h.set("t", json, now() + life));
+  EXPECT_FALSE(h.touch("t", json, now() + 1h));
+  std::this_thread::sleep_for(life + resolution + 100ms);
+  EXPECT_EQ(h.get("t").second, json);
+  // Touching a missing session does not create it.
+  EXPECT_FALSE(h.touch("absent", json, now() + 1h));
+  EXPECT_EQ(h.get("absent").second, std::nullopt);
+}
+
+TEST_P(store_conformance, unicode_ids_and_data) {
+  harness h(GetParam());
+  const std::string id = "세션-ü-😀";
+  const std::string json = record_json(R"("name":"한국어 é 😀","q":"\u0000\n\"")");
+  EXPECT_FALSE(h.set(id, json, now() + 1h));
+  EXPECT_EQ(h.get(id).second, json);
+}
+
+TEST_P(store_conformance, one_mebibyte_payload) {
+  harness h(GetParam());
+  const std::string json = record_json(R"("blob":")" + std::string(1 << 20, 'x') + "\"");
+  EXPECT_FALSE(h.set("big", json, now() + 1h));
+  EXPECT_EQ(h.get("big").second, json);
+}
+
+TEST_P(store_conformance, all_ids_length_clear) {
+  harness h(GetParam());
+  for (int i = 0; i < 30; ++i) EXPECT_FALSE(h.set("k" + std::to_string(i), record_json(R"("i":)" + std::to_string(i)), now() + 1h));
+  EXPECT_FALSE(h.set("dead", record_json(""), now() - 1s));
+  using length_result = std::pair<std::error_code, std::size_t>;
+  auto [lec, n] = h.call<length_result>([&](auto done) { h.s().length([done](std::error_code ec, std::size_t v) { done(ec, v); }); });
+  if (lec == error::not_supported) GTEST_SKIP() << "optional operations not supported";
+  EXPECT_FALSE(lec);
+  EXPECT_EQ(n, 30u);
+  using ids_result = std::pair<std::error_code, std::vector<std::string>>;
+  auto [iec, ids] = h.call<ids_result>([&](auto done) { h.s().ids([done](std::error_code ec, std::vector<std::string> v) { done(ec, v); }); });
+  EXPECT_FALSE(iec);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids.size(), 30u);
+  EXPECT_TRUE(std::binary_search(ids.begin(), ids.end(), "k7"));
+  using all_result = std::pair<std::error_code, std::vector<std::pair<std::string, std::string>>>;
+  auto [aec, all] = h.call<all_result>([&](auto done) {
+    h.s().all([done](std::error_code ec, std::vector<std::pair<std::string, std::string>> v) { done(ec, v); });
+  });
+  EXPECT_FALSE(aec);
+  ASSERT_EQ(all.size(), 30u);
+  for (const auto& [id, json] : all) EXPECT_EQ(json, record_json(R"("i":)" + id.substr(1))) << id;
+  EXPECT_FALSE(h.call<std::error_code>([&](auto done) { h.s().clear([done](std::error_code ec) { done(ec); }); }));
+  EXPECT_EQ(h.get("k1").second, std::nullopt);
+}
+
+TEST_P(store_conformance, many_concurrent_operations_from_several_threads) {
+  harness h(GetParam());
+  constexpr int threads = 4, per_thread = 250;
+  std::atomic<int> completions{0}, errors{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const std::string id = "c" + std::to_string(t) + "-" + std::to_string(i % 25);
+        h.s().set(id, {record_json(R"("v":)" + std::to_string(i)), now() + 1h}, [&](std::error_code ec) {
+          errors += bool(ec);
+          ++completions;
+        });
+        h.s().get(id, [&](std::error_code ec, std::optional<std::string>) {
+          errors += bool(ec);
+          ++completions;
+        });
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const int expected = threads * per_thread * 2;
+  for (int i = 0; i < 1000 && completions < expected; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(completions.load(), expected);
+  EXPECT_EQ(errors.load(), 0);
+  // Each thread's last write to each of its ids is what the store holds.
+  for (int t = 0; t < threads; ++t)
+    EXPECT_EQ(h.get("c" + std::to_string(t) + "-24").second, record_json(R"("v":249)"));
+}
+
+TEST_P(store_conformance, completes_exactly_once_when_shut_down_with_operations_in_flight) {
+  const store_factory& f = GetParam();
+  if (!f.shutdown) GTEST_SKIP() << "no shutdown hook";
+  harness h(f);
+  constexpr int n = 300;
+  auto counts = std::make_shared<std::vector<std::atomic<int>>>(n);
+  std::promise<void> all_done;
+  auto remaining = std::make_shared<std::atomic<int>>(n);
+  for (int i = 0; i < n; ++i) {
+    auto done = [counts, i, remaining, &all_done](auto&&...) {
+      ++(*counts)[std::size_t(i)];
+      if (--*remaining == 0) all_done.set_value();
+    };
+    const std::string id = "s" + std::to_string(i);
+    switch (i % 3) {
+      case 0: h.s().set(id, {record_json(""), now() + 1h}, done); break;
+      case 1: h.s().get(id, done); break;
+      default: h.s().destroy(id, done); break;
+    }
+  }
+  f.shutdown(h.s());
+  ASSERT_EQ(all_done.get_future().wait_for(10s), std::future_status::ready);
+  std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < n; ++i) EXPECT_EQ((*counts)[std::size_t(i)].load(), 1) << i;
+}
+
+}  // namespace
+}  // namespace sessionkit::conformance

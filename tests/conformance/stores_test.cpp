@@ -1,0 +1,63 @@
+// Every store in the repository against the conformance suite.
+
+#include "store_conformance.hpp"
+
+#include "support/redis_server.hpp"
+
+#include <sessionkit/stores/memory_store.hpp>
+#include <sessionkit/stores/redis_store.hpp>
+#include <sessionkit/stores/sqlite_store.hpp>
+
+#include <atomic>
+#include <filesystem>
+
+namespace sessionkit::conformance {
+namespace {
+
+using namespace std::chrono_literals;
+
+store_factory memory() {
+  return {"memory",
+          [](boost::asio::any_io_executor ex) { return std::make_shared<memory_store>(ex); },
+          [](store& s) { static_cast<memory_store&>(s).stop(); }};
+}
+
+// One redis-server for the whole run; each test gets its own key prefix.
+test::redis_server& shared_redis() {
+  static test::redis_server server;
+  return server;
+}
+
+store_factory redis() {
+  return {"redis",
+          [](boost::asio::any_io_executor ex) {
+            static std::atomic<int> counter{0};
+            redis_store_options o;
+            o.endpoint = parse_redis_url(shared_redis().url());
+            o.prefix = "conformance" + std::to_string(++counter) + ":";
+            auto s = std::make_shared<redis_store>(ex, o);
+            for (int i = 0; i < 500 && !s->ready(); ++i) std::this_thread::sleep_for(5ms);
+            return s;
+          },
+          [](store& s) { static_cast<redis_store&>(s).stop(); },
+          1000ms};
+}
+
+store_factory sqlite() {
+  return {"sqlite",
+          [](boost::asio::any_io_executor ex) {
+            static std::atomic<int> counter{0};
+            sqlite_store_options o;
+            o.path = (std::filesystem::temp_directory_path() /
+                      ("sessionkit-conformance-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".db"))
+                         .string();
+            std::filesystem::remove(o.path);
+            return std::make_shared<sqlite_store>(ex, o);
+          },
+          [](store& s) { static_cast<sqlite_store&>(s).stop(); }};
+}
+
+INSTANTIATE_TEST_SUITE_P(stores, store_conformance, ::testing::Values(memory(), redis(), sqlite()), factory_name);
+
+}  // namespace
+}  // namespace sessionkit::conformance
