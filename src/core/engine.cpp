@@ -43,6 +43,14 @@ void append_data_members(std::string& out, const boost::json::object& data) {
 engine::engine(options opts, std::shared_ptr<store> backing_store)
     : options_(std::move(opts)), store_(std::move(backing_store)), signer_(options_.secrets) {
   if (!store_) throw std::invalid_argument("a session store is required");
+  for (const auto& secret : options_.secrets) {
+    if (secret.size() < 32) {
+      // Not fatal (express-session accepts any secret), but a short secret can be guessed.
+      log(log_level::warning, "a session secret is only " + std::to_string(secret.size()) +
+                                  " bytes long; use at least 32 random bytes");
+      break;
+    }
+  }
   if (!is_valid_cookie_name(options_.name)) throw std::invalid_argument("argument name is invalid");
   // Check the cookie options once with a sample cookie, so a bad domain or sameSite fails at
   // start-up instead of on every response.

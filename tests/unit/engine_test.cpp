@@ -3,7 +3,11 @@
 #include "engine_harness.hpp"
 
 #include <sessionkit/json.hpp>
+#include <sessionkit/id.hpp>
+#include <sessionkit/log.hpp>
 #include <sessionkit/signer.hpp>
+
+#include <mutex>
 
 namespace sessionkit::test {
 namespace {
@@ -341,6 +345,80 @@ TEST(engine, store_not_ready_is_unavailable) {
   request_info info;
   info.path = "/";
   EXPECT_EQ(e.begin(info)->first_step(), session_context::step::unavailable);
+}
+
+}  // namespace
+}  // namespace sessionkit::test
+
+namespace sessionkit::test {
+namespace {
+
+// Captures log lines for the duration of a test.
+class log_capture {
+ public:
+  log_capture() {
+    set_log_sink([this](log_level, std::string_view m) {
+      std::lock_guard lock(mutex_);
+      lines_.emplace_back(m);
+    });
+  }
+  ~log_capture() { set_log_sink([](log_level, std::string_view) {}); }
+  std::vector<std::string> lines() {
+    std::lock_guard lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+TEST(engine_security, warns_about_short_secrets) {
+  log_capture logs;
+  engine e(test_options(), std::make_shared<recording_store>());  // "keyboard cat": 12 bytes
+  ASSERT_EQ(logs.lines().size(), 1u);
+  EXPECT_NE(logs.lines()[0].find("12 bytes"), std::string::npos);
+  options o = test_options();
+  o.secrets = {std::string(32, 'k')};
+  log_capture quiet;
+  engine fine(o, std::make_shared<recording_store>());
+  EXPECT_TRUE(quiet.lines().empty());
+}
+
+TEST(engine_security, logs_never_carry_a_full_session_id) {
+  options o = test_options();
+  o.max_session_bytes = 100;
+  engine_harness h(o);
+  log_capture logs;
+  auto first = counting_request(h, "");
+  h.store->records.at(first.id).json = "not a session";
+  auto second = counting_request(h, first.cookie_header());  // invalid record: logged
+  h.request("", [](session_context& ctx) { (*ctx.current())["big"] = std::string(200, 'x'); });  // too large: logged
+  const auto lines = logs.lines();
+  ASSERT_GE(lines.size(), 2u);
+  for (const auto& line : lines) {
+    EXPECT_EQ(line.find(first.id), std::string::npos) << line;
+    EXPECT_EQ(line.find(second.id), std::string::npos) << line;
+  }
+  EXPECT_NE(lines[0].find(redact_id(first.id)), std::string::npos) << lines[0];  // a prefix only
+}
+
+TEST(engine_security, regenerate_on_login_prevents_fixation) {
+  options o = test_options();
+  o.resave = false;
+  engine_harness h(o);
+  // An attacker plants a session id in the victim's browser...
+  auto planted = counting_request(h, "");
+  // ...the victim logs in with it; the login handler regenerates before storing the user.
+  auto login = h.request(planted.cookie_header(), [&](session_context& ctx) {
+    ctx.current()->regenerate([](std::error_code) {});
+    h.store->drain();
+    (*ctx.current())["user"] = "victim";
+  });
+  ASSERT_TRUE(login.set_cookie);
+  EXPECT_NE(login.id, planted.id);
+  EXPECT_EQ(h.store->records.count(planted.id), 0u);  // the planted id is worthless now
+  EXPECT_NE(h.store->records.at(login.id).json.find("\"user\":\"victim\""), std::string::npos);
 }
 
 }  // namespace
