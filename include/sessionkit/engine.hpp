@@ -133,7 +133,7 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   session_record make_record() const;
   std::error_code check_size(const session_record& record) const;
   void reset_session(std::string id);
-  bool assign_record(session& target, std::string_view json) const;
+  bool assign_record(session& target, std::string_view json, std::string* raw_hash = nullptr) const;
   void apply_cookie_options(session_cookie& cookie) const;
 
   const engine& engine_;

@@ -11,6 +11,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sessionkit {
 
@@ -41,6 +42,11 @@ class SESSIONKIT_API session {
   /// The value under `key`, or nullptr.
   const boost::json::value* find(std::string_view key) const noexcept { return data_.if_contains(key); }
 
+  /// `delete req.session[key]`, keeping the order of the other keys (Boost.JSON's own
+  /// `object::erase` moves the last key into the gap, which would change the stored record).
+  /// @return whether the key was there
+  bool erase(std::string_view key);
+
   /// Restarts the cookie's lifetime now (`touch()` / `resetMaxAge()`); does not call the store.
   void touch() { cookie_.reset_max_age(); }
 
@@ -70,6 +76,8 @@ class SESSIONKIT_API session {
   std::string id_;
   session_cookie cookie_;
   boost::json::object data_;
+  // Keys a loaded record had before its `cookie` (rare: Node keeps a record's order).
+  std::vector<std::string> keys_before_cookie_;
 };
 
 }  // namespace sessionkit

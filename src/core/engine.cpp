@@ -24,15 +24,25 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-// The data part of the record: `JSON.stringify` of the session minus its top-level `cookie`.
-void append_data_members(std::string& out, const boost::json::object& data) {
-  for (const auto& member : data) {
-    if (member.key() == "cookie") continue;
-    out.push_back(',');
-    append_json_string(out, member.key());
-    out.push_back(':');
-    stringify_to(out, member.value());
-  }
+void append_member(std::string& out, bool& first, std::string_view key, const boost::json::value& v) {
+  if (!first) out.push_back(',');
+  first = false;
+  append_json_string(out, key);
+  out.push_back(':');
+  stringify_to(out, v);
+}
+
+// express-session's hash input: `JSON.stringify` of the session without its top-level `cookie`
+// (keys in JavaScript's order). Compared as text, so changes are detected by content.
+std::string hash_of(const boost::json::object& data) {
+  std::string out;
+  out.push_back('{');
+  bool first = true;
+  for_each_member_js_order(data, [&](std::string_view key, const boost::json::value& v) {
+    if (key != "cookie") append_member(out, first, key, v);
+  });
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace
@@ -142,6 +152,7 @@ void session_context::reset_session(std::string id) {
   if (!session_) session_.emplace(session(this, std::move(id)));
   else session_->id_ = std::move(id);
   session_->data_.clear();
+  session_->keys_before_cookie_.clear();
   apply_cookie_options(session_->cookie_);
 }
 
@@ -153,7 +164,7 @@ void session_context::generate() {
   present_ = true;
 }
 
-bool session_context::assign_record(session& target, std::string_view json) const {
+bool session_context::assign_record(session& target, std::string_view json, std::string* raw_hash) const {
   std::error_code ec;
   auto parsed = parse_json(json, ec);
   if (!parsed || !parsed->is_object()) return false;
@@ -162,23 +173,33 @@ bool session_context::assign_record(session& target, std::string_view json) cons
   if (!cookie || !cookie->is_object()) return false;
   session_cookie revived;
   if (!revived.assign_from_json(cookie->get_object())) return false;
+  // express-session hashes the record as stored, reserved keys included: a record carrying
+  // them counts as modified once they are dropped, and is saved again without them.
+  if (raw_hash) *raw_hash = hash_of(record);
+  std::vector<std::string> before_cookie;
+  bool cookie_seen = false;
   boost::json::object data;
   data.reserve(record.size());
   for (auto& member : record) {
-    if (member.key() == "cookie" || is_reserved_key(member.key())) continue;
+    if (member.key() == "cookie") {
+      cookie_seen = true;
+      continue;
+    }
+    if (is_reserved_key(member.key())) continue;
+    if (!cookie_seen && !is_array_index(member.key())) before_cookie.emplace_back(member.key());
     data.emplace(member.key(), std::move(member.value()));
   }
   target.cookie_ = std::move(revived);
   target.data_ = std::move(data);
+  target.keys_before_cookie_ = std::move(before_cookie);
   return true;
 }
 
 bool session_context::inflate(std::string_view json) {
   if (!session_) session_.emplace(session(this, cookie_id_));
   session_->id_ = cookie_id_;
-  if (!assign_record(*session_, json)) return false;
+  if (!assign_record(*session_, json, &original_hash_)) return false;
   original_id_ = session_->id_;
-  original_hash_ = data_hash();
   if (!engine_.options_.resave) saved_hash_ = original_hash_;
   present_ = true;
   return true;
@@ -214,12 +235,7 @@ void session_context::load(completion_handler handler) {
 // ---------------------------------------------------------------------------------------------
 // session_context: the decisions (express-session's shouldSetCookie / shouldSave / ...)
 
-std::string session_context::data_hash() const {
-  std::string out;
-  out.push_back('{');
-  append_data_members(out, session_->data_);
-  return out;
-}
+std::string session_context::data_hash() const { return hash_of(session_->data_); }
 
 bool session_context::is_modified() const {
   return original_id_ != session_->id_ || original_hash_ != data_hash();
@@ -339,13 +355,40 @@ void session_context::end(
 // session: express-session's methods
 
 std::string session::to_json() const {
+  // JSON.stringify of the session: array-index keys first (ascending), then `cookie` and the
+  // other keys in insertion order (`cookie` after the keys a loaded record had before it).
   std::string out;
   out.reserve(128);
-  out += "{\"cookie\":";
-  cookie_.append_json(out);
-  append_data_members(out, data_);
+  out.push_back('{');
+  bool first = true;
+  bool cookie_written = false;
+  auto write_cookie = [&] {
+    if (!first) out.push_back(',');
+    first = false;
+    out += "\"cookie\":";
+    cookie_.append_json(out);
+    cookie_written = true;
+  };
+  for_each_member_js_order(data_, [&](std::string_view key, const boost::json::value& v) {
+    if (key == "cookie") return;
+    if (!cookie_written && !is_array_index(key) &&
+        std::find(keys_before_cookie_.begin(), keys_before_cookie_.end(), key) == keys_before_cookie_.end())
+      write_cookie();
+    append_member(out, first, key, v);
+  });
+  if (!cookie_written) write_cookie();
   out.push_back('}');
   return out;
+}
+
+bool session::erase(std::string_view key) {
+  if (!data_.contains(key)) return false;
+  boost::json::object kept(data_.storage());
+  kept.reserve(data_.size());
+  for (auto& member : data_)
+    if (member.key() != key) kept.emplace(member.key(), std::move(member.value()));
+  data_ = std::move(kept);
+  return true;
 }
 
 void session::save(completion_handler handler) {

@@ -3,7 +3,10 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <functional>
+#include <vector>
 #include <cmath>
 #include <cstdint>
 
@@ -62,6 +65,17 @@ void append_json_string(std::string& out, std::string_view text) {
   std::size_t run = 0;  // start of the pending unescaped run
   for (std::size_t i = 0; i < text.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == 0xED && i + 2 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0xA0) {
+      // A lone surrogate in WTF-8 (ED A0..BF xx): JSON.stringify writes it as \udxxx.
+      out.append(text, run, i - run);
+      const unsigned cp = 0xD000u | ((static_cast<unsigned char>(text[i + 1]) & 0x3Fu) << 6) |
+                          (static_cast<unsigned char>(text[i + 2]) & 0x3Fu);
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out.push_back(hex[(cp >> shift) & 0xF]);
+      i += 2;
+      run = i + 1;
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(text, run, i - run);
     run = i + 1;
@@ -83,16 +97,62 @@ void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
+bool is_array_index(std::string_view key) noexcept {
+  if (key.empty() || key.size() > 10) return false;
+  if (key.size() > 1 && key[0] == '0') return false;
+  std::uint64_t v = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + std::uint64_t(c - '0');
+  }
+  return v <= 4294967294ULL;
+}
+
+namespace {
+
+std::uint64_t index_value(std::string_view key) {
+  std::uint64_t v = 0;
+  for (char c : key) v = v * 10 + std::uint64_t(c - '0');
+  return v;
+}
+
+void append_member(std::string& out, bool& first, std::string_view key, const boost::json::value& v) {
+  if (!first) out.push_back(',');
+  first = false;
+  append_json_string(out, key);
+  out.push_back(':');
+  stringify_to(out, v);
+}
+
+}  // namespace
+
+void for_each_member_js_order(const boost::json::object& o,
+                              const std::function<void(std::string_view, const boost::json::value&)>& f) {
+  bool any_index = false;
+  for (const auto& m : o) {
+    if (is_array_index(m.key())) {
+      any_index = true;
+      break;
+    }
+  }
+  if (!any_index) {
+    for (const auto& m : o) f(m.key(), m.value());
+    return;
+  }
+  std::vector<const boost::json::key_value_pair*> indices;
+  for (const auto& m : o)
+    if (is_array_index(m.key())) indices.push_back(&m);
+  std::sort(indices.begin(), indices.end(),
+            [](auto* a, auto* b) { return index_value(a->key()) < index_value(b->key()); });
+  for (auto* m : indices) f(m->key(), m->value());
+  for (const auto& m : o)
+    if (!is_array_index(m.key())) f(m.key(), m.value());
+}
+
 void stringify_to(std::string& out, const boost::json::object& o) {
   out.push_back('{');
   bool first = true;
-  for (const auto& member : o) {
-    if (!first) out.push_back(',');
-    first = false;
-    append_json_string(out, member.key());
-    out.push_back(':');
-    stringify_to(out, member.value());
-  }
+  for_each_member_js_order(o, [&](std::string_view key, const boost::json::value& v) { append_member(out, first, key, v); });
   out.push_back('}');
 }
 
@@ -240,8 +300,115 @@ struct exact_number_handler {
 
 }  // namespace
 
-std::optional<boost::json::value> parse_json(std::string_view text, std::error_code& ec) {
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The code unit of a `\uXXXX` escape at `pos` (pointing at the backslash), or -1.
+int escape_at(std::string_view s, std::size_t pos) {
+  if (pos + 6 > s.size() || s[pos] != '\\' || s[pos + 1] != 'u') return -1;
+  int v = 0;
+  for (std::size_t k = 2; k < 6; ++k) {
+    const int d = hex_digit(s[pos + k]);
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+// Length of the well-formed UTF-8 sequence at s[i], or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  std::size_t n;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) n = 3;
+  else if (c >= 0xF0 && c <= 0xF4) n = 4;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  if (c == 0xE0 && b(i + 1) < 0xA0) return 0;
+  if (c == 0xED && b(i + 1) >= 0xA0) return 0;
+  if (c == 0xF0 && b(i + 1) < 0x90) return 0;
+  if (c == 0xF4 && b(i + 1) >= 0x90) return 0;
+  return n;
+}
+
+// Rewrites what Node accepts and Boost.JSON does not into a form both agree on: invalid UTF-8
+// becomes U+FFFD (Node decodes stored bytes that way), and a `\uD8xx` escape that is not half of a
+// pair becomes the surrogate's WTF-8 bytes (kept, and written back as the same escape).
+// Returns nothing when the text needs no change (the common case).
+std::optional<std::string> normalise_for_parse(std::string_view s) {
+  bool needed = false;
+  for (std::size_t i = 0; i < s.size() && !needed; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_length(s, i);
+      if (n == 0) needed = true;
+      else i += n - 1;
+    } else if (c == '\\' && i + 1 < s.size()) {
+      const int u = escape_at(s, i);
+      if (u >= 0xD800 && u <= 0xDFFF) needed = true;
+      ++i;
+    }
+  }
+  if (!needed) return std::nullopt;
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_length(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      } else {
+        out.append(s, i, n);
+        i += n;
+      }
+      continue;
+    }
+    if (c == '\\' && i + 1 < s.size()) {
+      const int u = escape_at(s, i);
+      if (u >= 0xD800 && u <= 0xDBFF) {
+        const int low = escape_at(s, i + 6);
+        if (low >= 0xDC00 && low <= 0xDFFF) {  // a proper pair: leave it to the parser
+          out.append(s, i, 12);
+          i += 12;
+          continue;
+        }
+      }
+      if (u >= 0xD800 && u <= 0xDFFF) {
+        out.push_back(char(0xE0 | (u >> 12)));
+        out.push_back(char(0x80 | ((u >> 6) & 0x3F)));
+        out.push_back(char(0x80 | (u & 0x3F)));
+        i += 6;
+        continue;
+      }
+      out.append(s, i, 2);  // any other escape, including \\ before a 'u'
+      i += 2;
+      continue;
+    }
+    out.push_back(char(c));
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<boost::json::value> parse_json(std::string_view raw_text, std::error_code& ec) {
+  const std::optional<std::string> normalised = normalise_for_parse(raw_text);
+  const std::string_view text = normalised ? std::string_view(*normalised) : raw_text;
   boost::json::parse_options options;
+  options.allow_invalid_utf8 = bool(normalised);  // only the surrogates' WTF-8 remains
   options.max_depth = 1000;  // deep enough for any real session, bounded for hostile input
   boost::json::basic_parser<exact_number_handler> parser(options);
   parser.handler().stack.reset();
