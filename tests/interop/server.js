@@ -7,6 +7,18 @@
 //   ROLLING, RESAVE, SAVE_UNINITIALIZED   "true" / "false" (defaults false, false, true)
 //   MAX_AGE         cookie maxAge in ms (default: none, a browser-session cookie)
 //   COOKIE_NAME     (default connect.sid)
+//   SECURE          cookie.secure: "true" / "false" / "auto" (default: unset)
+//   SAME_SITE       cookie.sameSite: "lax" / "strict" / "none" (strings) or "true" / "false"
+//                   (booleans) (default: unset)
+//   HTTP_ONLY       cookie.httpOnly: "true" / "false" (default: express-session's, true)
+//   DOMAIN          cookie.domain (default: unset)
+//   COOKIE_PATH     cookie.path (default: express-session's, "/")
+//   PRIORITY        cookie.priority: "low" / "medium" / "high" (default: unset)
+//   PARTITIONED     cookie.partitioned: "true" / "false" (default: unset)
+//   PROXY           "true": proxy: true and app.set('trust proxy', 1); "false": proxy: false
+//                   (default: unset, express-session defers to Express's req.secure)
+// Every variable left unset leaves the option out, so express-session's own default applies
+// (e.g. no "secure" key in the stored cookie unless SECURE is given).
 'use strict';
 
 const express = require('express');
@@ -20,6 +32,7 @@ const flag = (name, fallback) => (env[name] === undefined ? fallback : env[name]
 async function main() {
   const app = express();
   app.disable('x-powered-by');
+  if (env.PROXY === 'true') app.set('trust proxy', 1);
 
   // The framework's floor: no session middleware on this route.
   app.get('/no-session', (req, res) => res.send('no session'));
@@ -34,6 +47,15 @@ async function main() {
 
   const cookie = {};
   if (env.MAX_AGE) cookie.maxAge = Number(env.MAX_AGE);
+  if (env.SECURE !== undefined) cookie.secure = env.SECURE === 'auto' ? 'auto' : env.SECURE === 'true';
+  if (env.SAME_SITE !== undefined) {
+    cookie.sameSite = env.SAME_SITE === 'true' ? true : env.SAME_SITE === 'false' ? false : env.SAME_SITE;
+  }
+  if (env.HTTP_ONLY !== undefined) cookie.httpOnly = env.HTTP_ONLY === 'true';
+  if (env.DOMAIN !== undefined) cookie.domain = env.DOMAIN;
+  if (env.COOKIE_PATH !== undefined) cookie.path = env.COOKIE_PATH;
+  if (env.PRIORITY !== undefined) cookie.priority = env.PRIORITY;
+  if (env.PARTITIONED !== undefined) cookie.partitioned = env.PARTITIONED === 'true';
   app.use(session({
     store,
     secret: env.SECRETS ? JSON.parse(env.SECRETS) : 'Rs89I67YEA55cLMgi0t6oyr8568e6KtD',
@@ -41,6 +63,7 @@ async function main() {
     resave: flag('RESAVE', false),
     saveUninitialized: flag('SAVE_UNINITIALIZED', true),
     rolling: flag('ROLLING', false),
+    proxy: env.PROXY === undefined ? undefined : env.PROXY === 'true',
     cookie,
   }));
 
