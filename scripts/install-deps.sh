@@ -7,12 +7,14 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libssl-dev libhiredis-dev libsqlite3-dev
+  libcpp-httplib-dev librestinio-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server curl ca-certificates
 )
 if [[ "${1:-}" == "--build-only" ]]; then
   packages=(build-essential cmake ninja-build ccache pkg-config
-            libboost1.81-dev libboost-json1.81-dev libssl-dev libhiredis-dev libsqlite3-dev curl)
+            libboost1.81-dev libboost-json1.81-dev libssl-dev libhiredis-dev libsqlite3-dev
+            libcpp-httplib-dev librestinio-dev curl)
 fi
 
 missing=()

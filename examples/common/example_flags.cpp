@@ -114,6 +114,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     else if (flag == "--domain") s.cookie.domain = value();
     else if (flag == "--proxy") s.proxy = parse_bool(flag, value());
     else if (flag == "--trust-proxy") f.trust_proxy = boolean();
+    else if (flag == "--read-timeout")
+      f.read_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 3600000));
     else if (flag == "--unset") {
       const std::string v = value();
       if (v == "keep") s.unset = unset_action::keep;
@@ -162,6 +164,7 @@ Server:
   --redis-connect-timeout MS, --redis-command-timeout MS   (default 2000 each)
   --redis-disable-touch [BOOL], --redis-disable-ttl [BOOL]
   --trust-proxy [BOOL]      treat X-Forwarded-Proto: https as secure (Express's trust proxy)
+  --read-timeout MS         time to receive a request / keep an idle connection (default 30000)
   --prune-interval MS       how often MemoryStore / SqliteStore remove expired sessions (default 60000)
 
 Session (express-session's options):

@@ -22,6 +22,8 @@ struct example_flags {
   sessionkit::redis_store_options redis;
   sessionkit::sqlite_store_options sqlite;
   bool trust_proxy = false;
+  /// Time allowed to receive a request (slow clients) and to wait on an idle connection.
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
   sessionkit::options session;  // defaults are the seed app's
   bool help = false;

@@ -109,8 +109,11 @@ struct server::impl {
   const app& application;
   server_options options;
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  asio::steady_timer shutdown_timer{ioc};
+  // The acceptor, the accept loop and the stop sequence share one strand: closing the acceptor
+  // must not race with an accept being started on another thread.
+  asio::strand<asio::io_context::executor_type> control{asio::make_strand(ioc)};
+  tcp::acceptor acceptor{control};
+  asio::steady_timer shutdown_timer{control};
   std::mutex connections_mutex;
   std::unordered_set<std::shared_ptr<connection_state>> connections;
   std::atomic<bool> stopping{false};
@@ -122,7 +125,7 @@ struct server::impl {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         // Out of descriptors, say: wait a little rather than spin, and keep serving.
         log(log_level::warning, "accept failed: " + ec.message());
-        asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+        asio::steady_timer pause(control, std::chrono::milliseconds(50));
         co_await pause.async_wait(as_tuple(use_awaitable));
         continue;
       }
@@ -268,7 +271,7 @@ unsigned short server::listen() {
   acceptor.set_option(asio::socket_base::reuse_address(true));
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
-  asio::co_spawn(impl_->ioc, impl_->accept_loop(), asio::detached);
+  asio::co_spawn(impl_->control, impl_->accept_loop(), asio::detached);
   return acceptor.local_endpoint().port();
 }
 
@@ -283,7 +286,7 @@ void server::run() {
 }
 
 void server::stop() {
-  asio::post(impl_->ioc, [this] { impl_->begin_stop(); });
+  asio::post(impl_->control, [this] { impl_->begin_stop(); });
 }
 
 }  // namespace sessionkit::beast

@@ -1,0 +1,199 @@
+// sessionkit-example-restinio: the seed's counter app on RESTinio, with the same routes, flags
+// and stores as sessionkit-example (Beast); see example_app.hpp.
+//
+// RESTinio and the store share one io_context, run on --threads threads. Requests go through a
+// RESTinio sync chain: the first handler counts them (for a graceful stop), the second is a
+// router for the routes without a session (/no-session), the third is sessionkit's session
+// layer in front of the app's express router.
+
+#include "example_app.hpp"
+
+#include <sessionkit/adapters/restinio.hpp>
+
+#include <restinio/sync_chain/fixed_size.hpp>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace ex = sessionkit::examples;
+namespace skr = sessionkit::restinio;
+
+namespace {
+
+constexpr std::string_view program = "sessionkit-example-restinio";
+
+// Counts the requests being handled: a token per request, released when its response has been
+// written (or dropped with its connection).
+class in_flight_counter {
+ public:
+  std::shared_ptr<void> token() {
+    count_.fetch_add(1);
+    return std::shared_ptr<void>(nullptr, [this](void*) { count_.fetch_sub(1); });
+  }
+  int count() const noexcept { return count_.load(); }
+
+ private:
+  std::atomic<int> count_{0};
+};
+
+// Each request carries sessionkit's data and the in-flight token.
+struct request_state : skr::request_data {
+  std::shared_ptr<void> in_flight;
+};
+using data_factory = restinio::simple_extra_data_factory_t<request_state>;
+using handle = skr::generic_request_handle<request_state>;
+using router_t = skr::router<request_state>;
+
+struct traits : restinio::default_traits_t {
+  using extra_data_factory_t = data_factory;
+  using request_handler_t = restinio::sync_chain::fixed_size_chain_t<3, data_factory>;
+};
+
+restinio::http_status_line_t status_line(unsigned status) {
+  switch (status) {
+    case 200: return restinio::status_ok();
+    case 400: return restinio::status_bad_request();
+    case 404: return restinio::status_not_found();
+    case 405: return restinio::status_method_not_allowed();
+    case 503: return restinio::status_service_unavailable();
+    default: return restinio::status_internal_server_error();
+  }
+}
+
+skr::response make_response(const handle& req, const ex::reply& r) {
+  auto resp = req->create_response(status_line(r.status));
+  resp.append_header_date_field()
+      .append_header(restinio::http_field::content_type, std::string(r.content_type))
+      .set_body(r.body);
+  return resp;
+}
+
+// Answers through the session layer; the request (and its in-flight token) lives until the
+// response is written.
+restinio::request_handling_status_t reply(const handle& req, const ex::reply& r) {
+  return skr::done(req, make_response(req, r), [req](const auto&) {});
+}
+
+// An io_context whose pending handlers can be destroyed before the objects they refer to: the
+// connections RESTinio leaves in it hold the request handlers, and through them the store.
+struct io_context : asio::io_context {
+  using asio::io_context::shutdown;
+};
+
+int run(const ex::example_flags& flags) {
+  io_context io;
+  auto store = ex::make_store(flags, io, program);
+  auto engine = std::make_shared<const sessionkit::engine>(flags.session, store.store);
+  in_flight_counter in_flight;
+
+  // The framework's floor (for benchmarks): before the session layer.
+  auto before = std::make_shared<router_t>();
+  before->http_get("/no-session", [](const handle& req, auto) {
+    return make_response(req, ex::no_session()).done([req](const auto&) {});
+  });
+
+  auto app = std::make_shared<router_t>();
+  app->http_get("/", [](const handle& req, auto) { return reply(req, ex::home_page()); });
+  app->http_get("/session-read", [](const handle& req, auto) {
+    return reply(req, ex::read_only(skr::session(req)));
+  });
+  app->http_get("/session-data", [](const handle& req, auto) {
+    return reply(req, ex::session_data(skr::session(req), false, {}));
+  });
+  app->http_post("/session-data", [](const handle& req, auto) {
+    return reply(req, ex::session_data(skr::session(req), true, req->body()));
+  });
+  for (std::string_view path : ex::counter_paths)
+    app->http_get(path, [](const handle& req, auto) { return reply(req, ex::counter(skr::session(req))); });
+  app->http_get("/session-destroy", [executor = io.get_executor()](const handle& req, auto) {
+    sessionkit::session* s = skr::session(req);
+    if (!s) return reply(req, ex::destroyed({}));
+    sessionkit::async_destroy(*s, asio::bind_executor(executor, [req](std::error_code ec) {
+                                reply(req, ex::destroyed(ec));
+                              }));
+    return restinio::request_accepted();
+  });
+  // Everything else: 404 (405 for a known path), through the session layer as in Express.
+  app->non_matched_request_handler([](handle req) {
+    const auto path = req->header().path();
+    return reply(req, ex::no_route(std::string_view(path.data(), path.size())));
+  });
+
+  skr::options session_opts;
+  session_opts.executor = io.get_executor();
+  session_opts.trust_proxy = flags.trust_proxy;
+
+  unsigned short port = 0;
+  restinio::http_server_t<traits> server{
+      restinio::external_io_context(io), [&](auto& settings) {
+        settings.address(flags.host)
+            .port(flags.port)
+            .request_handler(
+                [&in_flight](const handle& req) {
+                  req->extra_data().in_flight = in_flight.token();
+                  return restinio::request_not_handled();
+                },
+                [before](const handle& req) { return (*before)(req); },
+                skr::session_handler<request_state>(
+                    engine, [app](const handle& req) { return (*app)(req); }, session_opts))
+            .acceptor_post_bind_hook([&port](asio::ip::tcp::acceptor& acceptor) {
+              port = acceptor.local_endpoint().port();
+            })
+            // As Beast's example: 32 KiB of header fields, 1 MiB of body, 30 s timeouts.
+            .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                          .max_url_size(8 * 1024)
+                                          .max_field_name_size(1024)
+                                          .max_field_value_size(32 * 1024)
+                                          .max_field_count(100)
+                                          .max_body_size(1024 * 1024))
+            .read_next_http_message_timelimit(std::chrono::seconds(30))
+            .write_http_response_timelimit(std::chrono::seconds(30))
+            .handle_request_timeout(std::chrono::seconds(30));
+      }};
+  server.open_sync();  // binds and listens; `port` is known now
+
+  // SIGINT/SIGTERM: stop accepting, let requests in flight finish (10 s at most), stop.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer drain(io);
+  const auto give_up = std::make_shared<std::chrono::steady_clock::time_point>();
+  std::function<void()> wait_for_requests = [&] {
+    if (in_flight.count() > 0 && std::chrono::steady_clock::now() < *give_up) {
+      drain.expires_after(std::chrono::milliseconds(10));
+      drain.async_wait([&](boost::system::error_code) { wait_for_requests(); });
+      return;
+    }
+    store.stop();
+    io.stop();
+  };
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    *give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    server.close_async([&]() noexcept { asio::post(io, wait_for_requests); },
+                       [&](std::exception_ptr) noexcept { asio::post(io, wait_for_requests); });
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::cout << program << " listening on http://" << flags.host << ":" << port << std::endl;
+  unsigned threads = flags.threads ? flags.threads : std::thread::hardware_concurrency();
+  if (threads == 0) threads = 1;
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  io.shutdown();  // the idle connections go now, while the store and the server still exist
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return ex::example_main(argc, argv, program, run); }
