@@ -28,7 +28,9 @@ memory-floor:memory:/no-session:none
 redis-new:redis:/redis-store-counter:none
 redis-counter:redis:/redis-store-counter:same
 redis-read:redis:/session-read:same
-redis-floor:redis:/no-session:none"
+redis-floor:redis:/no-session:none
+sqlite-counter:sqlite:/sqlite-store-counter:same
+sqlite-read:sqlite:/session-read:same"
 if [[ -n "$scenarios" ]]; then
   all_scenarios=$(for s in $scenarios; do grep "^$s:" <<<"$all_scenarios"; done)
 fi
@@ -57,19 +59,24 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --d
 pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
-start_servers() {  # store -> sets cpp_port node_port
+start_servers() {  # store -> sets cpp_port node_port (express-session has no SQLite store: none)
   local store=$1 cpp_store="memory" node_env=()
   if [[ $store == redis ]]; then cpp_store="redis://127.0.0.1:$redis_port"; node_env=(REDIS_URL="redis://127.0.0.1:$redis_port"); fi
+  if [[ $store == sqlite ]]; then cpp_store="sqlite:$work/sessions.db"; fi
   build-release/examples/sessionkit-example --port 0 --threads "$server_threads" --store "$cpp_store" \
     >"$work/cpp.log" 2>&1 &
   cpp_pid=$!; pids+=($cpp_pid)
-  env "${node_env[@]}" PORT=0 node tests/interop/server.js >"$work/node.log" 2>&1 &
-  node_pid=$!; pids+=($node_pid)
-  wait_listening "$work/cpp.log"; wait_listening "$work/node.log"
+  wait_listening "$work/cpp.log"
   cpp_port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$work/cpp.log" | sed 's/.*://')
-  node_port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$work/node.log" | sed 's/.*://')
+  node_pid="" node_port=""
+  if [[ $store != sqlite ]]; then
+    env "${node_env[@]}" PORT=0 node tests/interop/server.js >"$work/node.log" 2>&1 &
+    node_pid=$!; pids+=($node_pid)
+    wait_listening "$work/node.log"
+    node_port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$work/node.log" | sed 's/.*://')
+  fi
 }
-stop_servers() { kill "$cpp_pid" "$node_pid" 2>/dev/null || true; wait "$cpp_pid" "$node_pid" 2>/dev/null || true; }
+stop_servers() { kill $cpp_pid $node_pid 2>/dev/null || true; wait $cpp_pid $node_pid 2>/dev/null || true; }
 
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f", v}'; }
 
@@ -91,7 +98,7 @@ run_wrk() {  # port route cookie-mode -> "rps p50 p99 errors"
   echo "$rps $p50 $p99 ${errors:-0}"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
+median() { sort -g | awk '{a[NR]=$1} END{ if (NR==0) exit; if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
 
 results="$work/results.txt"
 : >"$results"
@@ -105,6 +112,7 @@ while IFS=: read -r name store route mode; do
   for r in $(seq "$rounds"); do
     for system in sessionkit express; do
       port=$cpp_port; [[ $system == express ]] && port=$node_port
+      [[ -z "$port" ]] && continue
       read -r rps p50 p99 errors < <(run_wrk "$port" "$route" "$mode")
       echo "$name $system $r $rps $p50 $p99 $errors" >>"$results"
       echo "  $name round $r $system: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, non-2xx ${errors}" >&2
@@ -123,6 +131,11 @@ table="$work/table.md"
     m() { awk -v n="$name" -v s="$1" -v c="$2" '$1==n && $2==s {print $c}' "$results" | median; }
     crps=$(m sessionkit 4); nrps=$(m express 4)
     c50=$(m sessionkit 5); c99=$(m sessionkit 6); n50=$(m express 5); n99=$(m express 6)
+    if [[ -z "$nrps" ]]; then
+      awk -v n="$name" -v cr="$crps" -v c50="$c50" -v c99="$c99" \
+        'BEGIN{printf "| %s | %.0f | n/a | | %.2f / %.2f | n/a | |\n", n, cr, c50, c99}'
+      continue
+    fi
     awk -v n="$name" -v cr="$crps" -v nr="$nrps" -v c50="$c50" -v c99="$c99" -v n50="$n50" -v n99="$n99" \
       'BEGIN{printf "| %s | %.0f | %.0f | %.1fx | %.2f / %.2f | %.2f / %.2f | %.1fx |\n", n, cr, nr, cr/nr, c50, c99, n50, n99, n99/c99}'
   done <<<"$all_scenarios"

@@ -2,6 +2,8 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache keyed on paths relative to the checkout, so a fresh clone reuses earlier builds.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-12G}"
 seconds="${1:-30}"
 build_dir="${SESSIONKIT_FUZZ_BUILD_DIR:-build-fuzz}"
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"

@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libhiredis-dev libsqlite3-dev
   libcpp-httplib-dev librestinio-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server curl ca-certificates
+  redis-server curl ca-certificates wrk clang libclang-rt-14-dev
 )
 if [[ "${1:-}" == "--build-only" ]]; then
   packages=(build-essential cmake ninja-build ccache pkg-config

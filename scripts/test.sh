@@ -8,3 +8,9 @@ cd "$(dirname "$0")/.."
 # The Express twin app for the interop tests, pinned by its lock file.
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 ctest --test-dir "${SESSIONKIT_BUILD_DIR:-build}" --output-on-failure -j 2 "$@"
+# The same suite under ASan + UBSan, the concurrency tests under TSan, then every fuzz target
+# for SESSIONKIT_FUZZ_SECONDS (30 by default). SESSIONKIT_QUICK=1 skips these.
+if [[ "${SESSIONKIT_QUICK:-0}" != 1 ]]; then
+  ./scripts/sanitizers.sh
+  ./scripts/fuzz.sh "${SESSIONKIT_FUZZ_SECONDS:-30}"
+fi

@@ -27,6 +27,10 @@ struct request_info {
   bool adapter_secure = false;
 };
 
+/// Whether the first value of `X-Forwarded-Proto` (all values joined with ", ") is `https`, in any
+/// case: what a trusted proxy says about the client's connection (Express's `req.protocol`).
+SESSIONKIT_API bool forwarded_proto_is_https(std::string_view joined_values) noexcept;
+
 class session_context;
 
 /// Holds the validated options, the signer and the store; shared by all requests and threads.

@@ -82,14 +82,17 @@ std::shared_ptr<session_context> engine::begin(const request_info& request) cons
   return std::make_shared<session_context>(*this, request);
 }
 
-bool engine::is_secure(const request_info& request) const noexcept {
-  if (request.tls) return true;
-  if (!options_.proxy) return request.adapter_secure;
-  if (!*options_.proxy) return false;
-  std::string_view first = request.forwarded_proto.substr(0, request.forwarded_proto.find(','));
+bool forwarded_proto_is_https(std::string_view joined_values) noexcept {
+  std::string_view first = joined_values.substr(0, joined_values.find(','));
   while (!first.empty() && (first.front() == ' ' || first.front() == '\t')) first.remove_prefix(1);
   while (!first.empty() && (first.back() == ' ' || first.back() == '\t')) first.remove_suffix(1);
   return iequals(first, "https");
+}
+
+bool engine::is_secure(const request_info& request) const noexcept {
+  if (request.tls) return true;
+  if (!options_.proxy) return request.adapter_secure;
+  return *options_.proxy && forwarded_proto_is_https(request.forwarded_proto);
 }
 
 std::optional<std::string> engine::read_session_id(std::string_view cookie_header) const {

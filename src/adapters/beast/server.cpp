@@ -57,6 +57,16 @@ void watch(const std::shared_ptr<connection_state>& c, std::chrono::milliseconds
   });
 }
 
+// All values of a header joined with `separator`, as Node joins repeated headers.
+std::string joined_header(const request& req, std::string_view name, std::string_view separator) {
+  std::string out;
+  for (auto [it, end] = req.equal_range(boost::beast::string_view(name.data(), name.size())); it != end; ++it) {
+    if (!out.empty()) out.append(separator);
+    out.append(it->value().data(), it->value().size());
+  }
+  return out;
+}
+
 // The Date header, formatted once per second per thread.
 const std::string& date_header() {
   thread_local std::string text;
@@ -184,7 +194,8 @@ struct server::impl {
       request req = parser.release();
       response res{http::status::ok, req.version()};
       res.keep_alive(req.keep_alive());
-      const bool secure = options.trust_proxy && forwarded_https(req);
+      const bool secure =
+          options.trust_proxy && forwarded_proto_is_https(joined_header(req, "X-Forwarded-Proto", ", "));
       context ctx(req, res, secure);
       state->deadline = clock::time_point::max();  // the application takes the time it needs
       try {
@@ -213,17 +224,6 @@ struct server::impl {
   static std::string_view obsolete_reason(http::status status) {
     const auto reason = http::obsolete_reason(status);
     return {reason.data(), reason.size()};
-  }
-
-  static bool forwarded_https(const request& req) {
-    auto it = req.find("X-Forwarded-Proto");
-    if (it == req.end()) return false;
-    std::string_view v(it->value().data(), it->value().size());
-    v = v.substr(0, v.find(','));
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v.size() == 5 && (v[0] | 0x20) == 'h' && (v[1] | 0x20) == 't' && (v[2] | 0x20) == 't' &&
-           (v[3] | 0x20) == 'p' && (v[4] | 0x20) == 's';
   }
 
   void begin_stop() {

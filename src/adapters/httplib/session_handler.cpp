@@ -34,15 +34,6 @@ std::string joined(const ::httplib::Request& req, const char* name, std::string_
   return out;
 }
 
-// The first X-Forwarded-Proto value is "https" (Express's `req.protocol` with trust proxy).
-bool forwarded_https(std::string_view protos) {
-  std::string_view v = protos.substr(0, protos.find(','));
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v.size() == 5 && (v[0] | 0x20) == 'h' && (v[1] | 0x20) == 't' && (v[2] | 0x20) == 't' &&
-         (v[3] | 0x20) == 'p' && (v[4] | 0x20) == 's';
-}
-
 void fail_with(::httplib::Response& res, std::error_code ec) {
   // A fresh response: nothing the handler prepared (its cookies included) may go out. The old
   // one is destroyed here, which releases a content provider's resources.
@@ -79,7 +70,7 @@ void fail_with(::httplib::Response& res, std::error_code ec) {
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
     info.tls = req.ssl != nullptr;
 #endif
-    info.adapter_secure = info.tls || (opts.trust_proxy && forwarded_https(protos));
+    info.adapter_secure = info.tls || (opts.trust_proxy && forwarded_proto_is_https(protos));
     auto state = engine->begin(info);
 
     switch (state->first_step()) {

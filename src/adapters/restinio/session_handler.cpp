@@ -38,15 +38,6 @@ std::string joined(const ::restinio::http_request_header_t& header, std::string_
   return out;
 }
 
-// The first X-Forwarded-Proto value is "https" (Express's `req.protocol` with trust proxy).
-bool forwarded_https(std::string_view protos) {
-  std::string_view v = protos.substr(0, protos.find(','));
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v.size() == 5 && (v[0] | 0x20) == 'h' && (v[1] | 0x20) == 't' && (v[2] | 0x20) == 't' &&
-         (v[3] | 0x20) == 'p' && (v[4] | 0x20) == 's';
-}
-
 }  // namespace
 
 std::shared_ptr<sessionkit::session_context> begin(const sessionkit::engine& engine,
@@ -60,7 +51,7 @@ std::shared_ptr<sessionkit::session_context> begin(const sessionkit::engine& eng
   info.cookie_header = cookies;
   info.forwarded_proto = protos;
   info.tls = opts.tls;
-  info.adapter_secure = opts.tls || (opts.trust_proxy && forwarded_https(protos));
+  info.adapter_secure = opts.tls || (opts.trust_proxy && forwarded_proto_is_https(protos));
   return engine.begin(info);
 }
 
