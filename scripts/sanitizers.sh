@@ -25,7 +25,7 @@ fi
 
 if [[ "${1:-all}" == all || "${1:-}" == tsan ]]; then
   echo "== ThreadSanitizer: the concurrency tests"
-  configure_and_build build-tsan "-fsanitize=thread"
+  configure_and_build build-tsan "-fsanitize=thread -Wno-tsan"
   # Tests that run work on several threads at once: the stores from many threads, the
   # conformance suite (two completion threads), Redis pipelining, multi-threaded servers.
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \

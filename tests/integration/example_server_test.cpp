@@ -240,11 +240,17 @@ struct issued_cookie {
 // %2B and %2F (the only characters encodeURIComponent changes in it).
 std::optional<issued_cookie> parse_set_cookie(const std::string& header, const std::string& name)
 {
-    const std::regex shape("^" + regex_escape(name) +
-                           R"(=(s%3A([A-Za-z0-9_-]{32})\.((?:[A-Za-z0-9]|%2B|%2F){43}))(;.*)?$)");
+    // libstdc++ compiles regexes through a shared locale cache that is not thread-safe (TSan
+    // sees it in the multi-client tests): one at a time.
+    static std::mutex regex_mutex;
     std::smatch m;
-    if (!std::regex_match(header, m, shape)) {
-        return std::nullopt;
+    {
+        std::lock_guard lock(regex_mutex);
+        const std::regex shape("^" + regex_escape(name) +
+                               R"(=(s%3A([A-Za-z0-9_-]{32})\.((?:[A-Za-z0-9]|%2B|%2F){43}))(;.*)?$)");
+        if (!std::regex_match(header, m, shape)) {
+            return std::nullopt;
+        }
     }
     auto signature = percent_decode(m[3].str());
     if (!signature) {
