@@ -193,6 +193,7 @@ struct memory_store::state {
   boost::asio::steady_timer timer;
   std::mutex timer_mutex;
   bool stopped = false;
+  std::size_t next_shard = 0;  // the shard the next pruning tick sweeps
 
   state(boost::asio::any_io_executor ex, memory_store_options opts)
       : executor(ex), options(opts), timer(ex) {}
@@ -210,27 +211,32 @@ struct memory_store::state {
     boost::asio::post(executor, std::forward<F>(f));
   }
 
+  // Prunes one shard per tick, round robin, so a full sweep takes `prune_interval` and no tick
+  // holds up the thread it runs on for long, however many sessions there are.
   static void schedule(const std::shared_ptr<state>& self) {
     std::lock_guard lock(self->timer_mutex);
     if (self->stopped) return;
-    self->timer.expires_after(self->options.prune_interval);
+    self->timer.expires_after(std::max<std::chrono::milliseconds>(
+        std::chrono::milliseconds(1), self->options.prune_interval / shard_count));
     self->timer.async_wait([weak = std::weak_ptr<state>(self)](boost::system::error_code ec) {
       if (ec) return;
       if (auto s = weak.lock()) {
-        s->prune();
+        s->prune_shard(s->shards[s->next_shard++ % shard_count], now());
         schedule(s);
       }
     });
   }
 
+  std::size_t prune_shard(shard& sh, timestamp at) {
+    std::lock_guard lock(sh.mutex);
+    return std::erase_if(sh.compact_ids, [&](const auto& kv) { return kv.second.expires <= at; }) +
+           std::erase_if(sh.other_ids, [&](const auto& kv) { return kv.second.expires <= at; });
+  }
+
   std::size_t prune() {
     const timestamp at = now();
     std::size_t removed = 0;
-    for (auto& sh : shards) {
-      std::lock_guard lock(sh.mutex);
-      removed += std::erase_if(sh.compact_ids, [&](const auto& kv) { return kv.second.expires <= at; });
-      removed += std::erase_if(sh.other_ids, [&](const auto& kv) { return kv.second.expires <= at; });
-    }
+    for (auto& sh : shards) removed += prune_shard(sh, at);
     return removed;
   }
 };
