@@ -102,13 +102,12 @@ median() { sort -g | awk '{a[NR]=$1} END{ if (NR==0) exit; if (NR%2) print a[(NR
 
 results="$work/results.txt"
 : >"$results"
-current_store=""
 while IFS=: read -r name store route mode; do
   [[ -z "$name" ]] && continue
-  if [[ "$store" != "$current_store" ]]; then
-    [[ -n "$current_store" ]] && stop_servers
-    start_servers "$store"; current_store=$store
-  fi
+  # Fresh servers and an empty store for each scenario: sessions piled up by a *-new scenario
+  # must not weigh on the next one.
+  redis-cli -p "$redis_port" flushall >/dev/null
+  start_servers "$store"
   for r in $(seq "$rounds"); do
     for system in sessionkit express; do
       port=$cpp_port; [[ $system == express ]] && port=$node_port
@@ -118,8 +117,8 @@ while IFS=: read -r name store route mode; do
       echo "  $name round $r $system: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, non-2xx ${errors}" >&2
     done
   done
+  stop_servers
 done <<<"$all_scenarios"
-stop_servers
 
 # The table: medians per scenario and system, then the ratios.
 table="$work/table.md"
@@ -157,7 +156,7 @@ section="$work/section.md"
   echo "connect-redis 10.0.0, redis 6.3.1; $(redis-server --version | awk '{print $1, $2, $3}')."
   echo "Scenarios: *-new sends no cookie (a new session per request), *-counter reuses one session"
   echo "(read, modify, save), *-read reuses one session without modifying it (touch only),"
-  echo "*-floor is a route without session middleware."
+  echo "*-floor is a route without session middleware. Each scenario starts fresh servers on an empty store."
   echo
   cat "$table"
   echo

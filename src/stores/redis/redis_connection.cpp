@@ -34,8 +34,34 @@ redis_reply copy_reply(const redisReply* r) {
   return out;
 }
 
+namespace {
+
+template <class Range>
+std::string format_resp(const Range& args, std::size_t count) {
+  std::size_t size = 16;
+  for (const auto& a : args) size += a.size() + 16;
+  std::string out;
+  out.reserve(size);
+  out += '*';
+  out += std::to_string(count);
+  out += "\r\n";
+  for (const auto& a : args) {
+    out += '$';
+    out += std::to_string(a.size());
+    out += "\r\n";
+    out.append(a.data(), a.size());
+    out += "\r\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string resp_command(std::initializer_list<std::string_view> args) { return format_resp(args, args.size()); }
+std::string resp_command(const std::vector<std::string>& args) { return format_resp(args, args.size()); }
+
 struct redis_connection::command {
-  command(std::vector<std::string> a, reply_handler h) : args(std::move(a)), handler(std::move(h)) {}
+  command(std::string w, reply_handler h) : wire(std::move(w)), handler(std::move(h)) {}
 
   void complete(std::error_code ec, redis_reply reply) {
     if (done) return;
@@ -44,7 +70,7 @@ struct redis_connection::command {
     h(ec, std::move(reply));
   }
 
-  std::vector<std::string> args;
+  std::string wire;  // the command in RESP
   reply_handler handler;
   std::chrono::steady_clock::time_point deadline;
   bool done = false;
@@ -92,7 +118,11 @@ void redis_connection::post(unique_function<void()> fn) {
 }
 
 void redis_connection::execute(std::vector<std::string> args, reply_handler handler) {
-  auto cmd = std::make_unique<command>(std::move(args), std::move(handler));
+  execute_formatted(resp_command(args), std::move(handler));
+}
+
+void redis_connection::execute_formatted(std::string wire, reply_handler handler) {
+  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler));
   asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
     if (self->stopped_) return cmd->complete(error::shut_down, {});
     if (!self->ready_ || !self->context_) return cmd->complete(error::store_unavailable, {});
@@ -186,7 +216,7 @@ void redis_connection::on_connected() {
     const bool last = i + 1 == steps.size();
     const std::string name = steps[i][0];
     send(std::make_unique<command>(
-        std::move(steps[i]),
+        resp_command(steps[i]),
         [self = shared_from_this(), failed, last, name, gen = generation_](std::error_code ec, redis_reply r) {
           if (*failed || gen != self->generation_) return;
           if (ec || r.type == redis_reply::kind::error) {
@@ -249,17 +279,9 @@ void redis_connection::on_disconnect(const redisAsyncContext* ac, int) {
 // --- commands -----------------------------------------------------------------------------------
 
 void redis_connection::send(std::unique_ptr<command> cmd) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lengths;
-  argv.reserve(cmd->args.size());
-  lengths.reserve(cmd->args.size());
-  for (const auto& a : cmd->args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  if (redisAsyncCommandArgv(context_, on_reply, cmd.get(), int(argv.size()), argv.data(), lengths.data()) != REDIS_OK)
+  if (redisAsyncFormattedCommand(context_, on_reply, cmd.get(), cmd->wire.data(), cmd->wire.size()) != REDIS_OK)
     return cmd->complete(error::store_unavailable, {});
-  cmd->args.clear();  // hiredis has its own copy now
+  std::string().swap(cmd->wire);  // hiredis has its own copy now
   cmd->deadline = std::chrono::steady_clock::now() + settings_.command_timeout;
   pending_.push_back(std::move(cmd));
   arm_watchdog();
@@ -292,7 +314,9 @@ void redis_connection::on_reply(redisAsyncContext* ac, void* reply, void* privda
   std::unique_ptr<command> cmd = std::move(self->pending_.front());
   self->pending_.pop_front();
   if (!reply) {
-    // The context is going away (lost, dropped or stopped).
+    // The context is going away (lost, dropped or stopped): not ready from now on, before
+    // anyone hears of the failure.
+    self->ready_ = false;
     cmd->complete(self->stopped_ ? error::shut_down : error::store_unavailable, {});
     return;
   }

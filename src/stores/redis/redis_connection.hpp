@@ -13,6 +13,8 @@
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
+#include <initializer_list>
+#include <string_view>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -37,6 +39,11 @@ struct redis_reply {
 /// Copies a hiredis reply (nullptr gives nil).
 redis_reply copy_reply(const redisReply* reply);
 
+/// A command in the Redis protocol (RESP), ready for the wire: one allocation, and hiredis only
+/// appends it to its buffer instead of formatting it again.
+std::string resp_command(std::initializer_list<std::string_view> args);
+std::string resp_command(const std::vector<std::string>& args);
+
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
  public:
   using reply_handler = unique_function<void(std::error_code, redis_reply)>;
@@ -59,6 +66,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// Runs a command; the handler runs on the connection's strand, exactly once, never inside
   /// this call. Fails fast with `error::store_unavailable` while not connected.
   void execute(std::vector<std::string> args, reply_handler handler);
+  /// The same with a command already in RESP (see `resp_command`).
+  void execute_formatted(std::string wire, reply_handler handler);
   /// Runs `fn` on the strand.
   void post(unique_function<void()> fn);
   /// Connected and logged in.

@@ -45,10 +45,14 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   void run(std::vector<std::string> args, detail::redis_connection::reply_handler h) {
     connection->execute(std::move(args), std::move(h));
   }
+  void run(std::string wire, detail::redis_connection::reply_handler h) {
+    connection->execute_formatted(std::move(wire), std::move(h));
+  }
 
   // Completes with an error, or success, for a command whose reply carries nothing else.
-  void run_simple(std::vector<std::string> args, completion_handler handler) {
-    run(std::move(args), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+  template <class Command>
+  void run_simple(Command command, completion_handler handler) {
+    run(std::move(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
       if (!ec) ec = error_of(r);
       if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
       h(ec);
@@ -59,7 +63,8 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   void scan(std::string cursor, std::shared_ptr<std::vector<std::string>> keys,
             std::shared_ptr<std::unordered_set<std::string>> seen,
             detail::unique_function<void(std::error_code, std::vector<std::string>)> done) {
-    run({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT", std::to_string(options.scan_count)},
+    run(detail::resp_command({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT",
+                              std::to_string(options.scan_count)}),
         [self = shared_from_this(), keys, seen, done = std::move(done)](std::error_code ec, redis_reply r) mutable {
           if (!ec) ec = error_of(r);
           if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
@@ -104,7 +109,7 @@ const redis_store_options& redis_store::options() const noexcept { return impl_-
 void redis_store::defer(detail::unique_function<void()> fn) { impl_->connection->post(std::move(fn)); }
 
 void redis_store::get(std::string_view id, get_handler handler) {
-  impl_->run({"GET", impl_->key(id)}, [self = impl_, id = std::string(id), h = std::move(handler)](
+  impl_->run(detail::resp_command({"GET", impl_->key(id)}), [self = impl_, id = std::string(id), h = std::move(handler)](
                                           std::error_code ec, redis_reply r) mutable {
     if (ec) return h(ec, std::nullopt);
     if (r.type == redis_reply::kind::nil || (r.type == redis_reply::kind::string && r.text.empty()))
@@ -125,19 +130,19 @@ void redis_store::set(std::string_view id, session_record record, completion_han
   const long long ttl = redis_ttl_for(impl_->options, record);
   if (ttl <= 0) {
     // An expired session is deleted, not written (connect-redis does the same).
-    impl_->run_simple({"DEL", impl_->key(id)}, std::move(handler));
+    impl_->run_simple(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
     return;
   }
-  std::vector<std::string> args{"SET", impl_->key(id), impl_->options.serializer.stringify(record.json)};
-  if (!impl_->options.disable_ttl) {
-    args.push_back("EX");
-    args.push_back(std::to_string(ttl));
-  }
-  impl_->run_simple(std::move(args), std::move(handler));
+  const std::string key = impl_->key(id);
+  const std::string value = impl_->options.serializer.stringify(record.json);
+  impl_->run_simple(impl_->options.disable_ttl
+                        ? detail::resp_command({"SET", key, value})
+                        : detail::resp_command({"SET", key, value, "EX", std::to_string(ttl)}),
+                    std::move(handler));
 }
 
 void redis_store::destroy(std::string_view id, completion_handler handler) {
-  impl_->run_simple({"DEL", impl_->key(id)}, std::move(handler));
+  impl_->run_simple(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
 }
 
 void redis_store::touch(std::string_view id, session_record record, completion_handler handler) {
@@ -145,8 +150,9 @@ void redis_store::touch(std::string_view id, session_record record, completion_h
     defer([h = std::move(handler)]() mutable { h({}); });
     return;
   }
-  impl_->run_simple({"EXPIRE", impl_->key(id), std::to_string(redis_ttl_for(impl_->options, record))},
-                    std::move(handler));
+  impl_->run_simple(
+      detail::resp_command({"EXPIRE", impl_->key(id), std::to_string(redis_ttl_for(impl_->options, record))}),
+      std::move(handler));
 }
 
 void redis_store::ids(ids_handler handler) {
