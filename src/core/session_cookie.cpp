@@ -93,11 +93,17 @@ std::optional<std::string> read_string(const boost::json::value& v, bool& ok) {
   return std::string(v.get_string());
 }
 
+// Milliseconds within JavaScript's Date range (±8.64e15): anything larger is no date Node could
+// use, and would overflow our time arithmetic (found by fuzz_session_record).
+constexpr double max_js_ms = 8.64e15;
+
 std::optional<long long> read_integer(const boost::json::value& v, bool& ok) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64() && v.get_uint64() <= std::uint64_t(INT64_MAX)) return (long long)v.get_uint64();
-  if (v.is_double() && std::isfinite(v.get_double())) return (long long)std::trunc(v.get_double());
-  if (!v.is_null()) ok = false;
+  if (v.is_null()) return std::nullopt;
+  if (v.is_number()) {
+    const double d = v.is_double() ? v.get_double() : v.is_int64() ? double(v.get_int64()) : double(v.get_uint64());
+    if (std::isfinite(d) && std::fabs(d) <= max_js_ms) return (long long)std::trunc(d);
+  }
+  ok = false;
   return std::nullopt;
 }
 

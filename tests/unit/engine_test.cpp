@@ -423,3 +423,22 @@ TEST(engine_security, regenerate_on_login_prevents_fixation) {
 
 }  // namespace
 }  // namespace sessionkit::test
+
+namespace sessionkit::test {
+namespace {
+
+TEST(engine, out_of_range_numbers_in_a_stored_cookie_are_an_invalid_record) {
+  engine_harness h(test_options());
+  for (const char* bad : {R"({"cookie":{"originalMaxAge":1e300,"expires":null}})",
+                          R"({"cookie":{"originalMaxAge":9223372036854775807,"expires":null}})",
+                          R"({"cookie":{"originalMaxAge":null,"expires":-9e18}})"}) {
+    SCOPED_TRACE(bad);
+    auto first = counting_request(h, "");
+    h.store->records.at(first.id).json = bad;
+    auto r = counting_request(h, first.cookie_header());
+    EXPECT_NE(r.id, first.id);  // a new session, no overflow
+  }
+}
+
+}  // namespace
+}  // namespace sessionkit::test
