@@ -24,6 +24,7 @@
 // Needs `npm ci` in tests/interop (scripts/test.sh runs it).
 
 #include "support/child_process.hpp"
+#include "support/cookie_signature.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
 
@@ -113,44 +114,8 @@ long long now_ms()
 // ---------------------------------------------------------------------------
 // Cookie signatures (cookie-signature: base64(HMAC-SHA256) without padding), computed here.
 
-std::string base64(std::span<const unsigned char> bytes)
-{
-    static constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        const unsigned v = (bytes[i] << 16U) | (bytes[i + 1] << 8U) | bytes[i + 2];
-        out += alphabet[(v >> 18U) & 63U];
-        out += alphabet[(v >> 12U) & 63U];
-        out += alphabet[(v >> 6U) & 63U];
-        out += alphabet[v & 63U];
-    }
-    if (const std::size_t rest = bytes.size() - i; rest > 0) {
-        const unsigned v = (bytes[i] << 16U) | (rest == 2 ? bytes[i + 1] << 8U : 0U);
-        out += alphabet[(v >> 18U) & 63U];
-        out += alphabet[(v >> 12U) & 63U];
-        out += rest == 2 ? alphabet[(v >> 6U) & 63U] : '=';
-        out += '=';
-    }
-    return out;
-}
-
-std::string signature_of(std::string_view value, std::string_view secret)
-{
-    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-    unsigned int mac_len = 0;
-    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-             reinterpret_cast<const unsigned char*>(value.data()), value.size(), mac.data(),
-             &mac_len) == nullptr) {
-        throw std::runtime_error("HMAC failed");
-    }
-    std::string sig = base64(std::span<const unsigned char>(mac.data(), mac_len));
-    while (!sig.empty() && sig.back() == '=') {
-        sig.pop_back();
-    }
-    return sig;
-}
+using sessionkit::test::base64;
+using sessionkit::test::signature_of;
 
 // encodeURIComponent for what a signed id can contain.
 std::string uri_encode(std::string_view s)
