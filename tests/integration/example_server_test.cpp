@@ -14,6 +14,7 @@
 #include "example_binaries.hpp"
 #include "support/child_process.hpp"
 #include "support/cookie_signature.hpp"
+#include "support/redis_server.hpp"
 #include "support/http_client.hpp"
 
 #include <gtest/gtest.h>
@@ -944,26 +945,7 @@ TEST_P(example_server_threads, concurrent_clients_keep_separate_counts)
 // ---------------------------------------------------------------------------
 // Command line.
 
-// A port that was free a moment ago (the kernel does not hand it out again at once).
-std::uint16_t free_port()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        throw std::runtime_error("socket");
-    }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("bind");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
+using sessionkit::test::free_port;  // tests/support/redis_server.hpp
 
 class example_cli : public ::testing::TestWithParam<example_binary> {};
 
