@@ -45,6 +45,10 @@ SESSIONKIT_API std::optional<std::string> decode_uri_component(std::string_view 
 /// @throws std::invalid_argument when the text is not valid UTF-8 (JavaScript throws URIError).
 SESSIONKIT_API std::string encode_uri_component(std::string_view text);
 
+/// `encode_uri_component` appended to `out`.
+/// @throws std::invalid_argument as `encode_uri_component` (`out` may then hold part of it)
+SESSIONKIT_API void append_encoded_uri_component(std::string& out, std::string_view text);
+
 /// The `SameSite` attribute as configured. `true` means `Strict`; `false` or empty means none.
 /// Strings are matched case-insensitively at serialisation and stored as written.
 using same_site_value = std::variant<std::monostate, bool, std::string>;

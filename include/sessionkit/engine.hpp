@@ -56,6 +56,11 @@ class SESSIONKIT_API engine {
   std::optional<std::string> read_session_id(std::string_view cookie_header) const;
 
  private:
+  struct cookie_read {
+    std::string id;
+    std::string signed_value;  // "id.signature", kept when the first secret signed it
+  };
+  std::optional<cookie_read> read_cookie(std::string_view cookie_header) const;
   friend class session_context;
   friend class session;
   std::string make_id(const genid_context& context) const;
@@ -77,6 +82,13 @@ struct end_plan {
   /// Set when the cookie could not be serialised (bad domain, say): no cookie is sent, the rest
   /// of the response is unaffected (as in express-session).
   std::error_code cookie_error;
+};
+
+/// The result of ending a request: the store error (the response must then fail), or the
+/// `Set-Cookie` value to append, if any.
+struct end_result {
+  std::error_code error;
+  std::optional<std::string> set_cookie;
 };
 
 /// The per-request state: the session (if any) and what express-session tracks to decide the
@@ -106,6 +118,10 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   /// `first_step()` + store `get` + `on_loaded()`; completes with the store error if any.
   void load(completion_handler handler);
 
+  /// `load()` finished inside the call when no store call is needed or the store answers at
+  /// once (`store::try_get`): the error `load()` would complete with. Nothing: call `load()`.
+  std::optional<std::error_code> try_load();
+
   /// The session, or nullptr when there is none (path skipped, destroyed or unset).
   session* current() noexcept { return present_ ? &*session_ : nullptr; }
 
@@ -118,7 +134,12 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
 
   /// `plan_end()`, then the store operation. Completes with the store error (the response must
   /// then fail) or with the `Set-Cookie` value to append.
+  /// After an unanswered `try_end()` it carries out the plan that one made.
   void end(detail::unique_function<void(std::error_code, std::optional<std::string>)> handler);
+
+  /// `end()` finished inside the call when the store operation needs no waiting
+  /// (`store::try_set`, ...). Nothing: call `end()`, which carries out the same plan.
+  std::optional<end_result> try_end();
 
   const engine& owner() const noexcept { return engine_; }
 
@@ -128,6 +149,8 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   void generate();
   bool inflate(std::string_view json);
   std::string data_hash() const;
+  // The data's hash, computed once per end-of-request decision (the data cannot change then).
+  const std::string& end_hash() const;
   bool is_modified() const;
   bool is_saved() const;
   bool should_set_cookie() const;
@@ -135,9 +158,11 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   bool should_touch() const;
   bool should_destroy() const;
   session_record make_record() const;
+  end_plan& planned();
   std::error_code check_size(const session_record& record) const;
   void reset_session(std::string id);
   bool assign_record(session& target, std::string_view json, std::string* raw_hash = nullptr) const;
+  bool assign_plain_record(session& target, std::string_view json, std::string* raw_hash) const;
   void apply_cookie_options(session_cookie& cookie) const;
 
   const engine& engine_;
@@ -145,9 +170,14 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   bool secure_ = false;
   step step_ = step::skip;
   std::string cookie_id_;    // the id the cookie carried (empty: none)
+  // The cookie's "id.signature" when the first secret signed it: the same bytes a new
+  // signature would have, so an unchanged id is not signed again.
+  std::string cookie_signed_value_;
   std::string original_id_;  // the id when the session was generated or loaded
   std::string original_hash_;
   std::optional<std::string> saved_hash_;
+  mutable std::optional<std::string> end_hash_;
+  std::optional<end_plan> plan_;  // made by try_end() and not yet carried out
   bool touched_ = false;
   bool present_ = false;
   std::optional<session> session_;

@@ -69,6 +69,13 @@ class SESSIONKIT_API session {
   std::string to_json() const;
 
  private:
+  // With the data's JSON already built (the change-detection hash), the usual record is the
+  // cookie followed by that text.
+  std::string to_json(const std::string* data_json) const;
+
+ public:
+
+ private:
   friend class session_context;
   session(session_context* owner, std::string id) : owner_(owner), id_(std::move(id)) {}
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace sessionkit {
 
@@ -54,6 +55,13 @@ class SESSIONKIT_API session_cookie {
   /// true, missing `path` is `/`, `expires` an ISO or HTTP date string (or epoch ms).
   /// @return false when a field has a type that cannot be a cookie's.
   bool assign_from_json(const boost::json::object& stored);
+
+  /// `assign_from_json` straight from the text of a cookie object in the plain form
+  /// `JSON.stringify` writes (no spaces or escapes, known keys once each, integers), without
+  /// building JSON values: the fast path for stored records.
+  /// @return false when the text is not in that form or not a valid cookie: then use the
+  ///         general parser and `assign_from_json`, which decides
+  bool assign_from_plain_json(std::string_view text);
 };
 
 }  // namespace sessionkit

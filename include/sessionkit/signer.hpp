@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sessionkit {
@@ -40,6 +41,9 @@ class SESSIONKIT_API signer {
   /// Tries every secret in order (rotation).
   /// @return the value when one secret verifies, else an empty optional.
   std::optional<std::string> unsign(std::string_view input) const;
+
+  /// `unsign`, also saying which secret verified (0: the one that signs).
+  std::optional<std::pair<std::string, std::size_t>> unsign_with_index(std::string_view input) const;
 
   /// The secrets, first one signing.
   const std::vector<std::string>& secrets() const noexcept { return secrets_; }

@@ -24,6 +24,12 @@ struct session_record {
   std::optional<timestamp> expires;  ///< none: a browser-session cookie (no expiry of its own)
 };
 
+/// The answer to `get`: an error, or the record's JSON (none: no live session with that id).
+struct get_result {
+  std::error_code error;
+  std::optional<std::string> json;
+};
+
 /// Completion of `get`: the record's JSON, or none when there is no live session with that id.
 using get_handler = detail::unique_function<void(std::error_code, std::optional<std::string>)>;
 /// Completion of set / destroy / touch / clear.
@@ -73,6 +79,21 @@ class SESSIONKIT_API store {
   virtual void length(length_handler handler);
   /// Removes every session. Default: `error::not_supported`.
   virtual void clear(completion_handler handler);
+
+  // --- answers without waiting ------------------------------------------------------------
+  // A store that can answer some calls at once, without I/O (one in memory), answers the `try_`
+  // forms inside the call; the engine then skips the two thread hops of an asynchronous
+  // completion. Returning nothing means "use the asynchronous form" (the default), and nothing
+  // was done. Whatever a store answers here must be what the asynchronous form would answer.
+
+  /// `get` answered now, or nothing.
+  virtual std::optional<get_result> try_get(std::string_view id);
+  /// `set` done now (then `record` may have been moved from), or nothing.
+  virtual std::optional<std::error_code> try_set(std::string_view id, session_record& record);
+  /// `touch` done now (then `record` may have been moved from), or nothing.
+  virtual std::optional<std::error_code> try_touch(std::string_view id, session_record& record);
+  /// `destroy` done now, or nothing.
+  virtual std::optional<std::error_code> try_destroy(std::string_view id);
 
   /// Runs `fn` later, outside the current call, on the store's completion context. Used for
   /// completions that need no I/O (the default optional operations, early errors).

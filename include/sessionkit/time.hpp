@@ -24,6 +24,11 @@ SESSIONKIT_API std::string format_http_date(timestamp t);
 /// Formats like `Date.prototype.toISOString()`: `1970-01-01T00:00:00.000Z` (years 0..9999).
 SESSIONKIT_API std::string format_iso_date(timestamp t);
 
+/// `format_http_date` appended to `out` (no temporary string).
+SESSIONKIT_API void append_http_date(std::string& out, timestamp t);
+/// `format_iso_date` appended to `out` (no temporary string).
+SESSIONKIT_API void append_iso_date(std::string& out, timestamp t);
+
 /// Parses the forms `Date.parse` accepts that matter here: ISO 8601 as written by
 /// `toISOString()` (with or without milliseconds, `Z` or a numeric offset, or a date alone) and
 /// the IMF-fixdate of `toUTCString()`.

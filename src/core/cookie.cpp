@@ -157,10 +157,11 @@ std::optional<std::string> decode_uri_component(std::string_view s) {
   out.reserve(s.size());
   std::size_t i = 0;
   while (i < s.size()) {
-    if (s[i] != '%') {
-      out.push_back(s[i++]);
-      continue;
-    }
+    // Copy the run up to the next escape in one go (cookie values are mostly plain).
+    const std::size_t escape = s.find('%', i);
+    out.append(s.substr(i, escape == std::string_view::npos ? s.npos : escape - i));
+    if (escape == std::string_view::npos) break;
+    i = escape;
     const int first = read_escape(s, i);
     if (first < 0) return std::nullopt;
     if (first < 0x80) {
@@ -174,38 +175,50 @@ std::optional<std::string> decode_uri_component(std::string_view s) {
     else if (first >= 0xE0 && first <= 0xEF) n = 3;
     else if (first >= 0xF0 && first <= 0xF4) n = 4;
     else return std::nullopt;
-    std::string bytes(1, char(first));
+    char bytes[4] = {char(first)};
     for (std::size_t k = 1; k < n; ++k) {
       const int next = read_escape(s, i + 3 * k);
       if (next < 0 || (next & 0xC0) != 0x80) return std::nullopt;
-      bytes.push_back(char(next));
+      bytes[k] = char(next);
     }
-    if (utf8_sequence_length(bytes, 0) != n) return std::nullopt;
-    out += bytes;
+    if (utf8_sequence_length(std::string_view(bytes, n), 0) != n) return std::nullopt;
+    out.append(bytes, n);
     i += 3 * n;
   }
   return out;
 }
 
-std::string encode_uri_component(std::string_view s) {
+void append_encoded_uri_component(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() + s.size() / 4);
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = utf8_sequence_length(s, i);
+  static constexpr auto unreserved = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = 0; c < 128; ++c) table[c] = is_uri_unreserved(static_cast<unsigned char>(c));
+    return table;
+  }();
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // Copy a run of characters that stay as they are in one go (most of a signed id).
+    std::size_t run = i;
+    while (run < s.size() && unreserved[static_cast<unsigned char>(s[run])]) ++run;
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80 ? 1 : utf8_sequence_length(s, i);
     if (n == 0) throw std::invalid_argument("URI malformed");
     for (std::size_t k = 0; k < n; ++k) {
-      const unsigned char c = static_cast<unsigned char>(s[i + k]);
-      if (is_uri_unreserved(c)) {
-        out.push_back(char(c));
-      } else {
-        out.push_back('%');
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 0xF]);
-      }
+      const unsigned char b = static_cast<unsigned char>(s[i + k]);
+      const char escape[3] = {'%', hex[b >> 4], hex[b & 0xF]};
+      out.append(escape, 3);
     }
     i += n;
   }
+}
+
+std::string encode_uri_component(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 4);
+  append_encoded_uri_component(out, s);
   return out;
 }
 
@@ -239,15 +252,14 @@ bool is_valid_cookie_name(std::string_view name) noexcept {
 std::string serialize_set_cookie(std::string_view name, std::string_view value,
                                  const set_cookie_options& opt) {
   if (!is_valid_cookie_name(name)) throw invalid_cookie("argument name is invalid");
-  std::string encoded;
+  std::string out;
+  out.reserve(name.size() + value.size() + value.size() / 4 + 96);
+  out.append(name).push_back('=');
   try {
-    encoded = encode_uri_component(value);
+    append_encoded_uri_component(out, value);
   } catch (const std::invalid_argument&) {
     throw invalid_cookie("argument val is invalid");
   }
-  std::string out;
-  out.reserve(name.size() + encoded.size() + 96);
-  out.append(name).append("=").append(encoded);
   if (opt.max_age_seconds) out.append("; Max-Age=").append(std::to_string(*opt.max_age_seconds));
   if (opt.domain && !opt.domain->empty()) {
     if (!is_valid_domain(*opt.domain)) throw invalid_cookie("option domain is invalid");
@@ -257,7 +269,10 @@ std::string serialize_set_cookie(std::string_view name, std::string_view value,
     if (!is_valid_path(*opt.path)) throw invalid_cookie("option path is invalid");
     out.append("; Path=").append(*opt.path);
   }
-  if (opt.expires) out.append("; Expires=").append(format_http_date(*opt.expires));
+  if (opt.expires) {
+    out.append("; Expires=");
+    append_http_date(out, *opt.expires);
+  }
   if (opt.http_only) out.append("; HttpOnly");
   if (opt.secure) out.append("; Secure");
   if (opt.partitioned) out.append("; Partitioned");

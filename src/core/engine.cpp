@@ -95,12 +95,19 @@ bool engine::is_secure(const request_info& request) const noexcept {
   return *options_.proxy && forwarded_proto_is_https(request.forwarded_proto);
 }
 
-std::optional<std::string> engine::read_session_id(std::string_view cookie_header) const {
+std::optional<engine::cookie_read> engine::read_cookie(std::string_view cookie_header) const {
   auto raw = find_cookie(cookie_header, options_.name);
   if (!raw || raw->size() < 2 || raw->compare(0, 2, "s:") != 0) return std::nullopt;
-  auto id = signer_.unsign(std::string_view(*raw).substr(2));
-  if (!id || id->empty()) return std::nullopt;
-  return id;
+  auto found = signer_.unsign_with_index(std::string_view(*raw).substr(2));
+  if (!found || found->first.empty()) return std::nullopt;
+  cookie_read result{std::move(found->first), {}};
+  if (found->second == 0) result.signed_value = raw->substr(2);
+  return result;
+}
+
+std::optional<std::string> engine::read_session_id(std::string_view cookie_header) const {
+  if (auto read = read_cookie(cookie_header)) return std::move(read->id);
+  return std::nullopt;
 }
 
 std::string engine::make_id(const genid_context& context) const {
@@ -121,8 +128,9 @@ session_context::session_context(const engine& owner, const request_info& reques
     step_ = step::unavailable;
     return;
   }
-  if (auto id = engine_.read_session_id(request.cookie_header)) {
-    cookie_id_ = std::move(*id);
+  if (auto read = engine_.read_cookie(request.cookie_header)) {
+    cookie_id_ = std::move(read->id);
+    cookie_signed_value_ = std::move(read->signed_value);
     step_ = step::load;
   } else {
     generate();
@@ -167,7 +175,40 @@ void session_context::generate() {
   present_ = true;
 }
 
+// The usual record, `{"cookie":{...plain...},...data}`: the cookie is read straight from its
+// text and only the data goes through the JSON parser (most of a small record is its cookie).
+bool session_context::assign_plain_record(session& target, std::string_view json, std::string* raw_hash) const {
+  const auto cookie_text = leading_cookie_json(json);
+  if (!cookie_text) return false;
+  session_cookie revived;
+  if (!revived.assign_from_plain_json(*cookie_text)) return false;
+  const std::string_view rest = json.substr(std::size_t(cookie_text->data() + cookie_text->size() - json.data()));
+  boost::json::object data;
+  if (rest != "}") {
+    if (rest.size() < 3 || rest[0] != ',' || rest[1] == '}') return false;  // `,}` is no JSON
+    std::string data_text;
+    data_text.reserve(rest.size());
+    data_text.push_back('{');
+    data_text.append(rest.substr(1));
+    std::error_code ec;
+    auto parsed = parse_json(data_text, ec);
+    if (!parsed || !parsed->is_object()) return false;
+    data = std::move(parsed->get_object());
+    if (data.contains("cookie")) return false;  // a second `cookie`: the general path decides
+  }
+  if (raw_hash) *raw_hash = hash_of(data);
+  for (auto it = data.begin(); it != data.end();) {
+    if (is_reserved_key(it->key())) it = data.stable_erase(it);
+    else ++it;
+  }
+  target.cookie_ = std::move(revived);
+  target.data_ = std::move(data);
+  target.keys_before_cookie_.clear();
+  return true;
+}
+
 bool session_context::assign_record(session& target, std::string_view json, std::string* raw_hash) const {
+  if (assign_plain_record(target, json, raw_hash)) return true;
   std::error_code ec;
   auto parsed = parse_json(json, ec);
   if (!parsed || !parsed->is_object()) return false;
@@ -180,20 +221,19 @@ bool session_context::assign_record(session& target, std::string_view json, std:
   // them counts as modified once they are dropped, and is saved again without them.
   if (raw_hash) *raw_hash = hash_of(record);
   std::vector<std::string> before_cookie;
-  bool cookie_seen = false;
-  boost::json::object data;
-  data.reserve(record.size());
-  for (auto& member : record) {
-    if (member.key() == "cookie") {
-      cookie_seen = true;
-      continue;
-    }
-    if (is_reserved_key(member.key())) continue;
-    if (!cookie_seen && !is_array_index(member.key())) before_cookie.emplace_back(member.key());
-    data.emplace(member.key(), std::move(member.value()));
+  for (const auto& member : record) {
+    if (member.key() == "cookie") break;
+    if (!is_array_index(member.key()) && !is_reserved_key(member.key()))
+      before_cookie.emplace_back(member.key());
+  }
+  // The record becomes the data: `cookie` and reserved keys leave, the rest keeps its order.
+  record.stable_erase("cookie");
+  for (auto it = record.begin(); it != record.end();) {
+    if (is_reserved_key(it->key())) it = record.stable_erase(it);
+    else ++it;
   }
   target.cookie_ = std::move(revived);
-  target.data_ = std::move(data);
+  target.data_ = std::move(record);
   target.keys_before_cookie_ = std::move(before_cookie);
   return true;
 }
@@ -220,6 +260,17 @@ std::error_code session_context::on_loaded(std::error_code ec, std::optional<std
   return {};
 }
 
+std::optional<std::error_code> session_context::try_load() {
+  switch (step_) {
+    case step::unavailable: return make_error_code(error::store_unavailable);
+    case step::load: break;
+    default: return std::error_code{};
+  }
+  auto answer = engine_.store_->try_get(cookie_id_);
+  if (!answer) return std::nullopt;
+  return on_loaded(answer->error, std::move(answer->json));
+}
+
 void session_context::load(completion_handler handler) {
   if (step_ == step::unavailable) {
     engine_.store_->defer([h = std::move(handler)]() mutable { h(error::store_unavailable); });
@@ -240,12 +291,17 @@ void session_context::load(completion_handler handler) {
 
 std::string session_context::data_hash() const { return hash_of(session_->data_); }
 
+const std::string& session_context::end_hash() const {
+  if (!end_hash_) end_hash_ = data_hash();
+  return *end_hash_;
+}
+
 bool session_context::is_modified() const {
-  return original_id_ != session_->id_ || original_hash_ != data_hash();
+  return original_id_ != session_->id_ || original_hash_ != end_hash();
 }
 
 bool session_context::is_saved() const {
-  return original_id_ == session_->id_ && saved_hash_ && *saved_hash_ == data_hash();
+  return original_id_ == session_->id_ && saved_hash_ && *saved_hash_ == end_hash();
 }
 
 bool session_context::should_set_cookie() const {
@@ -269,7 +325,7 @@ bool session_context::should_destroy() const {
 }
 
 session_record session_context::make_record() const {
-  return {session_->to_json(), session_->cookie_.expires};
+  return {session_->to_json(end_hash_ ? &*end_hash_ : nullptr), session_->cookie_.expires};
 }
 
 std::error_code session_context::check_size(const session_record& record) const {
@@ -286,6 +342,11 @@ std::error_code session_context::check_size(const session_record& record) const 
 end_plan session_context::plan_end() {
   end_plan plan;
   if (!session_ || session_->id_.empty()) return plan;
+  end_hash_.reset();
+  struct forget_hash {  // the handler may change the data again after a session.save()
+    std::optional<std::string>& hash;
+    ~forget_hash() { hash.reset(); }
+  } forget{end_hash_};
   plan.id = session_->id_;
   if (present_ && should_set_cookie()) {
     if (session_->cookie_.secure.value_or(false) && !secure_) {
@@ -296,9 +357,11 @@ end_plan session_context::plan_end() {
         touched_ = true;
       }
       try {
-        plan.set_cookie = serialize_set_cookie(engine_.options_.name,
-                                               "s:" + engine_.signer_.sign(session_->id_),
-                                               session_->cookie_.attributes());
+        const bool same_signature = session_->id_ == cookie_id_ && !cookie_signed_value_.empty();
+        plan.set_cookie = serialize_set_cookie(
+            engine_.options_.name,
+            "s:" + (same_signature ? cookie_signed_value_ : engine_.signer_.sign(session_->id_)),
+            session_->cookie_.attributes());
       } catch (const invalid_cookie& e) {
         plan.cookie_error = error::invalid_cookie_option;
         log(log_level::error, std::string("session cookie not sent: ") + e.what());
@@ -324,9 +387,37 @@ end_plan session_context::plan_end() {
   return plan;
 }
 
+end_plan& session_context::planned() {
+  if (!plan_) plan_ = plan_end();
+  return *plan_;
+}
+
+std::optional<end_result> session_context::try_end() {
+  end_plan& plan = planned();
+  store& s = *engine_.store_;
+  std::optional<std::error_code> done;
+  switch (plan.operation) {
+    case store_operation::none: done = std::error_code{}; break;
+    case store_operation::save:
+      if (auto ec = check_size(plan.record)) done = ec;
+      else done = s.try_set(plan.id, plan.record);
+      break;
+    case store_operation::touch: done = s.try_touch(plan.id, plan.record); break;
+    case store_operation::destroy: done = s.try_destroy(plan.id); break;
+  }
+  if (!done) return std::nullopt;  // end() carries out the plan
+  end_result result;
+  // A failed write withholds the cookie: the response becomes an error, nothing is claimed.
+  if (*done) result.error = *done;
+  else result.set_cookie = std::move(plan.set_cookie);
+  plan_.reset();
+  return result;
+}
+
 void session_context::end(
     detail::unique_function<void(std::error_code, std::optional<std::string>)> handler) {
-  end_plan plan = plan_end();
+  end_plan plan = std::move(planned());
+  plan_.reset();
   store& s = *engine_.store_;
   auto finish = [self = shared_from_this(), h = std::move(handler),
                  cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
@@ -357,10 +448,22 @@ void session_context::end(
 // ---------------------------------------------------------------------------------------------
 // session: express-session's methods
 
-std::string session::to_json() const {
+std::string session::to_json() const { return to_json(nullptr); }
+
+std::string session::to_json(const std::string* data_json) const {
   // JSON.stringify of the session: array-index keys first (ascending), then `cookie` and the
   // other keys in insertion order (`cookie` after the keys a loaded record had before it).
   std::string out;
+  if (data_json && keys_before_cookie_.empty() && data_json->size() >= 2 &&
+      std::none_of(data_.begin(), data_.end(), [](const auto& m) { return is_array_index(m.key()); })) {
+    // The usual shape: `cookie` first, then the data exactly as `data_json` (the hash) has it.
+    out.reserve(data_json->size() + 128);
+    out += "{\"cookie\":";
+    cookie_.append_json(out);
+    if (data_json->size() > 2) out.push_back(',');
+    out.append(*data_json, 1);
+    return out;
+  }
   out.reserve(128);
   out.push_back('{');
   bool first = true;
@@ -384,15 +487,7 @@ std::string session::to_json() const {
   return out;
 }
 
-bool session::erase(std::string_view key) {
-  if (!data_.contains(key)) return false;
-  boost::json::object kept(data_.storage());
-  kept.reserve(data_.size());
-  for (auto& member : data_)
-    if (member.key() != key) kept.emplace(member.key(), std::move(member.value()));
-  data_ = std::move(kept);
-  return true;
-}
+bool session::erase(std::string_view key) { return data_.stable_erase(key) != 0; }
 
 void session::save(completion_handler handler) {
   session_context& ctx = *owner_;

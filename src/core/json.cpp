@@ -255,6 +255,10 @@ struct exact_number_handler {
   boost::json::value_stack stack;
   std::string number;  // the number's text so far (a number may arrive in parts)
 
+  // `temp` holds the values being built before they become objects and arrays: a buffer on the
+  // caller's stack spares the heap for small documents.
+  exact_number_handler(unsigned char* temp, std::size_t temp_size) : stack({}, temp, temp_size) {}
+
   using ec_t = boost::system::error_code;
   using sv = boost::json::string_view;
 
@@ -410,7 +414,8 @@ std::optional<boost::json::value> parse_json(std::string_view raw_text, std::err
   boost::json::parse_options options;
   options.allow_invalid_utf8 = bool(normalised);  // only the surrogates' WTF-8 remains
   options.max_depth = 1000;  // deep enough for any real session, bounded for hostile input
-  boost::json::basic_parser<exact_number_handler> parser(options);
+  unsigned char temp[2048];
+  boost::json::basic_parser<exact_number_handler> parser(options, temp, sizeof temp);
   parser.handler().stack.reset();
   boost::system::error_code bec;
   const std::size_t used = parser.write_some(false, text.data(), text.size(), bec);

@@ -51,7 +51,7 @@ void session_cookie::append_json(std::string& out) const {
   out += ",\"expires\":";
   if (expires) {
     out += '"';
-    out += format_iso_date(*expires);
+    append_iso_date(out, *expires);
     out += '"';
   } else {
     out += "null";
@@ -112,29 +112,200 @@ std::optional<long long> read_integer(const boost::json::value& v, bool& ok) {
 bool session_cookie::assign_from_json(const boost::json::object& stored) {
   *this = session_cookie{};
   bool ok = true;
-  if (const auto* v = stored.if_contains("originalMaxAge")) original_max_age = read_integer(*v, ok);
-  if (const auto* v = stored.if_contains("partitioned")) partitioned = read_bool(*v, ok);
-  if (const auto* v = stored.if_contains("priority")) priority = read_string(*v, ok);
-  if (const auto* v = stored.if_contains("expires")) {
-    if (v->is_string()) {
-      expires = parse_date(v->get_string());
-      if (!expires) ok = false;
-    } else if (auto ms = read_integer(*v, ok)) {
-      expires = timestamp{std::chrono::milliseconds{*ms}};
+  // One pass over the members (a record's cookie has a handful) instead of a lookup per name.
+  for (const auto& member : stored) {
+    const std::string_view key = member.key();
+    const boost::json::value& v = member.value();
+    if (key == "originalMaxAge") {
+      original_max_age = read_integer(v, ok);
+    } else if (key == "expires") {
+      if (v.is_string()) {
+        expires = parse_date(v.get_string());
+        if (!expires) ok = false;
+      } else if (auto ms = read_integer(v, ok)) {
+        expires = timestamp{std::chrono::milliseconds{*ms}};
+      } else {
+        expires.reset();
+      }
+    } else if (key == "httpOnly") {
+      http_only = read_bool(v, ok).value_or(false);
+    } else if (key == "path") {
+      if (auto p = read_string(v, ok)) path = std::move(*p);
+    } else if (key == "secure") {
+      secure = read_bool(v, ok);
+    } else if (key == "domain") {
+      domain = read_string(v, ok);
+    } else if (key == "sameSite") {
+      if (v.is_bool()) same_site = v.get_bool();
+      else if (v.is_string()) same_site = std::string(v.get_string());
+      else if (v.is_null()) same_site = {};
+      else ok = false;
+    } else if (key == "partitioned") {
+      partitioned = read_bool(v, ok);
+    } else if (key == "priority") {
+      priority = read_string(v, ok);
     }
   }
-  if (const auto* v = stored.if_contains("secure")) secure = read_bool(*v, ok);
-  if (const auto* v = stored.if_contains("httpOnly")) http_only = read_bool(*v, ok).value_or(false);
-  if (const auto* v = stored.if_contains("domain")) domain = read_string(*v, ok);
-  if (const auto* v = stored.if_contains("path")) {
-    if (auto p = read_string(*v, ok)) path = std::move(*p);
-  }
-  if (const auto* v = stored.if_contains("sameSite")) {
-    if (v->is_bool()) same_site = v->get_bool();
-    else if (v->is_string()) same_site = std::string(v->get_string());
-    else if (!v->is_null()) ok = false;
-  }
   return ok;
+}
+
+namespace {
+
+// A cursor over the plain JSON `JSON.stringify` writes; any other form makes it fail, so the
+// caller falls back to the general parser.
+class plain_reader {
+ public:
+  explicit plain_reader(std::string_view text) : text_(text) {}
+
+  bool at_end() const { return pos_ == text_.size(); }
+  bool take(char c) {
+    if (pos_ >= text_.size() || text_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+  bool peek(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
+  bool take_word(std::string_view w) {
+    if (text_.substr(pos_, w.size()) != w) return false;
+    pos_ += w.size();
+    return true;
+  }
+
+  // A string of printable ASCII without escapes.
+  std::optional<std::string_view> string() {
+    if (!take('"')) return std::nullopt;
+    const std::size_t start = pos_;
+    while (pos_ < text_.size()) {
+      const unsigned char c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') return text_.substr(start, pos_++ - start);
+      if (c < 0x20 || c >= 0x7F || c == '\\') return std::nullopt;
+      ++pos_;
+    }
+    return std::nullopt;
+  }
+
+  // An integer of at most 15 digits (exact in a double, inside Date's range checks below).
+  std::optional<long long> integer() {
+    const bool negative = take('-');
+    const std::size_t start = pos_;
+    long long v = 0;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') v = v * 10 + (text_[pos_++] - '0');
+    const std::size_t digits = pos_ - start;
+    if (digits == 0 || digits > 15 || (digits > 1 && text_[start] == '0')) return std::nullopt;
+    if (peek('.') || peek('e') || peek('E')) return std::nullopt;
+    return negative ? -v : v;
+  }
+
+  enum class literal { none, true_, false_, null };
+  // true, false or null.
+  literal boolean_or_null() {
+    if (take_word("true")) return literal::true_;
+    if (take_word("false")) return literal::false_;
+    if (take_word("null")) return literal::null;
+    return literal::none;
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+bool session_cookie::assign_from_plain_json(std::string_view text) {
+  session_cookie c;
+  plain_reader in(text);
+  if (!in.take('{')) return false;
+  unsigned seen = 0;  // one bit per key: a repeated key takes the general path
+  bool first = true;
+  while (!in.take('}')) {
+    if (!first && !in.take(',')) return false;
+    first = false;
+    const auto key = in.string();
+    if (!key || !in.take(':')) return false;
+    // The value readers accept exactly what assign_from_json accepts for the key.
+    using literal = plain_reader::literal;
+    auto read_optional_bool = [&](std::optional<bool>& out) {
+      switch (in.boolean_or_null()) {
+        case literal::true_: out = true; return true;
+        case literal::false_: out = false; return true;
+        case literal::null: out.reset(); return true;
+        case literal::none: break;
+      }
+      return false;
+    };
+    auto read_optional_string = [&](std::optional<std::string>& out) {
+      if (in.take_word("null")) {
+        out.reset();
+        return true;
+      }
+      auto s = in.string();
+      if (!s) return false;
+      out = std::string(*s);
+      return true;
+    };
+    unsigned bit = 0;
+    bool ok = false;
+    if (*key == "originalMaxAge") {
+      bit = 1;
+      if (in.take_word("null")) {
+        c.original_max_age.reset();
+        ok = true;
+      } else if (auto n = in.integer()) {
+        c.original_max_age = *n;
+        ok = true;
+      }
+    } else if (*key == "expires") {
+      bit = 2;
+      if (in.take_word("null")) {
+        c.expires.reset();
+        ok = true;
+      } else if (auto s = in.string()) {
+        c.expires = parse_date(*s);
+        ok = c.expires.has_value();
+      } else if (auto n = in.integer()) {
+        c.expires = timestamp{std::chrono::milliseconds{*n}};
+        ok = true;
+      }
+    } else if (*key == "httpOnly") {
+      bit = 4;
+      std::optional<bool> b;
+      ok = read_optional_bool(b);
+      c.http_only = b.value_or(false);
+    } else if (*key == "path") {
+      bit = 8;
+      std::optional<std::string> p;
+      ok = read_optional_string(p);
+      if (p) c.path = std::move(*p);
+    } else if (*key == "secure") {
+      bit = 16;
+      ok = read_optional_bool(c.secure);
+    } else if (*key == "domain") {
+      bit = 32;
+      ok = read_optional_string(c.domain);
+    } else if (*key == "sameSite") {
+      bit = 64;
+      const literal b = in.boolean_or_null();
+      if (b != literal::none) {
+        if (b == literal::null) c.same_site = {};
+        else c.same_site = b == literal::true_;
+        ok = true;
+      } else if (auto s = in.string()) {
+        c.same_site = std::string(*s);
+        ok = true;
+      }
+    } else if (*key == "partitioned") {
+      bit = 128;
+      ok = read_optional_bool(c.partitioned);
+    } else if (*key == "priority") {
+      bit = 256;
+      ok = read_optional_string(c.priority);
+    }
+    if (!ok || (seen & bit)) return false;  // unknown keys (bit 0) are left to the general path
+    seen |= bit;
+  }
+  if (!in.at_end()) return false;
+  *this = std::move(c);
+  return true;
 }
 
 }  // namespace sessionkit

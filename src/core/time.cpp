@@ -130,21 +130,82 @@ std::optional<timestamp> parse_imf(std::string_view s) {
 
 timestamp now() noexcept { return floor<milliseconds>(system_clock::now()); }
 
-std::string format_http_date(timestamp t) {
+namespace {
+
+void append_digits(std::string& out, unsigned value, int width) {
+  char digits[4];
+  for (int i = width - 1; i >= 0; --i) {
+    digits[i] = char('0' + value % 10);
+    value /= 10;
+  }
+  out.append(digits, std::size_t(width));
+}
+
+}  // namespace
+
+// Hand-formatted for the years cookies use (the hot path: every Set-Cookie and stored record);
+// snprintf for the rest, which keeps the historical output for odd years.
+void append_http_date(std::string& out, timestamp t) {
   const auto b = split(t);
-  char buffer[64];
-  const int n = std::snprintf(buffer, sizeof buffer, "%s, %02u %s %04d %02u:%02u:%02u GMT",
-                              weekday_names[b.weekday], b.day, month_names[b.month - 1], b.year,
-                              b.hour, b.minute, b.second);
-  return std::string(buffer, std::size_t(n));
+  if (b.year < 0 || b.year > 9999) {
+    char buffer[64];
+    const int n = std::snprintf(buffer, sizeof buffer, "%s, %02u %s %04d %02u:%02u:%02u GMT",
+                                weekday_names[b.weekday], b.day, month_names[b.month - 1], b.year,
+                                b.hour, b.minute, b.second);
+    out.append(buffer, std::size_t(n));
+    return;
+  }
+  out.append(weekday_names[b.weekday], 3).append(", ");
+  append_digits(out, b.day, 2);
+  out.push_back(' ');
+  out.append(month_names[b.month - 1], 3).push_back(' ');
+  append_digits(out, unsigned(b.year), 4);
+  out.push_back(' ');
+  append_digits(out, b.hour, 2);
+  out.push_back(':');
+  append_digits(out, b.minute, 2);
+  out.push_back(':');
+  append_digits(out, b.second, 2);
+  out.append(" GMT");
+}
+
+void append_iso_date(std::string& out, timestamp t) {
+  const auto b = split(t);
+  if (b.year < 0 || b.year > 9999) {
+    char buffer[64];
+    const int n = std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", b.year,
+                                b.month, b.day, b.hour, b.minute, b.second, b.millisecond);
+    out.append(buffer, std::size_t(n));
+    return;
+  }
+  append_digits(out, unsigned(b.year), 4);
+  out.push_back('-');
+  append_digits(out, b.month, 2);
+  out.push_back('-');
+  append_digits(out, b.day, 2);
+  out.push_back('T');
+  append_digits(out, b.hour, 2);
+  out.push_back(':');
+  append_digits(out, b.minute, 2);
+  out.push_back(':');
+  append_digits(out, b.second, 2);
+  out.push_back('.');
+  append_digits(out, b.millisecond, 3);
+  out.push_back('Z');
+}
+
+std::string format_http_date(timestamp t) {
+  std::string out;
+  out.reserve(29);
+  append_http_date(out, t);
+  return out;
 }
 
 std::string format_iso_date(timestamp t) {
-  const auto b = split(t);
-  char buffer[64];
-  const int n = std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", b.year,
-                              b.month, b.day, b.hour, b.minute, b.second, b.millisecond);
-  return std::string(buffer, std::size_t(n));
+  std::string out;
+  out.reserve(24);
+  append_iso_date(out, t);
+  return out;
 }
 
 std::optional<timestamp> parse_date(std::string_view text) noexcept {

@@ -258,75 +258,91 @@ void memory_store::defer(detail::unique_function<void()> fn) {
   state_->post([f = std::move(fn)]() mutable { f(); });
 }
 
-void memory_store::get(std::string_view id, get_handler handler) {
-  std::optional<std::string> found;
-  {
-    shard& sh = state_->shard_for(id);
-    std::lock_guard lock(sh.mutex);
-    sh.with(id, [&](auto& map, auto it, auto) {
-      if (it == map.end()) return;
-      if (it->second.expires <= now()) map.erase(it);  // expired: never returned
-      else found = expand(it->second);
-    });
-  }
-  state_->post([h = std::move(handler), found = std::move(found)]() mutable { h({}, std::move(found)); });
+// The store answers every call at once; the asynchronous forms only deliver the answer later,
+// as the store contract asks.
+
+std::optional<get_result> memory_store::try_get(std::string_view id) {
+  get_result result;
+  shard& sh = state_->shard_for(id);
+  std::lock_guard lock(sh.mutex);
+  sh.with(id, [&](auto& map, auto it, auto) {
+    if (it == map.end()) return;
+    if (it->second.expires <= now()) map.erase(it);  // expired: never returned
+    else result.json = expand(it->second);
+  });
+  return result;
 }
 
-void memory_store::set(std::string_view id, session_record record, completion_handler handler) {
+std::optional<std::error_code> memory_store::try_set(std::string_view id, session_record& record) {
   const timestamp at = now();
   const timestamp expires = state_->expiry_of(record, at);
   // Compact outside the shard lock: it may take the template table's.
   std::optional<entry> fresh;
   if (expires > at) fresh = compact(state_->templates, std::move(record.json), record.expires, expires);
-  {
-    shard& sh = state_->shard_for(id);
-    std::lock_guard lock(sh.mutex);
-    sh.with(id, [&](auto& map, auto it, auto make_key) {
-      if (!fresh) {
-        // Already expired (connect-redis deletes instead of writing): nothing live to keep.
-        if (it != map.end()) map.erase(it);
-      } else if (it != map.end()) {
-        it->second = std::move(*fresh);
-      } else {
-        map.emplace(make_key(), std::move(*fresh));
-      }
-    });
-  }
-  state_->post([h = std::move(handler)]() mutable { h({}); });
+  shard& sh = state_->shard_for(id);
+  std::lock_guard lock(sh.mutex);
+  sh.with(id, [&](auto& map, auto it, auto make_key) {
+    if (!fresh) {
+      // Already expired (connect-redis deletes instead of writing): nothing live to keep.
+      if (it != map.end()) map.erase(it);
+    } else if (it != map.end()) {
+      it->second = std::move(*fresh);
+    } else {
+      map.emplace(make_key(), std::move(*fresh));
+    }
+  });
+  return std::error_code{};
+}
+
+std::optional<std::error_code> memory_store::try_destroy(std::string_view id) {
+  shard& sh = state_->shard_for(id);
+  std::lock_guard lock(sh.mutex);
+  sh.with(id, [&](auto& map, auto it, auto) {
+    if (it != map.end()) map.erase(it);
+  });
+  return std::error_code{};
+}
+
+std::optional<std::error_code> memory_store::try_touch(std::string_view id, session_record& record) {
+  const timestamp at = now();
+  shard& sh = state_->shard_for(id);
+  std::lock_guard lock(sh.mutex);
+  // Like express's MemoryStore: only a live session is touched; its data is kept and only
+  // the cookie (expiry) is refreshed, so a concurrent write is not undone.
+  sh.with(id, [&](auto& map, auto it, auto) {
+    if (it == map.end() || it->second.expires <= at) return;
+    const timestamp expires = state_->expiry_of(record, at);
+    if (expires <= at) {
+      map.erase(it);
+      return;
+    }
+    std::optional<std::string> spliced;
+    if (auto cookie = leading_cookie_json(record.json)) spliced = splice_record_cookie(expand(it->second), *cookie);
+    if (spliced) it->second = compact(state_->templates, std::move(*spliced), record.expires, expires);
+    else it->second.expires = expires;
+  });
+  return std::error_code{};
+}
+
+void memory_store::get(std::string_view id, get_handler handler) {
+  state_->post([h = std::move(handler), r = std::move(*try_get(id))]() mutable {
+    h(r.error, std::move(r.json));
+  });
+}
+
+void memory_store::set(std::string_view id, session_record record, completion_handler handler) {
+  const std::error_code ec = *try_set(id, record);
+  state_->post([h = std::move(handler), ec]() mutable { h(ec); });
 }
 
 void memory_store::destroy(std::string_view id, completion_handler handler) {
-  {
-    shard& sh = state_->shard_for(id);
-    std::lock_guard lock(sh.mutex);
-    sh.with(id, [&](auto& map, auto it, auto) {
-      if (it != map.end()) map.erase(it);
-    });
-  }
-  state_->post([h = std::move(handler)]() mutable { h({}); });
+  const std::error_code ec = *try_destroy(id);
+  state_->post([h = std::move(handler), ec]() mutable { h(ec); });
 }
 
 void memory_store::touch(std::string_view id, session_record record, completion_handler handler) {
-  const timestamp at = now();
-  {
-    shard& sh = state_->shard_for(id);
-    std::lock_guard lock(sh.mutex);
-    // Like express's MemoryStore: only a live session is touched; its data is kept and only
-    // the cookie (expiry) is refreshed, so a concurrent write is not undone.
-    sh.with(id, [&](auto& map, auto it, auto) {
-      if (it == map.end() || it->second.expires <= at) return;
-      const timestamp expires = state_->expiry_of(record, at);
-      if (expires <= at) {
-        map.erase(it);
-        return;
-      }
-      std::optional<std::string> spliced;
-      if (auto cookie = leading_cookie_json(record.json)) spliced = splice_record_cookie(expand(it->second), *cookie);
-      if (spliced) it->second = compact(state_->templates, std::move(*spliced), record.expires, expires);
-      else it->second.expires = expires;
-    });
-  }
-  state_->post([h = std::move(handler)]() mutable { h({}); });
+  const std::error_code ec = *try_touch(id, record);
+  state_->post([h = std::move(handler), ec]() mutable { h(ec); });
 }
 
 void memory_store::all(all_handler handler) {

@@ -36,6 +36,11 @@ class SESSIONKIT_API memory_store final : public store {
   void destroy(std::string_view id, completion_handler handler) override;
   bool has_touch() const noexcept override { return true; }
   void touch(std::string_view id, session_record record, completion_handler handler) override;
+  /// Always answered at once (the data is in this process).
+  std::optional<get_result> try_get(std::string_view id) override;
+  std::optional<std::error_code> try_set(std::string_view id, session_record& record) override;
+  std::optional<std::error_code> try_touch(std::string_view id, session_record& record) override;
+  std::optional<std::error_code> try_destroy(std::string_view id) override;
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;

@@ -4,6 +4,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 namespace sessionkit::beast {
 
@@ -126,15 +127,22 @@ middleware session_middleware(std::shared_ptr<const sessionkit::engine> engine) 
       co_await next();
       co_return;
     }
-    if (auto [ec] = co_await async_load(*state, as_tuple(use_awaitable)); ec) {
-      fail_with(ctx, ec);
+    // A store that answers at once (in memory) is not waited for: no thread hops.
+    std::optional<std::error_code> loaded = state->try_load();
+    if (!loaded) std::tie(loaded.emplace()) = co_await async_load(*state, as_tuple(use_awaitable));
+    if (*loaded) {
+      fail_with(ctx, *loaded);
       co_return;
     }
     ctx.set_session_state(state);
     co_await next();
-    auto [ec, set_cookie] = co_await async_end(*state, as_tuple(use_awaitable));
-    if (ec) fail_with(ctx, ec);
-    else if (set_cookie) ctx.res().insert(http::field::set_cookie, *set_cookie);
+    std::optional<end_result> ended = state->try_end();
+    if (!ended) {
+      auto [ec, set_cookie] = co_await async_end(*state, as_tuple(use_awaitable));
+      ended = end_result{ec, std::move(set_cookie)};
+    }
+    if (ended->error) fail_with(ctx, ended->error);
+    else if (ended->set_cookie) ctx.res().insert(http::field::set_cookie, *ended->set_cookie);
   };
 }
 
