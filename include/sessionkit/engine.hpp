@@ -58,7 +58,7 @@ class SESSIONKIT_API engine {
  private:
   struct cookie_read {
     std::string id;
-    std::string signed_value;  // "id.signature", kept when the first secret signed it
+    std::string signed_value;  // "s:id.signature", kept when the first secret signed it
   };
   std::optional<cookie_read> read_cookie(std::string_view cookie_header) const;
   friend class session_context;
@@ -170,8 +170,8 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   bool secure_ = false;
   step step_ = step::skip;
   std::string cookie_id_;    // the id the cookie carried (empty: none)
-  // The cookie's "id.signature" when the first secret signed it: the same bytes a new
-  // signature would have, so an unchanged id is not signed again.
+  // The cookie's value ("s:id.signature") when the first secret signed it: the same bytes a
+  // new signature would give, so an unchanged id is not signed again.
   std::string cookie_signed_value_;
   std::string original_id_;  // the id when the session was generated or loaded
   std::string original_hash_;

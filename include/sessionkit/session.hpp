@@ -37,7 +37,11 @@ class SESSIONKIT_API session {
   const boost::json::object& data() const noexcept { return data_; }
 
   /// `req.session[key]`, inserting `null` when absent.
-  boost::json::value& operator[](std::string_view key) { return data_[key]; }
+  boost::json::value& operator[](std::string_view key) {
+    // Looked up first: Boost.JSON's own operator[] grows the table even for a key it has.
+    if (boost::json::value* v = data_.if_contains(key)) return *v;
+    return data_[key];
+  }
 
   /// The value under `key`, or nullptr.
   const boost::json::value* find(std::string_view key) const noexcept { return data_.if_contains(key); }

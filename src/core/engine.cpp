@@ -35,12 +35,17 @@ void append_member(std::string& out, bool& first, std::string_view key, const bo
 // express-session's hash input: `JSON.stringify` of the session without its top-level `cookie`
 // (keys in JavaScript's order). Compared as text, so changes are detected by content.
 std::string hash_of(const boost::json::object& data) {
-  std::string out;
+  std::string out;  // small data stays in the string's own buffer
   out.push_back('{');
   bool first = true;
-  for_each_member_js_order(data, [&](std::string_view key, const boost::json::value& v) {
+  auto add = [&](std::string_view key, const boost::json::value& v) {
     if (key != "cookie") append_member(out, first, key, v);
-  });
+  };
+  if (std::none_of(data.begin(), data.end(), [](const auto& m) { return is_array_index(m.key()); })) {
+    for (const auto& m : data) add(m.key(), m.value());  // insertion order is JavaScript's
+  } else {
+    for_each_member_js_order(data, add);
+  }
   out.push_back('}');
   return out;
 }
@@ -101,7 +106,7 @@ std::optional<engine::cookie_read> engine::read_cookie(std::string_view cookie_h
   auto found = signer_.unsign_with_index(std::string_view(*raw).substr(2));
   if (!found || found->first.empty()) return std::nullopt;
   cookie_read result{std::move(found->first), {}};
-  if (found->second == 0) result.signed_value = raw->substr(2);
+  if (found->second == 0) result.signed_value = std::move(*raw);
   return result;
 }
 
@@ -118,8 +123,10 @@ std::string engine::make_id(const genid_context& context) const {
 // session_context: request start
 
 session_context::session_context(const engine& owner, const request_info& request)
-    : engine_(owner), path_(request.path), secure_(owner.is_secure(request)) {
-  const std::string_view path = path_.empty() ? std::string_view("/") : std::string_view(path_);
+    : engine_(owner), secure_(owner.is_secure(request)) {
+  // Only a custom genid sees the path (possibly later, in regenerate): copy it just then.
+  if (engine_.options_.genid) path_ = request.path;
+  const std::string_view path = request.path.empty() ? std::string_view("/") : request.path;
   if (path.substr(0, engine_.options_.cookie.path.size()) != engine_.options_.cookie.path) {
     step_ = step::skip;
     return;
@@ -360,7 +367,7 @@ end_plan session_context::plan_end() {
         const bool same_signature = session_->id_ == cookie_id_ && !cookie_signed_value_.empty();
         plan.set_cookie = serialize_set_cookie(
             engine_.options_.name,
-            "s:" + (same_signature ? cookie_signed_value_ : engine_.signer_.sign(session_->id_)),
+            same_signature ? cookie_signed_value_ : "s:" + engine_.signer_.sign(session_->id_),
             session_->cookie_.attributes());
       } catch (const invalid_cookie& e) {
         plan.cookie_error = error::invalid_cookie_option;

@@ -9,6 +9,7 @@
 #include <vector>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace sessionkit {
 namespace {
@@ -198,21 +199,29 @@ std::string stringify(const boost::json::value& v) {
 std::optional<std::string_view> leading_cookie_json(std::string_view record) noexcept {
   constexpr std::string_view head = "{\"cookie\":{";
   if (record.substr(0, head.size()) != head) return std::nullopt;
-  // Walk the object, skipping strings, until its braces balance.
+  // Walk the object until its braces balance; strings are skipped with memchr to their
+  // closing quote (one not preceded by an odd number of backslashes).
   const std::size_t start = head.size() - 1;
+  const char* const begin = record.data();
+  const char* const end = begin + record.size();
   int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = start; i < record.size(); ++i) {
-    const char c = record[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') ++depth;
-    else if (c == '}' || c == ']') {
-      if (--depth == 0) return record.substr(start, i + 1 - start);
+  for (const char* p = begin + start; p < end; ++p) {
+    const char c = *p;
+    if (c == '"') {
+      const char* q = p + 1;
+      while (true) {
+        q = static_cast<const char*>(std::memchr(q, '"', std::size_t(end - q)));
+        if (!q) return std::nullopt;
+        std::size_t backslashes = 0;
+        while (q - backslashes > p + 1 && q[-1 - std::ptrdiff_t(backslashes)] == '\\') ++backslashes;
+        if (backslashes % 2 == 0) break;
+        ++q;
+      }
+      p = q;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) return record.substr(start, std::size_t(p + 1 - (begin + start)));
     }
   }
   return std::nullopt;

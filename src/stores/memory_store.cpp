@@ -33,12 +33,21 @@ struct cookie_template {
 // Templates are interned for the life of the process; an application has a handful.
 class template_table {
  public:
-  const cookie_template* intern(std::string_view text, std::size_t insert_at) {
+  // The template whose text is `head + tail` (the expiry goes between them, at `insert_at`),
+  // found without building that text unless it is new.
+  const cookie_template* intern(std::string_view head, std::string_view tail, std::size_t insert_at) {
     std::lock_guard lock(mutex_);
-    for (const auto& t : templates_)
-      if (t->insert_at == insert_at && t->text == text) return t.get();
+    for (const auto& t : templates_) {
+      const std::string_view text = t->text;
+      if (t->insert_at == insert_at && text.size() == head.size() + tail.size() &&
+          text.substr(0, head.size()) == head && text.substr(head.size()) == tail)
+        return t.get();
+    }
     if (templates_.size() >= max_templates) return nullptr;  // keep records verbatim instead
-    templates_.push_back(std::make_unique<cookie_template>(cookie_template{std::string(text), insert_at}));
+    std::string text;
+    text.reserve(head.size() + tail.size());
+    text.append(head).append(tail);
+    templates_.push_back(std::make_unique<cookie_template>(cookie_template{std::move(text), insert_at}));
     return templates_.back().get();
   }
 
@@ -55,33 +64,37 @@ struct entry {
   std::string rest;                           // the record after the cookie object
 };
 
+// The shared template of a record's cookie object (its text with the expiry cut out), or null
+// when the cookie has another shape.
+const cookie_template* template_of(template_table& table, std::string_view cookie,
+                                   std::optional<timestamp> cookie_expires) {
+  if (cookie_expires) {
+    thread_local std::string expected;  // `"expires":"<ISO>"`, reused: no allocation
+    expected.assign("\"expires\":\"");
+    append_iso_date(expected, *cookie_expires);
+    expected.push_back('"');
+    const std::size_t at = cookie.find(expected);
+    if (at == std::string_view::npos) return nullptr;
+    const std::size_t insert_at = at + 11;  // just after `"expires":"`
+    return table.intern(cookie.substr(0, insert_at), cookie.substr(at + expected.size() - 1), insert_at);
+  }
+  if (cookie.find("\"expires\":null") == std::string_view::npos) return nullptr;
+  return table.intern(cookie, {}, std::string::npos);
+}
+
 // Splits a record into a shared cookie template and the rest, when it has the usual shape.
 entry compact(template_table& table, std::string json, std::optional<timestamp> cookie_expires,
               timestamp expires) {
   entry e;
   e.expires = expires;
   if (const auto cookie = leading_cookie_json(json)) {
-    std::size_t insert_at = std::string_view::npos;
-    std::string text;
-    if (cookie_expires) {
-      const std::string iso = "\"expires\":\"" + format_iso_date(*cookie_expires) + "\"";
-      const std::size_t at = cookie->find(iso);
-      if (at != std::string_view::npos) {
-        text.assign(cookie->substr(0, at + 11)).append(cookie->substr(at + iso.size() - 1));
-        insert_at = at + 11;
-      }
-    } else if (cookie->find("\"expires\":null") != std::string_view::npos) {
-      text.assign(*cookie);
-    }
-    if (!text.empty()) {
-      if (const cookie_template* t = table.intern(text, insert_at)) {
-        e.cookie = t;
-        if (cookie_expires) e.cookie_expires = *cookie_expires;
-        const std::size_t rest_at = std::size_t(cookie->data() + cookie->size() - json.data());
-        e.rest.assign(json, rest_at);
-        e.rest.shrink_to_fit();
-        return e;
-      }
+    if (const cookie_template* t = template_of(table, *cookie, cookie_expires)) {
+      e.cookie = t;
+      if (cookie_expires) e.cookie_expires = *cookie_expires;
+      const std::size_t rest_at = std::size_t(cookie->data() + cookie->size() - json.data());
+      e.rest.assign(json, rest_at);
+      e.rest.shrink_to_fit();
+      return e;
     }
   }
   e.rest = std::move(json);
@@ -108,14 +121,21 @@ std::string expand(const entry& e) {
 
 using raw_id = std::array<unsigned char, 24>;
 
-int base64url_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+// base64url digit values, -1 for other bytes.
+constexpr std::array<signed char, 256> base64url_values = [] {
+  std::array<signed char, 256> t{};
+  t.fill(-1);
+  for (int i = 0; i < 26; ++i) {
+    t[std::size_t('A' + i)] = static_cast<signed char>(i);
+    t[std::size_t('a' + i)] = static_cast<signed char>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) t[std::size_t('0' + i)] = static_cast<signed char>(52 + i);
+  t[std::size_t('-')] = 62;
+  t[std::size_t('_')] = 63;
+  return t;
+}();
+
+int base64url_value(char c) { return base64url_values[static_cast<unsigned char>(c)]; }
 
 std::optional<raw_id> to_raw(std::string_view id) {
   if (id.size() != 32) return std::nullopt;
@@ -316,10 +336,22 @@ std::optional<std::error_code> memory_store::try_touch(std::string_view id, sess
       map.erase(it);
       return;
     }
-    std::optional<std::string> spliced;
-    if (auto cookie = leading_cookie_json(record.json)) spliced = splice_record_cookie(expand(it->second), *cookie);
-    if (spliced) it->second = compact(state_->templates, std::move(*spliced), record.expires, expires);
-    else it->second.expires = expires;
+    const auto cookie = leading_cookie_json(record.json);
+    if (!cookie) {
+      it->second.expires = expires;
+      return;
+    }
+    entry& e = it->second;
+    if (e.cookie && e.cookie == template_of(state_->templates, *cookie, record.expires)) {
+      // The usual touch: the same cookie with a new expiry; the data stays as it is.
+      e.expires = expires;
+      if (record.expires) e.cookie_expires = *record.expires;
+      return;
+    }
+    if (auto spliced = splice_record_cookie(expand(e), *cookie))
+      e = compact(state_->templates, std::move(*spliced), record.expires, expires);
+    else
+      e.expires = expires;
   });
   return std::error_code{};
 }

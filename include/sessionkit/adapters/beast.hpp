@@ -72,6 +72,8 @@ class SESSIONKIT_API context {
   response& res_;
   bool secure_;
   std::shared_ptr<sessionkit::session_context> state_;
+  friend class app;
+  const class app* app_ = nullptr;  // the app running this request (for `next`)
 };
 
 /// A route handler.

@@ -50,7 +50,10 @@ app& app::route(http::verb method, std::string path, handler h) {
   return *this;
 }
 
-boost::asio::awaitable<void> app::dispatch(context& ctx) const { co_await run_from(ctx, 0); }
+boost::asio::awaitable<void> app::dispatch(context& ctx) const {
+  ctx.app_ = this;
+  return run_from(ctx, 0);  // not a coroutine itself: one frame less per request
+}
 
 boost::asio::awaitable<void> app::run_from(context& ctx, std::size_t index) const {
   const std::string_view path = ctx.path();
@@ -59,7 +62,8 @@ boost::asio::awaitable<void> app::run_from(context& ctx, std::size_t index) cons
   for (std::size_t i = index; i < entries_.size(); ++i) {
     const entry& e = entries_[i];
     if (e.use) {
-      co_await e.use(ctx, [this, &ctx, i]() { return run_from(ctx, i + 1); });
+      // Two words of captures fit std::function's own storage: no allocation per request.
+      co_await e.use(ctx, [&ctx, next = i + 1]() { return ctx.app_->run_from(ctx, next); });
       co_return;
     }
     if (!path_matches(e.path, path)) continue;
