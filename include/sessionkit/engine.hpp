@@ -108,7 +108,7 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   session_context& operator=(const session_context&) = delete;
 
   step first_step() const noexcept { return step_; }
-  const std::string& id_to_load() const noexcept { return cookie_id_; }
+  const std::string& id_to_load() const noexcept { return cookie_id(); }
 
   /// Takes the store's answer to `get(id_to_load())`. No record, or a record that is not a
   /// valid session (logged), makes a new session with a new id.
@@ -169,11 +169,22 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   std::string path_;
   bool secure_ = false;
   step step_ = step::skip;
-  std::string cookie_id_;    // the id the cookie carried (empty: none)
+  // The cookie's id and the original id (at generation or load) are usually the session's own
+  // id string; they get their own copy only once the session's id changes (regenerate), so a
+  // request copies no id.
+  const std::string& cookie_id() const noexcept {
+    return cookie_id_is_session_id_ ? session_->id_ : cookie_id_;
+  }
+  const std::string& original_id() const noexcept {
+    return original_id_is_session_id_ ? session_->id_ : original_id_;
+  }
+  std::string cookie_id_;    // the id the cookie carried (empty: none), unless in the session
+  bool cookie_id_is_session_id_ = false;
+  bool original_id_is_session_id_ = false;
   // The cookie's value ("s:id.signature") when the first secret signed it: the same bytes a
   // new signature would give, so an unchanged id is not signed again.
   std::string cookie_signed_value_;
-  std::string original_id_;  // the id when the session was generated or loaded
+  std::string original_id_;  // the id when the session was generated or loaded, unless in the session
   std::string original_hash_;
   std::optional<std::string> saved_hash_;
   mutable std::optional<std::string> end_hash_;

@@ -167,8 +167,21 @@ void session_context::apply_cookie_options(session_cookie& cookie) const {
 }
 
 void session_context::reset_session(std::string id) {
-  if (!session_) session_.emplace(session(this, std::move(id)));
-  else session_->id_ = std::move(id);
+  if (!session_) {
+    session_.emplace(session(this, std::move(id)));
+  } else {
+    // The ids that shared the session's string keep the old id for themselves.
+    if (cookie_id_is_session_id_ && original_id_is_session_id_) {
+      cookie_id_ = session_->id_;
+      original_id_ = std::move(session_->id_);
+    } else if (cookie_id_is_session_id_) {
+      cookie_id_ = std::move(session_->id_);
+    } else if (original_id_is_session_id_) {
+      original_id_ = std::move(session_->id_);
+    }
+    cookie_id_is_session_id_ = original_id_is_session_id_ = false;
+    session_->id_ = std::move(id);
+  }
   session_->data_.clear();
   session_->keys_before_cookie_.clear();
   apply_cookie_options(session_->cookie_);
@@ -176,7 +189,7 @@ void session_context::reset_session(std::string id) {
 
 void session_context::generate() {
   reset_session(engine_.make_id({path_, secure_}));
-  original_id_ = session_->id_;
+  original_id_is_session_id_ = true;
   original_hash_ = data_hash();
   saved_hash_.reset();
   present_ = true;
@@ -246,10 +259,12 @@ bool session_context::assign_record(session& target, std::string_view json, std:
 }
 
 bool session_context::inflate(std::string_view json) {
-  if (!session_) session_.emplace(session(this, cookie_id_));
-  session_->id_ = cookie_id_;
+  // The session takes the cookie's id string (see cookie_id()).
+  if (!session_) session_.emplace(session(this, std::move(cookie_id_)));
+  else session_->id_ = std::move(cookie_id_);
+  cookie_id_is_session_id_ = true;
   if (!assign_record(*session_, json, &original_hash_)) return false;
-  original_id_ = session_->id_;
+  original_id_is_session_id_ = true;
   if (!engine_.options_.resave) saved_hash_ = original_hash_;
   present_ = true;
   return true;
@@ -259,7 +274,7 @@ std::error_code session_context::on_loaded(std::error_code ec, std::optional<std
   if (ec) return ec;
   if (json && !inflate(*json)) {
     log(log_level::warning,
-        "stored session " + redact_id(cookie_id_) + " is not a valid session record; starting a new session");
+        "stored session " + redact_id(cookie_id()) + " is not a valid session record; starting a new session");
     json.reset();
   }
   if (!json) generate();  // unknown, expired or broken: a new id, never the cookie's
@@ -273,7 +288,7 @@ std::optional<std::error_code> session_context::try_load() {
     case step::load: break;
     default: return std::error_code{};
   }
-  auto answer = engine_.store_->try_get(cookie_id_);
+  auto answer = engine_.store_->try_get(cookie_id());
   if (!answer) return std::nullopt;
   return on_loaded(answer->error, std::move(answer->json));
 }
@@ -287,7 +302,7 @@ void session_context::load(completion_handler handler) {
     engine_.store_->defer([h = std::move(handler)]() mutable { h({}); });
     return;
   }
-  engine_.store_->get(cookie_id_, [self = shared_from_this(), h = std::move(handler)](
+  engine_.store_->get(cookie_id(), [self = shared_from_this(), h = std::move(handler)](
                                       std::error_code ec, std::optional<std::string> json) mutable {
     h(self->on_loaded(ec, std::move(json)));
   });
@@ -304,27 +319,27 @@ const std::string& session_context::end_hash() const {
 }
 
 bool session_context::is_modified() const {
-  return original_id_ != session_->id_ || original_hash_ != end_hash();
+  return original_id() != session_->id_ || original_hash_ != end_hash();
 }
 
 bool session_context::is_saved() const {
-  return original_id_ == session_->id_ && saved_hash_ && *saved_hash_ == end_hash();
+  return original_id() == session_->id_ && saved_hash_ && *saved_hash_ == end_hash();
 }
 
 bool session_context::should_set_cookie() const {
   const auto& o = engine_.options_;
-  if (cookie_id_ != session_->id_) return o.save_uninitialized || is_modified();
+  if (cookie_id() != session_->id_) return o.save_uninitialized || is_modified();
   return o.rolling || (session_->cookie_.expires && is_modified());
 }
 
 bool session_context::should_save() const {
-  if (!engine_.options_.save_uninitialized && !saved_hash_ && cookie_id_ != session_->id_)
+  if (!engine_.options_.save_uninitialized && !saved_hash_ && cookie_id() != session_->id_)
     return is_modified();
   return !is_saved();
 }
 
 bool session_context::should_touch() const {
-  return cookie_id_ == session_->id_ && !should_save();
+  return cookie_id() == session_->id_ && !should_save();
 }
 
 bool session_context::should_destroy() const {
@@ -364,7 +379,7 @@ end_plan session_context::plan_end() {
         touched_ = true;
       }
       try {
-        const bool same_signature = session_->id_ == cookie_id_ && !cookie_signed_value_.empty();
+        const bool same_signature = session_->id_ == cookie_id() && !cookie_signed_value_.empty();
         plan.set_cookie = serialize_set_cookie(
             engine_.options_.name,
             same_signature ? cookie_signed_value_ : "s:" + engine_.signer_.sign(session_->id_),
