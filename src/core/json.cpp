@@ -1,9 +1,12 @@
 #include <sessionkit/json.hpp>
 
+#include "detail/plain_json.hpp"
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <functional>
 #include <vector>
@@ -117,6 +120,13 @@ std::uint64_t index_value(std::string_view key) {
   return v;
 }
 
+template <class Integer>
+void append_integer(std::string& out, Integer value) {
+  char buffer[24];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, result.ptr);
+}
+
 void append_member(std::string& out, bool& first, std::string_view key, const boost::json::value& v) {
   if (!first) out.push_back(',');
   first = false;
@@ -163,13 +173,13 @@ void stringify_to(std::string& out, const boost::json::value& v) {
     case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
     case boost::json::kind::int64: {
       const std::int64_t i = v.get_int64();
-      if (i > -max_safe_integer && i < max_safe_integer) out += std::to_string(i);
+      if (i > -max_safe_integer && i < max_safe_integer) append_integer(out, i);
       else append_js_number(out, double(i));
       break;
     }
     case boost::json::kind::uint64: {
       const std::uint64_t u = v.get_uint64();
-      if (u < std::uint64_t(max_safe_integer)) out += std::to_string(u);
+      if (u < std::uint64_t(max_safe_integer)) append_integer(out, u);
       else append_js_number(out, double(u));
       break;
     }
@@ -417,7 +427,72 @@ std::optional<std::string> normalise_for_parse(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// The usual small session data, a flat object of short strings, integers, booleans and nulls
+// (`{"count":1}`), read without the general parser; the values are what it would build.
+// Returns nothing for any other text.
+std::optional<boost::json::value> parse_plain_flat_object(std::string_view text) {
+  struct member {
+    std::string_view key;
+    enum { string, integer, true_, false_, null } kind;
+    std::string_view text;
+    long long number;
+  };
+  constexpr std::size_t max_members = 16;
+  std::array<member, max_members> members;
+  std::size_t n = 0;
+  detail::plain_reader in(text);
+  if (!in.take('{')) return std::nullopt;
+  while (!in.take('}')) {
+    if (n == max_members || (n > 0 && !in.take(','))) return std::nullopt;
+    member m{};
+    const auto key = in.string();
+    if (!key || !in.take(':')) return std::nullopt;
+    m.key = *key;
+    for (std::size_t i = 0; i < n; ++i)
+      if (members[i].key == m.key) return std::nullopt;  // duplicates: the general parser decides
+    if (const auto s = in.string()) {
+      m.kind = member::string;
+      m.text = *s;
+    } else {
+      switch (in.boolean_or_null()) {
+        case detail::plain_reader::literal::true_: m.kind = member::true_; break;
+        case detail::plain_reader::literal::false_: m.kind = member::false_; break;
+        case detail::plain_reader::literal::null: m.kind = member::null; break;
+        case detail::plain_reader::literal::none: {
+          const auto number = in.integer(false);  // -0 is a double to the general parser
+          if (!number) return std::nullopt;
+          m.kind = member::integer;
+          m.number = *number;
+        }
+      }
+    }
+    members[n++] = m;
+  }
+  if (!in.at_end()) return std::nullopt;
+  boost::json::object object;
+  object.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const member& m = members[i];
+    switch (m.kind) {
+      case member::string: object.emplace(m.key, boost::json::string_view(m.text.data(), m.text.size())); break;
+      case member::integer: object.emplace(m.key, std::int64_t(m.number)); break;
+      case member::true_: object.emplace(m.key, true); break;
+      case member::false_: object.emplace(m.key, false); break;
+      case member::null: object.emplace(m.key, nullptr); break;
+    }
+  }
+  return boost::json::value(std::move(object));
+}
+
+}  // namespace
+
 std::optional<boost::json::value> parse_json(std::string_view raw_text, std::error_code& ec) {
+  if (auto plain = parse_plain_flat_object(raw_text)) {
+    ec.clear();
+    return plain;
+  }
   const std::optional<std::string> normalised = normalise_for_parse(raw_text);
   const std::string_view text = normalised ? std::string_view(*normalised) : raw_text;
   boost::json::parse_options options;

@@ -2,6 +2,8 @@
 
 #include <sessionkit/json.hpp>
 
+#include "detail/plain_json.hpp"
+
 #include <cmath>
 
 namespace sessionkit {
@@ -149,67 +151,7 @@ bool session_cookie::assign_from_json(const boost::json::object& stored) {
   return ok;
 }
 
-namespace {
-
-// A cursor over the plain JSON `JSON.stringify` writes; any other form makes it fail, so the
-// caller falls back to the general parser.
-class plain_reader {
- public:
-  explicit plain_reader(std::string_view text) : text_(text) {}
-
-  bool at_end() const { return pos_ == text_.size(); }
-  bool take(char c) {
-    if (pos_ >= text_.size() || text_[pos_] != c) return false;
-    ++pos_;
-    return true;
-  }
-  bool peek(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
-  bool take_word(std::string_view w) {
-    if (text_.substr(pos_, w.size()) != w) return false;
-    pos_ += w.size();
-    return true;
-  }
-
-  // A string of printable ASCII without escapes.
-  std::optional<std::string_view> string() {
-    if (!take('"')) return std::nullopt;
-    const std::size_t start = pos_;
-    while (pos_ < text_.size()) {
-      const unsigned char c = static_cast<unsigned char>(text_[pos_]);
-      if (c == '"') return text_.substr(start, pos_++ - start);
-      if (c < 0x20 || c >= 0x7F || c == '\\') return std::nullopt;
-      ++pos_;
-    }
-    return std::nullopt;
-  }
-
-  // An integer of at most 15 digits (exact in a double, inside Date's range checks below).
-  std::optional<long long> integer() {
-    const bool negative = take('-');
-    const std::size_t start = pos_;
-    long long v = 0;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') v = v * 10 + (text_[pos_++] - '0');
-    const std::size_t digits = pos_ - start;
-    if (digits == 0 || digits > 15 || (digits > 1 && text_[start] == '0')) return std::nullopt;
-    if (peek('.') || peek('e') || peek('E')) return std::nullopt;
-    return negative ? -v : v;
-  }
-
-  enum class literal { none, true_, false_, null };
-  // true, false or null.
-  literal boolean_or_null() {
-    if (take_word("true")) return literal::true_;
-    if (take_word("false")) return literal::false_;
-    if (take_word("null")) return literal::null;
-    return literal::none;
-  }
-
- private:
-  std::string_view text_;
-  std::size_t pos_ = 0;
-};
-
-}  // namespace
+using detail::plain_reader;
 
 bool session_cookie::assign_from_plain_json(std::string_view text) {
   session_cookie c;
