@@ -150,6 +150,60 @@ TEST_P(store_conformance, touch_extends_life) {
   EXPECT_EQ(h.get("absent").second, std::nullopt);
 }
 
+// A store may answer some calls at once (`try_get`, ...). What it answers there must be what
+// the asynchronous forms would answer, and both must see each other's writes.
+TEST_P(store_conformance, answers_at_once_agree_with_the_asynchronous_forms) {
+  harness h(GetParam());
+  store& s = h.s();
+  const std::string json = record_json(R"("n":1)");
+  session_record record{json, now() + 1h};
+  const auto set_now = s.try_set("at-once", record);
+  if (!set_now && !s.try_get("at-once")) GTEST_SKIP() << "the store answers nothing at once";
+  if (set_now) {
+    EXPECT_FALSE(*set_now);
+    EXPECT_EQ(h.get("at-once").second, json);  // written at once, read asynchronously
+  } else {
+    EXPECT_FALSE(h.set("at-once", json, now() + 1h));
+  }
+  if (auto got = s.try_get("at-once")) {
+    EXPECT_FALSE(got->error);
+    EXPECT_EQ(got->json, json);
+  }
+  if (auto missing = s.try_get("at-once-absent")) {
+    EXPECT_FALSE(missing->error);
+    EXPECT_EQ(missing->json, std::nullopt);
+  }
+  if (h.s().has_touch()) {
+    session_record touched{json, now() + 2h};
+    if (auto ec = s.try_touch("at-once", touched)) {
+      EXPECT_FALSE(*ec);
+    } else {
+      EXPECT_FALSE(h.touch("at-once", json, now() + 2h));
+    }
+    EXPECT_EQ(h.get("at-once").second, json);
+    session_record absent{json, now() + 2h};
+    if (auto ec = s.try_touch("at-once-absent", absent)) {
+      EXPECT_FALSE(*ec);
+      EXPECT_EQ(h.get("at-once-absent").second, std::nullopt);  // touch never creates
+    }
+  }
+  // An expired record written at once is not kept.
+  session_record expired{json, now() - 1s};
+  if (auto ec = s.try_set("at-once-expired", expired)) {
+    EXPECT_FALSE(*ec);
+    EXPECT_EQ(h.get("at-once-expired").second, std::nullopt);
+  }
+  if (auto ec = s.try_destroy("at-once")) {
+    EXPECT_FALSE(*ec);
+  } else {
+    EXPECT_FALSE(h.destroy("at-once"));
+  }
+  EXPECT_EQ(h.get("at-once").second, std::nullopt);
+  if (auto got = s.try_get("at-once")) {
+    EXPECT_EQ(got->json, std::nullopt);
+  }
+}
+
 TEST_P(store_conformance, unicode_ids_and_data) {
   harness h(GetParam());
   const std::string id = "세션-ü-😀";

@@ -43,27 +43,39 @@ class engine_harness {
     info.forwarded_proto = forwarded_proto;
     auto ctx = eng.begin(info);
     request_result result;
-    bool loaded = false;
-    ctx->load([&](std::error_code ec) {
-      result.load_error = ec;
-      loaded = true;
-    });
-    EXPECT_FALSE(loaded) << "load completed inside the initiating call";
-    store->drain();
-    EXPECT_TRUE(loaded);
+    // As the adapters do: the answer at once when there is one, else the asynchronous form.
+    std::optional<std::error_code> loaded_now = use_try ? ctx->try_load() : std::nullopt;
+    if (loaded_now) {
+      result.load_error = *loaded_now;
+    } else {
+      bool loaded = false;
+      ctx->load([&](std::error_code ec) {
+        result.load_error = ec;
+        loaded = true;
+      });
+      EXPECT_FALSE(loaded) << "load completed inside the initiating call";
+      store->drain();
+      EXPECT_TRUE(loaded);
+    }
     if (result.load_error) return result;
     if (handler) handler(*ctx);
     store->drain();
     if (auto* s = ctx->current()) result.id = s->id();
-    bool ended = false;
-    ctx->end([&](std::error_code ec, std::optional<std::string> cookie) {
-      result.end_error = ec;
-      result.set_cookie = std::move(cookie);
-      ended = true;
-    });
-    EXPECT_FALSE(ended) << "end completed inside the initiating call";
-    store->drain();
-    EXPECT_TRUE(ended);
+    std::optional<end_result> ended_now = use_try ? ctx->try_end() : std::nullopt;
+    if (ended_now) {
+      result.end_error = ended_now->error;
+      result.set_cookie = std::move(ended_now->set_cookie);
+    } else {
+      bool ended = false;
+      ctx->end([&](std::error_code ec, std::optional<std::string> cookie) {
+        result.end_error = ec;
+        result.set_cookie = std::move(cookie);
+        ended = true;
+      });
+      EXPECT_FALSE(ended) << "end completed inside the initiating call";
+      store->drain();
+      EXPECT_TRUE(ended);
+    }
     return result;
   }
 
@@ -75,6 +87,7 @@ class engine_harness {
 
   std::shared_ptr<recording_store> store;
   engine eng;
+  bool use_try = false;  // drive the request with try_load() / try_end() first
 };
 
 inline options test_options() {

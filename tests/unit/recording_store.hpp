@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,44 @@ class recording_store final : public store {
     complete(std::move(h));
   }
   void defer(detail::unique_function<void()> fn) override { queue_.push_back(std::move(fn)); }
+
+  /// When set, the `try_` forms answer at once (as an in-memory store does); otherwise they
+  /// answer nothing and the engine must use the asynchronous forms.
+  bool answers_at_once = false;
+  std::size_t answered_at_once = 0;  // how many calls the `try_` forms answered
+
+  std::optional<get_result> try_get(std::string_view id) override {
+    if (!answers_at_once) return std::nullopt;
+    ++answered_at_once;
+    calls.push_back("get " + std::string(id));
+    if (fail_with) return get_result{fail_with, std::nullopt};
+    get_result r;
+    if (auto it = records.find(id); it != records.end()) r.json = it->second.json;
+    return r;
+  }
+  std::optional<std::error_code> try_set(std::string_view id, session_record& r) override {
+    if (!answers_at_once) return std::nullopt;
+    ++answered_at_once;
+    calls.push_back("set " + std::string(id));
+    if (!fail_with) records[std::string(id)] = std::move(r);
+    return fail_with;
+  }
+  std::optional<std::error_code> try_touch(std::string_view id, session_record& r) override {
+    if (!answers_at_once) return std::nullopt;
+    ++answered_at_once;
+    calls.push_back("touch " + std::string(id));
+    if (!fail_with) {
+      if (auto it = records.find(id); it != records.end()) it->second.expires = r.expires;
+    }
+    return fail_with;
+  }
+  std::optional<std::error_code> try_destroy(std::string_view id) override {
+    if (!answers_at_once) return std::nullopt;
+    ++answered_at_once;
+    calls.push_back("destroy " + std::string(id));
+    if (!fail_with) records.erase(std::string(id));
+    return fail_with;
+  }
 
   /// Runs queued completions (and any they queue) until none is left.
   void drain() {
