@@ -60,6 +60,23 @@ memory=$(mktemp)
 } >"$memory"
 replace_section "Memory per session" "$memory"
 
+# Instructions per request: deterministic where requests/s are noisy.
+instructions=$(mktemp)
+{
+  echo "## Instructions per request"
+  echo
+  echo "Command: \`bench/instructions.sh\` (callgrind, user space only, N and 2N requests on one"
+  echo "keep-alive connection; the kernel's share of a request is the same for every route). Under"
+  echo "valgrind OpenSSL's generic SHA-256 runs, so the HMAC costs more instructions here than on a CPU"
+  echo "with SHA extensions."
+  echo
+  echo '```'
+  bench/instructions.sh
+  echo '```'
+  echo
+} >"$instructions"
+replace_section "Instructions per request" "$instructions"
+
 # Profile: callgrind counts instructions (repeatable) for the two counter routes under load.
 bench/profile.sh
 echo "bench/RESULTS.md updated" >&2

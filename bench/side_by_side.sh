@@ -138,6 +138,20 @@ table="$work/table.md"
     awk -v n="$name" -v cr="$crps" -v nr="$nrps" -v c50="$c50" -v c99="$c99" -v n50="$n50" -v n99="$n99" \
       'BEGIN{printf "| %s | %.0f | %.0f | %.1fx | %.2f / %.2f | %.2f / %.2f | %.1fx |\n", n, cr, nr, cr/nr, c50, c99, n50, n99, n99/c99}'
   done <<<"$all_scenarios"
+  # The cost of sessions: each session scenario against its own store's no-session floor.
+  if grep -q -- "-floor:" <<<"$all_scenarios"; then
+    echo
+    echo "| scenario | sessionkit req/s | own floor req/s | share of the floor | session cost |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    while IFS=: read -r name store _ _; do
+      [[ -z "$name" || "$name" == *-floor ]] && continue
+      floor=$(awk -v n="$store-floor" '$1==n && $2=="sessionkit" {print $4}' "$results" | median)
+      [[ -z "$floor" ]] && continue
+      crps=$(awk -v n="$name" '$1==n && $2=="sessionkit" {print $4}' "$results" | median)
+      awk -v n="$name" -v c="$crps" -v f="$floor" \
+        'BEGIN{printf "| %s | %.0f | %.0f | %.2f | %.0f%% |\n", n, c, f, c/f, 100*(1-c/f)}'
+    done <<<"$all_scenarios"
+  fi
 } >"$table"
 cat "$table"
 

@@ -55,6 +55,14 @@ boost::asio::awaitable<void> app::dispatch(context& ctx) const {
   return run_from(ctx, 0);  // not a coroutine itself: one frame less per request
 }
 
+namespace {
+
+boost::asio::awaitable<void> nothing_more() { co_return; }
+
+}  // namespace
+
+// Not a coroutine: it returns the awaitable of the middleware or route it picks, so a request
+// keeps no frame of its own per step of the chain (fewer frame allocations).
 boost::asio::awaitable<void> app::run_from(context& ctx, std::size_t index) const {
   const std::string_view path = ctx.path();
   const http::verb method = ctx.req().method();
@@ -63,18 +71,15 @@ boost::asio::awaitable<void> app::run_from(context& ctx, std::size_t index) cons
     const entry& e = entries_[i];
     if (e.use) {
       // Two words of captures fit std::function's own storage: no allocation per request.
-      co_await e.use(ctx, [&ctx, next = i + 1]() { return ctx.app_->run_from(ctx, next); });
-      co_return;
+      return e.use(ctx, [&ctx, next = i + 1]() { return ctx.app_->run_from(ctx, next); });
     }
     if (!path_matches(e.path, path)) continue;
-    if (e.method == method || (method == http::verb::head && e.method == http::verb::get)) {
-      co_await e.fn(ctx);
-      co_return;
-    }
+    if (e.method == method || (method == http::verb::head && e.method == http::verb::get)) return e.fn(ctx);
     path_known = true;
   }
   if (path_known) ctx.send(http::status::method_not_allowed, "Method Not Allowed", "text/plain; charset=utf-8");
   else ctx.send(http::status::not_found, "Not Found", "text/plain; charset=utf-8");
+  return nothing_more();
 }
 
 namespace {
