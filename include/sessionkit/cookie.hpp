@@ -36,6 +36,10 @@ SESSIONKIT_API std::vector<cookie_pair> parse_cookie_header(std::string_view hea
 SESSIONKIT_API std::optional<std::string> find_cookie(std::string_view header,
                                                       std::string_view name);
 
+/// `find_cookie` into the caller's `value` (its capacity is reused).
+/// @return whether there is such a cookie (`value` is unspecified when not)
+SESSIONKIT_API bool find_cookie(std::string_view header, std::string_view name, std::string& value);
+
 /// `decodeURIComponent`: every `%XX` decoded; the decoded bytes must be well-formed UTF-8.
 /// @return the decoded text, or an empty optional when JavaScript would throw a URIError.
 SESSIONKIT_API std::optional<std::string> decode_uri_component(std::string_view text);

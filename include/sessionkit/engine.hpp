@@ -9,6 +9,7 @@
 #include <sessionkit/signer.hpp>
 #include <sessionkit/store.hpp>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,7 +59,8 @@ class SESSIONKIT_API engine {
  private:
   struct cookie_read {
     std::string id;
-    std::string signed_value;  // "s:id.signature", kept when the first secret signed it
+    // The cookie's signature, kept when the first secret made it (43 characters).
+    std::optional<std::array<char, 43>> signature;
   };
   std::optional<cookie_read> read_cookie(std::string_view cookie_header) const;
   friend class session_context;
@@ -159,6 +161,8 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   bool should_destroy() const;
   session_record make_record() const;
   end_plan& planned();
+  end_plan make_plan(bool copy_id);
+  std::string_view plan_id(const end_plan& plan) const;
   std::error_code check_size(const session_record& record) const;
   void reset_session(std::string id);
   bool assign_record(session& target, std::string_view json, std::string* raw_hash = nullptr) const;
@@ -181,9 +185,9 @@ class SESSIONKIT_API session_context : public std::enable_shared_from_this<sessi
   std::string cookie_id_;    // the id the cookie carried (empty: none), unless in the session
   bool cookie_id_is_session_id_ = false;
   bool original_id_is_session_id_ = false;
-  // The cookie's value ("s:id.signature") when the first secret signed it: the same bytes a
-  // new signature would give, so an unchanged id is not signed again.
-  std::string cookie_signed_value_;
+  // The cookie's signature when the first secret made it: the same bytes a new signature
+  // would be, so an unchanged id is not signed again.
+  std::optional<std::array<char, 43>> cookie_signature_;
   std::string original_id_;  // the id when the session was generated or loaded, unless in the session
   std::string original_hash_;
   std::optional<std::string> saved_hash_;

@@ -25,10 +25,12 @@ int read_escape(std::string_view s, std::size_t pos) {
 }
 
 // `tryDecode(decode(value))` of cookie 0.7.2: decode only when `%` is present, keep raw on error.
+void decode_value_into(std::string& out, std::string_view raw);
+
 std::string decode_value(std::string_view raw) {
-  if (raw.find('%') == std::string_view::npos) return std::string(raw);
-  if (auto decoded = decode_uri_component(raw)) return std::move(*decoded);
-  return std::string(raw);
+  std::string out;
+  decode_value_into(out, raw);
+  return out;
 }
 
 // Calls `visit(name, raw_value)` for each pair in header order, exactly as cookie.parse splits.
@@ -152,8 +154,11 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 
 }  // namespace
 
-std::optional<std::string> decode_uri_component(std::string_view s) {
-  std::string out;
+namespace {
+
+// decodeURIComponent into `out`; false (and `out` unspecified) where JavaScript throws.
+bool decode_uri_component_into(std::string& out, std::string_view s) {
+  out.clear();
   out.reserve(s.size());
   std::size_t i = 0;
   while (i < s.size()) {
@@ -163,7 +168,7 @@ std::optional<std::string> decode_uri_component(std::string_view s) {
     if (escape == std::string_view::npos) break;
     i = escape;
     const int first = read_escape(s, i);
-    if (first < 0) return std::nullopt;
+    if (first < 0) return false;
     if (first < 0x80) {
       out.push_back(char(first));
       i += 3;
@@ -174,17 +179,29 @@ std::optional<std::string> decode_uri_component(std::string_view s) {
     if (first >= 0xC2 && first <= 0xDF) n = 2;
     else if (first >= 0xE0 && first <= 0xEF) n = 3;
     else if (first >= 0xF0 && first <= 0xF4) n = 4;
-    else return std::nullopt;
+    else return false;
     char bytes[4] = {char(first)};
     for (std::size_t k = 1; k < n; ++k) {
       const int next = read_escape(s, i + 3 * k);
-      if (next < 0 || (next & 0xC0) != 0x80) return std::nullopt;
+      if (next < 0 || (next & 0xC0) != 0x80) return false;
       bytes[k] = char(next);
     }
-    if (utf8_sequence_length(std::string_view(bytes, n), 0) != n) return std::nullopt;
+    if (utf8_sequence_length(std::string_view(bytes, n), 0) != n) return false;
     out.append(bytes, n);
     i += 3 * n;
   }
+  return true;
+}
+
+void decode_value_into(std::string& out, std::string_view raw) {
+  if (raw.find('%') == std::string_view::npos || !decode_uri_component_into(out, raw)) out.assign(raw);
+}
+
+}  // namespace
+
+std::optional<std::string> decode_uri_component(std::string_view s) {
+  std::string out;
+  if (!decode_uri_component_into(out, s)) return std::nullopt;
   return out;
 }
 
@@ -234,10 +251,17 @@ std::vector<cookie_pair> parse_cookie_header(std::string_view header) {
 }
 
 std::optional<std::string> find_cookie(std::string_view header, std::string_view name) {
-  std::optional<std::string> found;
-  for_each_pair(header, [&](std::string_view n, std::string_view value) {
+  std::string value;
+  if (!find_cookie(header, name, value)) return std::nullopt;
+  return value;
+}
+
+bool find_cookie(std::string_view header, std::string_view name, std::string& value) {
+  bool found = false;
+  for_each_pair(header, [&](std::string_view n, std::string_view raw) {
     if (n != name) return true;
-    found = decode_value(value);
+    decode_value_into(value, raw);
+    found = true;
     return false;  // the first occurrence wins
   });
   return found;

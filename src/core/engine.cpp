@@ -101,12 +101,17 @@ bool engine::is_secure(const request_info& request) const noexcept {
 }
 
 std::optional<engine::cookie_read> engine::read_cookie(std::string_view cookie_header) const {
-  auto raw = find_cookie(cookie_header, options_.name);
-  if (!raw || raw->size() < 2 || raw->compare(0, 2, "s:") != 0) return std::nullopt;
-  auto found = signer_.unsign_with_index(std::string_view(*raw).substr(2));
+  thread_local std::string raw;  // the decoded cookie value; reused, no allocation per request
+  if (!find_cookie(cookie_header, options_.name, raw)) return std::nullopt;
+  if (raw.size() < 2 || raw.compare(0, 2, "s:") != 0) return std::nullopt;
+  auto found = signer_.unsign_with_index(std::string_view(raw).substr(2));
   if (!found || found->first.empty()) return std::nullopt;
   cookie_read result{std::move(found->first), {}};
-  if (found->second == 0) result.signed_value = std::move(*raw);
+  const std::string_view signature = std::string_view(raw).substr(raw.rfind('.') + 1);
+  if (found->second == 0 && signature.size() == 43) {
+    result.signature.emplace();
+    std::copy(signature.begin(), signature.end(), result.signature->begin());
+  }
   return result;
 }
 
@@ -137,7 +142,7 @@ session_context::session_context(const engine& owner, const request_info& reques
   }
   if (auto read = engine_.read_cookie(request.cookie_header)) {
     cookie_id_ = std::move(read->id);
-    cookie_signed_value_ = std::move(read->signed_value);
+    cookie_signature_ = read->signature;
     step_ = step::load;
   } else {
     generate();
@@ -361,7 +366,9 @@ std::error_code session_context::check_size(const session_record& record) const 
   return {};
 }
 
-end_plan session_context::plan_end() {
+end_plan session_context::plan_end() { return make_plan(true); }
+
+end_plan session_context::make_plan(bool copy_id) {
   end_plan plan;
   if (!session_ || session_->id_.empty()) return plan;
   end_hash_.reset();
@@ -369,7 +376,8 @@ end_plan session_context::plan_end() {
     std::optional<std::string>& hash;
     ~forget_hash() { hash.reset(); }
   } forget{end_hash_};
-  plan.id = session_->id_;
+  // Carried out here, the plan can use the session's own id (which no longer changes).
+  if (copy_id) plan.id = session_->id_;
   if (present_ && should_set_cookie()) {
     if (session_->cookie_.secure.value_or(false) && !secure_) {
       // A secure cookie over an insecure request is not sent; the session is still saved.
@@ -379,11 +387,14 @@ end_plan session_context::plan_end() {
         touched_ = true;
       }
       try {
-        const bool same_signature = session_->id_ == cookie_id() && !cookie_signed_value_.empty();
-        plan.set_cookie = serialize_set_cookie(
-            engine_.options_.name,
-            same_signature ? cookie_signed_value_ : "s:" + engine_.signer_.sign(session_->id_),
-            session_->cookie_.attributes());
+        thread_local std::string value;  // "s:id.signature"; reused, no allocation
+        value.assign("s:");
+        if (cookie_signature_ && session_->id_ == cookie_id()) {
+          value.append(session_->id_).append(".").append(cookie_signature_->data(), cookie_signature_->size());
+        } else {
+          value.append(engine_.signer_.sign(session_->id_));
+        }
+        plan.set_cookie = serialize_set_cookie(engine_.options_.name, value, session_->cookie_.attributes());
       } catch (const invalid_cookie& e) {
         plan.cookie_error = error::invalid_cookie_option;
         log(log_level::error, std::string("session cookie not sent: ") + e.what());
@@ -409,23 +420,29 @@ end_plan session_context::plan_end() {
   return plan;
 }
 
+std::string_view session_context::plan_id(const end_plan& plan) const {
+  if (!plan.id.empty() || !session_) return plan.id;
+  return session_->id_;
+}
+
 end_plan& session_context::planned() {
-  if (!plan_) plan_ = plan_end();
+  if (!plan_) plan_ = make_plan(false);
   return *plan_;
 }
 
 std::optional<end_result> session_context::try_end() {
   end_plan& plan = planned();
   store& s = *engine_.store_;
+  const std::string_view id = plan_id(plan);
   std::optional<std::error_code> done;
   switch (plan.operation) {
     case store_operation::none: done = std::error_code{}; break;
     case store_operation::save:
       if (auto ec = check_size(plan.record)) done = ec;
-      else done = s.try_set(plan.id, plan.record);
+      else done = s.try_set(id, plan.record);
       break;
-    case store_operation::touch: done = s.try_touch(plan.id, plan.record); break;
-    case store_operation::destroy: done = s.try_destroy(plan.id); break;
+    case store_operation::touch: done = s.try_touch(id, plan.record); break;
+    case store_operation::destroy: done = s.try_destroy(id); break;
   }
   if (!done) return std::nullopt;  // end() carries out the plan
   end_result result;
@@ -441,6 +458,8 @@ void session_context::end(
   end_plan plan = std::move(planned());
   plan_.reset();
   store& s = *engine_.store_;
+  // The context (and so the session's id) lives until the completion: `finish` holds it.
+  const std::string_view id = plan_id(plan);
   auto finish = [self = shared_from_this(), h = std::move(handler),
                  cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
     // A failed write withholds the cookie: the response becomes an error, nothing is claimed.
@@ -456,13 +475,13 @@ void session_context::end(
         s.defer([f = std::move(finish), ec]() mutable { f(ec); });
         return;
       }
-      s.set(plan.id, std::move(plan.record), std::move(finish));
+      s.set(id, std::move(plan.record), std::move(finish));
       return;
     case store_operation::touch:
-      s.touch(plan.id, std::move(plan.record), std::move(finish));
+      s.touch(id, std::move(plan.record), std::move(finish));
       return;
     case store_operation::destroy:
-      s.destroy(plan.id, std::move(finish));
+      s.destroy(id, std::move(finish));
       return;
   }
 }
