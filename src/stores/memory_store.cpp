@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -36,22 +38,40 @@ class template_table {
   // The template whose text is `head + tail` (the expiry goes between them, at `insert_at`),
   // found without building that text unless it is new.
   const cookie_template* intern(std::string_view head, std::string_view tail, std::size_t insert_at) {
+    // Each thread remembers the template it used last, so the usual case takes no lock. Tables
+    // have ids never reused, and a table's templates never change or go while it lives.
+    struct last_used {
+      std::uint64_t table = 0;
+      const cookie_template* found = nullptr;
+    };
+    thread_local last_used last;
+    if (last.table == id_ && matches(*last.found, head, tail, insert_at)) return last.found;
     std::lock_guard lock(mutex_);
     for (const auto& t : templates_) {
-      const std::string_view text = t->text;
-      if (t->insert_at == insert_at && text.size() == head.size() + tail.size() &&
-          text.substr(0, head.size()) == head && text.substr(head.size()) == tail)
+      if (matches(*t, head, tail, insert_at)) {
+        last = {id_, t.get()};
         return t.get();
+      }
     }
     if (templates_.size() >= max_templates) return nullptr;  // keep records verbatim instead
     std::string text;
     text.reserve(head.size() + tail.size());
     text.append(head).append(tail);
     templates_.push_back(std::make_unique<cookie_template>(cookie_template{std::move(text), insert_at}));
+    last = {id_, templates_.back().get()};
     return templates_.back().get();
   }
 
  private:
+  static bool matches(const cookie_template& t, std::string_view head, std::string_view tail,
+                      std::size_t insert_at) {
+    const std::string_view text = t.text;
+    return t.insert_at == insert_at && text.size() == head.size() + tail.size() &&
+           text.substr(0, head.size()) == head && text.substr(head.size()) == tail;
+  }
+
+  static inline std::atomic<std::uint64_t> next_id_{1};
+  const std::uint64_t id_ = next_id_++;
   static constexpr std::size_t max_templates = 64;
   std::mutex mutex_;
   std::vector<std::unique_ptr<cookie_template>> templates_;
@@ -187,13 +207,6 @@ struct shard {
   std::unordered_map<raw_id, entry, raw_hash> compact_ids;
   std::unordered_map<std::string, entry, id_hash, std::equal_to<>> other_ids;
 
-  // Calls f(map, iterator) for the entry of `id`, or f(map, end) when absent.
-  template <class F>
-  auto with(std::string_view id, F&& f) {
-    if (auto raw = to_raw(id)) return f(compact_ids, compact_ids.find(*raw), [&] { return *raw; });
-    return f(other_ids, other_ids.find(id), [&] { return std::string(id); });
-  }
-
   template <class F>
   void for_each(F&& f) const {
     for (const auto& [k, e] : compact_ids) f(from_raw(k), e);
@@ -218,7 +231,20 @@ struct memory_store::state {
   state(boost::asio::any_io_executor ex, memory_store_options opts)
       : executor(ex), options(opts), timer(ex) {}
 
-  shard& shard_for(std::string_view id) { return shards[id_hash{}(id) & (shard_count - 1)]; }
+  // Calls f(map, iterator, make_key) for the entry of `id` (end when absent) with its shard
+  // locked. A default id's bytes are random already: its shard comes from them, not a hash.
+  template <class F>
+  void with_entry(std::string_view id, F&& f) {
+    if (auto raw = to_raw(id)) {
+      shard& sh = shards[(*raw)[0] & (shard_count - 1)];
+      std::lock_guard lock(sh.mutex);
+      f(sh.compact_ids, sh.compact_ids.find(*raw), [&] { return *raw; });
+      return;
+    }
+    shard& sh = shards[id_hash{}(id) & (shard_count - 1)];
+    std::lock_guard lock(sh.mutex);
+    f(sh.other_ids, sh.other_ids.find(id), [&] { return std::string(id); });
+  }
 
   timestamp expiry_of(const session_record& record, timestamp at) const {
     return record.expires ? *record.expires
@@ -283,9 +309,7 @@ void memory_store::defer(detail::unique_function<void()> fn) {
 
 std::optional<get_result> memory_store::try_get(std::string_view id) {
   get_result result;
-  shard& sh = state_->shard_for(id);
-  std::lock_guard lock(sh.mutex);
-  sh.with(id, [&](auto& map, auto it, auto) {
+  state_->with_entry(id, [&](auto& map, auto it, auto) {
     if (it == map.end()) return;
     if (it->second.expires <= now()) map.erase(it);  // expired: never returned
     else result.json = expand(it->second);
@@ -299,9 +323,7 @@ std::optional<std::error_code> memory_store::try_set(std::string_view id, sessio
   // Compact outside the shard lock: it may take the template table's.
   std::optional<entry> fresh;
   if (expires > at) fresh = compact(state_->templates, std::move(record.json), record.expires, expires);
-  shard& sh = state_->shard_for(id);
-  std::lock_guard lock(sh.mutex);
-  sh.with(id, [&](auto& map, auto it, auto make_key) {
+  state_->with_entry(id, [&](auto& map, auto it, auto make_key) {
     if (!fresh) {
       // Already expired (connect-redis deletes instead of writing): nothing live to keep.
       if (it != map.end()) map.erase(it);
@@ -315,9 +337,7 @@ std::optional<std::error_code> memory_store::try_set(std::string_view id, sessio
 }
 
 std::optional<std::error_code> memory_store::try_destroy(std::string_view id) {
-  shard& sh = state_->shard_for(id);
-  std::lock_guard lock(sh.mutex);
-  sh.with(id, [&](auto& map, auto it, auto) {
+  state_->with_entry(id, [&](auto& map, auto it, auto) {
     if (it != map.end()) map.erase(it);
   });
   return std::error_code{};
@@ -325,11 +345,9 @@ std::optional<std::error_code> memory_store::try_destroy(std::string_view id) {
 
 std::optional<std::error_code> memory_store::try_touch(std::string_view id, session_record& record) {
   const timestamp at = now();
-  shard& sh = state_->shard_for(id);
-  std::lock_guard lock(sh.mutex);
   // Like express's MemoryStore: only a live session is touched; its data is kept and only
   // the cookie (expiry) is refreshed, so a concurrent write is not undone.
-  sh.with(id, [&](auto& map, auto it, auto) {
+  state_->with_entry(id, [&](auto& map, auto it, auto) {
     if (it == map.end() || it->second.expires <= at) return;
     const timestamp expires = state_->expiry_of(record, at);
     if (expires <= at) {

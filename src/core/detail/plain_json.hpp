@@ -21,7 +21,9 @@ class plain_reader {
   }
   bool peek(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
   bool take_word(std::string_view w) {
-    if (text_.substr(pos_, w.size()) != w) return false;
+    if (text_.size() - pos_ < w.size()) return false;
+    for (std::size_t i = 0; i < w.size(); ++i)  // short words: no memcmp call
+      if (text_[pos_ + i] != w[i]) return false;
     pos_ += w.size();
     return true;
   }
@@ -55,10 +57,13 @@ class plain_reader {
   enum class literal { none, true_, false_, null };
   // true, false or null.
   literal boolean_or_null() {
-    if (take_word("true")) return literal::true_;
-    if (take_word("false")) return literal::false_;
-    if (take_word("null")) return literal::null;
-    return literal::none;
+    if (pos_ >= text_.size()) return literal::none;
+    switch (text_[pos_]) {
+      case 't': return take_word("true") ? literal::true_ : literal::none;
+      case 'f': return take_word("false") ? literal::false_ : literal::none;
+      case 'n': return take_word("null") ? literal::null : literal::none;
+      default: return literal::none;
+    }
   }
 
  private:
