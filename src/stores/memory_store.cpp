@@ -37,14 +37,16 @@ class template_table {
  public:
   // The template whose text is `head + tail` (the expiry goes between them, at `insert_at`),
   // found without building that text unless it is new.
+  // The template this thread used last in this table, or null.
+  const cookie_template* last_used_here() const {
+    const last_used& last = last_for_thread();
+    return last.table == id_ ? last.found : nullptr;
+  }
+
   const cookie_template* intern(std::string_view head, std::string_view tail, std::size_t insert_at) {
     // Each thread remembers the template it used last, so the usual case takes no lock. Tables
     // have ids never reused, and a table's templates never change or go while it lives.
-    struct last_used {
-      std::uint64_t table = 0;
-      const cookie_template* found = nullptr;
-    };
-    thread_local last_used last;
+    last_used& last = last_for_thread();
     if (last.table == id_ && matches(*last.found, head, tail, insert_at)) return last.found;
     std::lock_guard lock(mutex_);
     for (const auto& t : templates_) {
@@ -63,6 +65,15 @@ class template_table {
   }
 
  private:
+  struct last_used {
+    std::uint64_t table = 0;
+    const cookie_template* found = nullptr;
+  };
+  static last_used& last_for_thread() {
+    thread_local last_used last;
+    return last;
+  }
+
   static bool matches(const cookie_template& t, std::string_view head, std::string_view tail,
                       std::size_t insert_at) {
     const std::string_view text = t.text;
@@ -102,11 +113,44 @@ const cookie_template* template_of(template_table& table, std::string_view cooki
   return table.intern(cookie, {}, std::string::npos);
 }
 
+// The length of `json`'s leading `{"cookie":{...}` when it is template `t` with `cookie_expires`
+// put in (compared, not parsed), else 0.
+std::size_t matches_template(std::string_view json, const cookie_template& t,
+                             std::optional<timestamp> cookie_expires) {
+  constexpr std::string_view head = "{\"cookie\":";
+  constexpr std::size_t iso_size = 24;
+  if (json.substr(0, head.size()) != head) return 0;
+  const std::string_view body = json.substr(head.size());
+  const std::string_view text = t.text;
+  if (t.insert_at == std::string::npos) {  // a template with `"expires":null`
+    return !cookie_expires && body.substr(0, text.size()) == text ? head.size() + text.size() : 0;
+  }
+  if (!cookie_expires) return 0;
+  if (body.size() < text.size() + iso_size || body.substr(0, t.insert_at) != text.substr(0, t.insert_at) ||
+      body.substr(t.insert_at + iso_size, text.size() - t.insert_at) != text.substr(t.insert_at))
+    return 0;
+  thread_local std::string iso;
+  iso.clear();
+  append_iso_date(iso, *cookie_expires);
+  if (body.substr(t.insert_at, iso_size) != iso) return 0;
+  return head.size() + text.size() + iso_size;
+}
+
 // Splits a record into a shared cookie template and the rest, when it has the usual shape.
 entry compact(template_table& table, std::string json, std::optional<timestamp> cookie_expires,
               timestamp expires) {
   entry e;
   e.expires = expires;
+  // Usually the record's cookie is the template this thread used last: compared, not scanned.
+  if (const cookie_template* last = table.last_used_here()) {
+    if (const std::size_t end = matches_template(json, *last, cookie_expires)) {
+      e.cookie = last;
+      if (cookie_expires) e.cookie_expires = *cookie_expires;
+      e.rest.assign(json, end);
+      e.rest.shrink_to_fit();
+      return e;
+    }
+  }
   if (const auto cookie = leading_cookie_json(json)) {
     if (const cookie_template* t = template_of(table, *cookie, cookie_expires)) {
       e.cookie = t;
@@ -354,12 +398,18 @@ std::optional<std::error_code> memory_store::try_touch(std::string_view id, sess
       map.erase(it);
       return;
     }
-    const auto cookie = leading_cookie_json(record.json);
-    if (!cookie) {
-      it->second.expires = expires;
+    entry& e = it->second;
+    if (e.cookie && matches_template(record.json, *e.cookie, record.expires)) {
+      // The usual touch, seen without parsing: the same cookie with a new expiry.
+      e.expires = expires;
+      if (record.expires) e.cookie_expires = *record.expires;
       return;
     }
-    entry& e = it->second;
+    const auto cookie = leading_cookie_json(record.json);
+    if (!cookie) {
+      e.expires = expires;
+      return;
+    }
     if (e.cookie && e.cookie == template_of(state_->templates, *cookie, record.expires)) {
       // The usual touch: the same cookie with a new expiry; the data stays as it is.
       e.expires = expires;

@@ -8,6 +8,7 @@
 #include <sessionkit/signer.hpp>
 
 #include <mutex>
+#include <tuple>
 
 namespace sessionkit::test {
 namespace {
@@ -426,6 +427,42 @@ TEST(engine_security, regenerate_on_login_prevents_fixation) {
 
 namespace sessionkit::test {
 namespace {
+
+// The engine compares a record's cookie with the last one it read on the thread; records that
+// share the shape must still be read with their own expiry and data, and others fully.
+TEST(engine, records_sharing_a_cookie_shape_are_each_read_with_their_own_values) {
+  options o = test_options();
+  o.resave = false;  // reading leaves the stored text as it is (the recording store's touch)
+  engine_harness h(o);
+  const std::string id_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", id_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                    id_c = "cccccccccccccccccccccccccccccccc", id_d = "dddddddddddddddddddddddddddddddd";
+  auto cookie_for = [](const std::string& id) { return "connect.sid=" + encode_uri_component("s:" + sign(id, "keyboard cat")); };
+  h.store->records[id_a].json =
+      R"({"cookie":{"originalMaxAge":1000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"n":1})";
+  h.store->records[id_b].json =
+      R"({"cookie":{"originalMaxAge":1000,"expires":"2098-05-06T07:08:09.010Z","httpOnly":true,"path":"/"},"n":2})";
+  h.store->records[id_c].json =
+      R"({"cookie":{"originalMaxAge":1000,"expires":"2098-05-06T07:08:09.010Z","httpOnly":false,"path":"/"},"n":3})";
+  // Same shape, but what stands where the expiry was is no date: the record is invalid.
+  h.store->records[id_d].json =
+      R"({"cookie":{"originalMaxAge":1000,"expires":"this is not a date here","httpOnly":false,"path":"/"},"n":4})";
+  auto read = [&](const std::string& id) {
+    std::string expires, n;
+    bool http_only = false;
+    h.request(cookie_for(id), [&](session_context& ctx) {
+      const session& s = *ctx.current();
+      if (s.cookie().expires) expires = format_iso_date(*s.cookie().expires);
+      http_only = s.cookie().http_only;
+      n = s.id() == id ? stringify(*s.find("n")) : "new session";
+    });
+    return std::tuple(expires, http_only, n);
+  };
+  EXPECT_EQ(read(id_a), std::tuple(std::string("2099-01-01T00:00:00.000Z"), true, std::string("1")));
+  EXPECT_EQ(read(id_b), std::tuple(std::string("2098-05-06T07:08:09.010Z"), true, std::string("2")));
+  EXPECT_EQ(read(id_c), std::tuple(std::string("2098-05-06T07:08:09.010Z"), false, std::string("3")));
+  EXPECT_EQ(std::get<2>(read(id_d)), "new session");
+  EXPECT_EQ(read(id_a), std::tuple(std::string("2099-01-01T00:00:00.000Z"), true, std::string("1")));
+}
 
 TEST(engine, out_of_range_numbers_in_a_stored_cookie_are_an_invalid_record) {
   engine_harness h(test_options());

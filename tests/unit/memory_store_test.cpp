@@ -144,6 +144,47 @@ TEST(memory_store, keeps_records_byte_for_byte_whatever_their_shape) {
                                         R"(","httpOnly":true,"path":"/"},"count":1})");
 }
 
+// Records alternating between cookie shapes, expiries and nearly-equal texts: the store
+// compares a record with the cookie template it used last, and must never mistake one for
+// another.
+TEST(memory_store, alternating_cookie_shapes_keep_every_record_exact) {
+  boost::asio::io_context io;
+  memory_store s(io.get_executor());
+  const timestamp base = now() + 1h;
+  auto with_expiry = [](timestamp t, std::string_view path, std::string_view data) {
+    return R"({"cookie":{"originalMaxAge":3600000,"expires":")" + format_iso_date(t) +
+           R"(","httpOnly":true,"path":")" + std::string(path) + "\"}" + std::string(data) + "}";
+  };
+  const std::string browser_session =
+      R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"n":2})";
+  struct item {
+    std::string id, json;
+    std::optional<timestamp> expires;
+  };
+  std::vector<item> items;
+  for (int i = 0; i < 12; ++i) {
+    const std::string id = "session-" + std::to_string(i);
+    const timestamp t = base + std::chrono::milliseconds(i * 1001);
+    switch (i % 4) {
+      case 0: items.push_back({id, with_expiry(t, "/", R"(,"n":1)"), t}); break;
+      case 1: items.push_back({id, with_expiry(t, "/app", ""), t}); break;
+      case 2: items.push_back({id, browser_session, std::nullopt}); break;
+      // The record's cookie claims another expiry than the record's: kept verbatim.
+      case 3: items.push_back({id, with_expiry(t, "/", R"(,"n":3)"), t + 1s}); break;
+    }
+  }
+  for (const auto& it : items) call(io, [&](auto h) { s.set(it.id, record(it.json, it.expires), std::move(h)); });
+  for (const auto& it : items) EXPECT_EQ(get(s, io, it.id), it.json) << it.id;
+  // Touches with the same shape, with another shape, and with no cookie object at all.
+  const timestamp later = base + 2h;
+  call(io, [&](auto h) { s.touch("session-0", record(with_expiry(later, "/", ""), later), std::move(h)); });
+  EXPECT_EQ(get(s, io, "session-0"), with_expiry(later, "/", R"(,"n":1)"));
+  call(io, [&](auto h) { s.touch("session-1", record(with_expiry(later, "/other", ""), later), std::move(h)); });
+  EXPECT_EQ(get(s, io, "session-1"), with_expiry(later, "/other", ""));
+  call(io, [&](auto h) { s.touch("session-2", record("{}", later), std::move(h)); });
+  EXPECT_EQ(get(s, io, "session-2"), browser_session);
+}
+
 TEST(memory_store, all_ids_length_clear) {
   boost::asio::io_context io;
   memory_store s(io.get_executor());
