@@ -4,6 +4,8 @@
 #include <sessionkit/json.hpp>
 #include <sessionkit/log.hpp>
 
+#include "detail/plain_json.hpp"
+
 #include <algorithm>
 #include <array>
 #include <stdexcept>
@@ -259,19 +261,28 @@ bool session_context::assign_plain_record(session& target, std::string_view json
   if (cookie_size == 0) return false;
   const std::string_view rest = json.substr(record_head.size() + cookie_size);
   boost::json::object data;
+  std::string data_text = "{}";
+  bool canonical = true;  // data_text is what JSON.stringify writes for `data`
   if (rest != "}") {
     if (rest.size() < 3 || rest[0] != ',' || rest[1] == '}') return false;  // `,}` is no JSON
-    std::string data_text;
     data_text.reserve(rest.size());
-    data_text.push_back('{');
+    data_text.resize(1);
     data_text.append(rest.substr(1));
-    std::error_code ec;
-    auto parsed = parse_json(data_text, ec);
+    auto parsed = detail::parse_plain_flat_object(data_text);
+    if (parsed) {
+      canonical = std::none_of(parsed->get_object().begin(), parsed->get_object().end(),
+                               [](const auto& m) { return is_array_index(m.key()); });
+    } else {
+      std::error_code ec;
+      parsed = parse_json(data_text, ec);
+      canonical = false;
+    }
     if (!parsed || !parsed->is_object()) return false;
     data = std::move(parsed->get_object());
     if (data.contains("cookie")) return false;  // a second `cookie`: the general path decides
   }
-  if (raw_hash) *raw_hash = hash_of(data);
+  // The hash is JSON.stringify of the data as stored: the text itself when it is in that form.
+  if (raw_hash) *raw_hash = canonical ? std::move(data_text) : hash_of(data);
   for (auto it = data.begin(); it != data.end();) {
     if (is_reserved_key(it->key())) it = data.stable_erase(it);
     else ++it;

@@ -427,11 +427,8 @@ std::optional<std::string> normalise_for_parse(std::string_view s) {
 
 }  // namespace
 
-namespace {
+namespace detail {
 
-// The usual small session data, a flat object of short strings, integers, booleans and nulls
-// (`{"count":1}`), read without the general parser; the values are what it would build.
-// Returns nothing for any other text.
 std::optional<boost::json::value> parse_plain_flat_object(std::string_view text) {
   struct member {
     std::string_view key;
@@ -486,10 +483,10 @@ std::optional<boost::json::value> parse_plain_flat_object(std::string_view text)
   return boost::json::value(std::move(object));
 }
 
-}  // namespace
+}  // namespace detail
 
 std::optional<boost::json::value> parse_json(std::string_view raw_text, std::error_code& ec) {
-  if (auto plain = parse_plain_flat_object(raw_text)) {
+  if (auto plain = detail::parse_plain_flat_object(raw_text)) {
     ec.clear();
     return plain;
   }

@@ -64,6 +64,18 @@ TEST(plain_json, flat_data_parses_exactly_as_the_general_parser) {
   }
 }
 
+// Flat data in the plain form is exactly what JSON.stringify writes for it (the engine then uses
+// the stored text as the session's change-detection hash instead of writing it again).
+TEST(plain_json, plain_flat_data_is_its_own_stringify) {
+  for (const std::string text : {R"({"count":1})", R"({})", R"({"a":"x","b":true,"c":null,"d":-5,"e":false,"f":""})",
+                                 R"({"n":123456789012345,"m":-987654321})", R"x({"s":"with spaces ~!@#$%^&*()"})x"}) {
+    std::error_code ec;
+    const auto parsed = parse_json(text, ec);
+    ASSERT_TRUE(parsed) << text;
+    EXPECT_EQ(stringify(*parsed), text);
+  }
+}
+
 // Cookie objects: whenever the fast reader accepts one, the result is what the general path
 // (parse, then assign_from_json) gives.
 const std::vector<std::string> cookie_texts = {

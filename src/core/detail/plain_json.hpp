@@ -3,6 +3,8 @@
 // escapes, short integers): the fast paths for stored cookies and small session data. Anything
 // else makes it fail, and the caller falls back to the general parser.
 
+#include <boost/json/value.hpp>
+
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -71,5 +73,11 @@ class plain_reader {
   std::size_t pos_ = 0;
 };
 
+
+// The usual small session data, a flat object of short strings, integers, booleans and nulls
+// (`{"count":1}`), read without the general parser; the values are what it would build. Such a
+// text is also exactly what JSON.stringify writes for them, unless it has array-index keys
+// (which JavaScript puts first). Returns nothing for any other text.
+std::optional<boost::json::value> parse_plain_flat_object(std::string_view text);
 
 }  // namespace sessionkit::detail
