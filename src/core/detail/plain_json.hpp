@@ -49,9 +49,12 @@ class plain_reader {
     if (negative && !allow_negative_zero && peek('0')) return std::nullopt;
     const std::size_t start = pos_;
     long long v = 0;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') v = v * 10 + (text_[pos_++] - '0');
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+      if (pos_ - start == 15) return std::nullopt;  // longer: the general parser (and no overflow)
+      v = v * 10 + (text_[pos_++] - '0');
+    }
     const std::size_t digits = pos_ - start;
-    if (digits == 0 || digits > 15 || (digits > 1 && text_[start] == '0')) return std::nullopt;
+    if (digits == 0 || (digits > 1 && text_[start] == '0')) return std::nullopt;
     if (peek('.') || peek('e') || peek('E')) return std::nullopt;
     return negative ? -v : v;
   }
