@@ -80,23 +80,30 @@ void fail_with(::httplib::Response& res, std::error_code ec) {
         return;
       }
       case session_context::step::ready:  // a new session: nothing to load
-        break;
       case session_context::step::load:
-      case session_context::step::unavailable:
-        if (auto ec = wait_for_error([&](completion_handler done) { state->load(std::move(done)); })) {
-          fail_with(res, ec);
+      case session_context::step::unavailable: {
+        // A store that answers at once (in memory) is not waited for.
+        std::optional<std::error_code> loaded = state->try_load();
+        if (!loaded) loaded = wait_for_error([&](completion_handler done) { state->load(std::move(done)); });
+        if (*loaded) {
+          fail_with(res, *loaded);
           return;
         }
         break;
+      }
     }
 
     context ctx(state);
     h(req, res, ctx);
 
-    auto [ec, set_cookie] = wait_for<std::error_code, std::optional<std::string>>(
-        [&](auto done) { state->end(std::move(done)); });
-    if (ec) fail_with(res, ec);
-    else if (set_cookie) res.headers.emplace("Set-Cookie", std::move(*set_cookie));
+    std::optional<end_result> ended = state->try_end();
+    if (!ended) {
+      auto [ec, set_cookie] = wait_for<std::error_code, std::optional<std::string>>(
+          [&](auto done) { state->end(std::move(done)); });
+      ended = end_result{ec, std::move(set_cookie)};
+    }
+    if (ended->error) fail_with(res, ended->error);
+    else if (ended->set_cookie) res.headers.emplace("Set-Cookie", std::move(*ended->set_cookie));
   };
 }
 

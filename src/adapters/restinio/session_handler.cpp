@@ -57,6 +57,11 @@ std::shared_ptr<sessionkit::session_context> begin(const sessionkit::engine& eng
 
 void load(const std::shared_ptr<sessionkit::session_context>& state, const options& opts,
           sessionkit::detail::unique_function<void(std::error_code)> then) {
+  // A store that answers at once (in memory) is not waited for: no thread hops.
+  if (auto loaded = state->try_load()) {
+    then(*loaded);
+    return;
+  }
   if (opts.executor)
     sessionkit::async_load(*state, boost::asio::bind_executor(
                                        opts.executor, [state, then = std::move(then)](std::error_code ec) mutable {
@@ -83,9 +88,8 @@ void fail(response& resp, std::error_code ec) {
 
 void end_and_send(std::shared_ptr<sessionkit::session_context> state, response resp,
                   ::restinio::write_status_cb_t after_write, std::shared_ptr<const void> keep) {
-  auto& context = *state;
-  context.end([state = std::move(state), resp = std::move(resp), after_write = std::move(after_write),
-               keep = std::move(keep)](std::error_code ec, std::optional<std::string> set_cookie) mutable {
+  auto finish = [](response& resp, ::restinio::write_status_cb_t after_write, std::error_code ec,
+                   std::optional<std::string> set_cookie) {
     if (ec) fail(resp, ec);
     else if (set_cookie) resp.append_header(::restinio::http_field_t::set_cookie, std::move(*set_cookie));
     try {
@@ -93,6 +97,15 @@ void end_and_send(std::shared_ptr<sessionkit::session_context> state, response r
     } catch (const std::exception&) {
       // done() twice for this response; nothing left to send.
     }
+  };
+  if (auto ended = state->try_end()) {  // the store answered at once
+    finish(resp, std::move(after_write), ended->error, std::move(ended->set_cookie));
+    return;
+  }
+  auto& context = *state;
+  context.end([state = std::move(state), resp = std::move(resp), after_write = std::move(after_write),
+               keep = std::move(keep), finish](std::error_code ec, std::optional<std::string> set_cookie) mutable {
+    finish(resp, std::move(after_write), ec, std::move(set_cookie));
   });
 }
 
