@@ -217,16 +217,6 @@ std::optional<issued_cookie> parse_set_cookie(const std::string& header, const s
     return issued_cookie{name, m[2].str(), *signature, m[1].str(), m[4].str()};
 }
 
-std::string describe(const st::response& r)
-{
-    std::string s = "status " + std::to_string(r.status) + ", body \"" + r.body + "\", " +
-                    std::to_string(r.set_cookies.size()) + " Set-Cookie";
-    for (const auto& c : r.set_cookies) {
-        s += "\n  Set-Cookie: " + c;
-    }
-    return s;
-}
-
 // The response a request gets when it starts a new session on the counter:
 // 200, "count is 1", and exactly one Set-Cookie in express-session's format
 // whose signature verifies with `secret`.

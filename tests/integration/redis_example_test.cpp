@@ -94,16 +94,6 @@ std::string decode_signature(std::string s)
 // ---------------------------------------------------------------------------
 // Responses.
 
-std::string describe(const st::response& r)
-{
-    std::string s = "status " + std::to_string(r.status) + ", body \"" + r.body + "\", " +
-                    std::to_string(r.set_cookies.size()) + " Set-Cookie";
-    for (const auto& c : r.set_cookies) {
-        s += "\n  Set-Cookie: " + c;
-    }
-    return s;
-}
-
 // The session id of a Set-Cookie `connect.sid=s%3A<id>.<sig>; ...` whose signature verifies.
 std::optional<std::string> session_id_of(const std::string& set_cookie)
 {

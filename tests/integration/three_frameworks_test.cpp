@@ -35,16 +35,6 @@ std::string stored_json(int count, std::string_view extra = {})
            std::to_string(count) + std::string(extra) + "}";
 }
 
-std::string describe(const st::response& r)
-{
-    std::string s = "status " + std::to_string(r.status) + ", body \"" + r.body + "\", " +
-                    std::to_string(r.set_cookies.size()) + " Set-Cookie";
-    for (const auto& c : r.set_cookies) {
-        s += "\n  Set-Cookie: " + c;
-    }
-    return s;
-}
-
 // The session id in `connect.sid=s%3A<id>.<signature>; ...`.
 std::optional<std::string> session_id_of(const st::response& r)
 {
@@ -108,17 +98,26 @@ st::response post_json(std::uint16_t port, std::string_view target, const st::co
     return r;
 }
 
-TEST(three_frameworks, share_one_redis_and_one_session)
-{
-    const auto binaries = st::example_binaries();
-    if (binaries.size() < 3) {
-        GTEST_SKIP() << "needs the cpp-httplib and RESTinio examples";
+// One Redis and the three example servers on it.
+class three_frameworks : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        const auto binaries = st::example_binaries();
+        if (binaries.size() < 3) {
+            GTEST_SKIP() << "needs the cpp-httplib and RESTinio examples";
+        }
+        for (const auto& b : binaries) {
+            servers.push_back(std::make_unique<example_process>(b, redis.url()));
+        }
     }
+
     st::redis_server redis;
     std::vector<std::unique_ptr<example_process>> servers;
-    for (const auto& b : binaries) {
-        servers.push_back(std::make_unique<example_process>(b, redis.url()));
-    }
+};
+
+TEST_F(three_frameworks, share_one_redis_and_one_session)
+{
 
     // The seed's counter paths, rotated too: every one counts in the --store store.
     const std::vector<std::string_view> paths{"/redis-store-counter", "/radis-store-counter",
@@ -177,17 +176,8 @@ TEST(three_frameworks, share_one_redis_and_one_session)
 
 // Several clients at once, each rotating over the three servers on keep-alive connections:
 // every client's count still goes 1..N.
-TEST(three_frameworks, concurrent_clients_rotating_over_three_servers)
+TEST_F(three_frameworks, concurrent_clients_rotating_over_three_servers)
 {
-    const auto binaries = st::example_binaries();
-    if (binaries.size() < 3) {
-        GTEST_SKIP() << "needs the cpp-httplib and RESTinio examples";
-    }
-    st::redis_server redis;
-    std::vector<std::unique_ptr<example_process>> servers;
-    for (const auto& b : binaries) {
-        servers.push_back(std::make_unique<example_process>(b, redis.url()));
-    }
 
     constexpr int clients = 3;
     constexpr int requests = 15;

@@ -380,16 +380,6 @@ set_cookie_view normalise_set_cookie(const std::string& header, std::string_view
     return ::testing::AssertionSuccess();
 }
 
-std::string describe(const st::response& r)
-{
-    std::string s = "status " + std::to_string(r.status) + ", body \"" + r.body + "\", " +
-                    std::to_string(r.set_cookies.size()) + " Set-Cookie";
-    for (const auto& c : r.set_cookies) {
-        s += "\n  Set-Cookie: " + c;
-    }
-    return s;
-}
-
 // ---------------------------------------------------------------------------
 // POST with a body (the support client only does GET).
 

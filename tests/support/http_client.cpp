@@ -137,6 +137,16 @@ void close_quietly(beast::tcp_stream& stream) noexcept
 
 }  // namespace
 
+std::string describe(const response& r)
+{
+    std::string s = "status " + std::to_string(r.status) + ", body \"" + r.body + "\", " +
+                    std::to_string(r.set_cookies.size()) + " Set-Cookie";
+    for (const auto& c : r.set_cookies) {
+        s += "\n  Set-Cookie: " + c;
+    }
+    return s;
+}
+
 std::optional<std::string> response::header(std::string_view name) const
 {
     for (const auto& [n, v] : headers) {

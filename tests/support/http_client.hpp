@@ -33,6 +33,9 @@ struct response {
     [[nodiscard]] std::optional<std::string> header(std::string_view name) const;
 };
 
+/// Status, body and Set-Cookie values, for assertion messages.
+std::string describe(const response& r);
+
 /// One GET on a fresh connection to 127.0.0.1:`port`. `headers` are added
 /// as given (repeats allowed) after Host and User-Agent.
 /// @throws boost::system::system_error on connect/IO errors or timeout.

@@ -32,13 +32,6 @@ class engine_at_once : public ::testing::TestWithParam<drive> {
   }
 };
 
-request_result count(engine_harness& h, const std::string& cookie) {
-  return h.request(cookie, [](session_context& ctx) {
-    auto& v = (*ctx.current())["count"];
-    v = v.is_int64() ? v.get_int64() + 1 : 1;
-  });
-}
-
 options lifecycle_options() {
   options o = test_options();
   o.resave = false;
@@ -49,13 +42,13 @@ options lifecycle_options() {
 TEST_P(engine_at_once, whole_lifecycle_behaves_the_same) {
   engine_harness h = make(lifecycle_options());
 
-  const auto first = count(h, "");
+  const auto first = counting_request(h, "");
   ASSERT_TRUE(first.set_cookie);
   check_mode(h);
   EXPECT_NE(h.store->records.at(first.id).json.find("\"count\":1"), std::string::npos);
 
   // The same session, modified: saved, and the cookie re-sent with the very bytes it came with.
-  const auto second = count(h, first.cookie_header());
+  const auto second = counting_request(h, first.cookie_header());
   EXPECT_EQ(second.id, first.id);
   ASSERT_TRUE(second.set_cookie);
   EXPECT_EQ(second.cookie_header(), first.cookie_header());
@@ -84,7 +77,7 @@ TEST_P(engine_at_once, whole_lifecycle_behaves_the_same) {
   EXPECT_NE(h.store->records.at(regenerated.id).json.find("\"user\":\"ada\""), std::string::npos);
 
   // The old cookie now finds nothing: a new session, never the old id.
-  const auto stale = count(h, first.cookie_header());
+  const auto stale = counting_request(h, first.cookie_header());
   EXPECT_NE(stale.id, first.id);
 
   // Destroy: the record goes, no cookie.
@@ -101,7 +94,7 @@ TEST_P(engine_at_once, unset_session_destroys_at_the_end) {
   options o = lifecycle_options();
   o.unset = unset_action::destroy;
   engine_harness h = make(o);
-  const auto first = count(h, "");
+  const auto first = counting_request(h, "");
   const auto unset = h.request(first.cookie_header(), [](session_context& ctx) { ctx.unset_session(); });
   EXPECT_FALSE(unset.set_cookie);
   EXPECT_EQ(h.store->calls.back(), "destroy " + first.id);
@@ -111,11 +104,11 @@ TEST_P(engine_at_once, unset_session_destroys_at_the_end) {
 
 TEST_P(engine_at_once, store_errors_fail_the_request_and_withhold_the_cookie) {
   engine_harness h = make(lifecycle_options());
-  const auto first = count(h, "");
+  const auto first = counting_request(h, "");
   h.store->fail_with = error::store_unavailable;
-  EXPECT_EQ(count(h, first.cookie_header()).load_error, error::store_unavailable);
+  EXPECT_EQ(counting_request(h, first.cookie_header()).load_error, error::store_unavailable);
   // A new session needs no load; its save fails and no cookie is sent.
-  const auto fresh = count(h, "");
+  const auto fresh = counting_request(h, "");
   EXPECT_FALSE(fresh.load_error);
   EXPECT_EQ(fresh.end_error, error::store_unavailable);
   EXPECT_FALSE(fresh.set_cookie);
@@ -125,11 +118,11 @@ TEST_P(engine_at_once, a_cookie_signed_with_an_older_secret_is_signed_again_with
   options o = lifecycle_options();
   o.secrets = {"old secret"};
   engine_harness old_server = make(o);
-  const auto first = count(old_server, "");
+  const auto first = counting_request(old_server, "");
   o.secrets = {"new secret", "old secret"};
   engine_harness new_server = make(o);
   new_server.store->records = old_server.store->records;
-  const auto second = count(new_server, first.cookie_header());
+  const auto second = counting_request(new_server, first.cookie_header());
   EXPECT_EQ(second.id, first.id);
   ASSERT_TRUE(second.set_cookie);
   EXPECT_NE(second.cookie_header(), first.cookie_header());

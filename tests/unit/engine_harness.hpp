@@ -90,6 +90,14 @@ class engine_harness {
   bool use_try = false;  // drive the request with try_load() / try_end() first
 };
 
+/// A request whose handler counts: `count` 1 for a new session, +1 for a loaded one.
+inline request_result counting_request(engine_harness& h, const std::string& cookie) {
+  return h.request(cookie, [](session_context& ctx) {
+    auto& v = (*ctx.current())["count"];
+    v = v.is_int64() ? v.get_int64() + 1 : 1;
+  });
+}
+
 inline options test_options() {
   options o;
   o.secrets = {"keyboard cat"};

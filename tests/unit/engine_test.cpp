@@ -13,13 +13,6 @@
 namespace sessionkit::test {
 namespace {
 
-request_result counting_request(engine_harness& h, const std::string& cookie) {
-  return h.request(cookie, [](session_context& ctx) {
-    auto& v = (*ctx.current())["count"];
-    v = v.is_int64() ? v.get_int64() + 1 : 1;
-  });
-}
-
 TEST(engine, new_session_cookie_is_signed_with_the_first_secret) {
   options o = test_options();
   o.secrets = {"first", "second"};

@@ -19,31 +19,25 @@ class recording_store final : public store {
   std::error_code fail_with;       // when set, every call fails with it
   bool supports_touch = true;
 
+  // The asynchronous forms do the work now and complete when the test drains the queue (with
+  // `fail_with` as it is then); the `try_` forms answer at once when `answers_at_once` is set.
   void get(std::string_view id, get_handler h) override {
-    calls.push_back("get " + std::string(id));
-    std::optional<std::string> found;
-    if (auto it = records.find(id); it != records.end()) found = it->second.json;
-    queue_.push_back([this, h = std::move(h), found = std::move(found)]() mutable {
+    queue_.push_back([this, h = std::move(h), found = do_get(id)]() mutable {
       if (fail_with) h(fail_with, std::nullopt);
       else h({}, std::move(found));
     });
   }
   void set(std::string_view id, session_record r, completion_handler h) override {
-    calls.push_back("set " + std::string(id));
-    if (!fail_with) records[std::string(id)] = std::move(r);
+    do_set(id, r);
     complete(std::move(h));
   }
   void destroy(std::string_view id, completion_handler h) override {
-    calls.push_back("destroy " + std::string(id));
-    if (!fail_with) records.erase(std::string(id));
+    do_destroy(id);
     complete(std::move(h));
   }
   bool has_touch() const noexcept override { return supports_touch; }
   void touch(std::string_view id, session_record r, completion_handler h) override {
-    calls.push_back("touch " + std::string(id));
-    if (!fail_with) {
-      if (auto it = records.find(id); it != records.end()) it->second.expires = r.expires;
-    }
+    do_touch(id, r);
     complete(std::move(h));
   }
   void defer(detail::unique_function<void()> fn) override { queue_.push_back(std::move(fn)); }
@@ -54,35 +48,24 @@ class recording_store final : public store {
   std::size_t answered_at_once = 0;  // how many calls the `try_` forms answered
 
   std::optional<get_result> try_get(std::string_view id) override {
-    if (!answers_at_once) return std::nullopt;
-    ++answered_at_once;
-    calls.push_back("get " + std::string(id));
+    if (!answering()) return std::nullopt;
+    auto found = do_get(id);
     if (fail_with) return get_result{fail_with, std::nullopt};
-    get_result r;
-    if (auto it = records.find(id); it != records.end()) r.json = it->second.json;
-    return r;
+    return get_result{{}, std::move(found)};
   }
   std::optional<std::error_code> try_set(std::string_view id, session_record& r) override {
-    if (!answers_at_once) return std::nullopt;
-    ++answered_at_once;
-    calls.push_back("set " + std::string(id));
-    if (!fail_with) records[std::string(id)] = std::move(r);
+    if (!answering()) return std::nullopt;
+    do_set(id, r);
     return fail_with;
   }
   std::optional<std::error_code> try_touch(std::string_view id, session_record& r) override {
-    if (!answers_at_once) return std::nullopt;
-    ++answered_at_once;
-    calls.push_back("touch " + std::string(id));
-    if (!fail_with) {
-      if (auto it = records.find(id); it != records.end()) it->second.expires = r.expires;
-    }
+    if (!answering()) return std::nullopt;
+    do_touch(id, r);
     return fail_with;
   }
   std::optional<std::error_code> try_destroy(std::string_view id) override {
-    if (!answers_at_once) return std::nullopt;
-    ++answered_at_once;
-    calls.push_back("destroy " + std::string(id));
-    if (!fail_with) records.erase(std::string(id));
+    if (!answering()) return std::nullopt;
+    do_destroy(id);
     return fail_with;
   }
 
@@ -97,6 +80,28 @@ class recording_store final : public store {
   std::size_t pending() const { return queue_.size(); }
 
  private:
+  bool answering() {
+    if (answers_at_once) ++answered_at_once;
+    return answers_at_once;
+  }
+  std::optional<std::string> do_get(std::string_view id) {
+    calls.push_back("get " + std::string(id));
+    if (auto it = records.find(id); it != records.end()) return it->second.json;
+    return std::nullopt;
+  }
+  void do_set(std::string_view id, session_record& r) {
+    calls.push_back("set " + std::string(id));
+    if (!fail_with) records[std::string(id)] = std::move(r);
+  }
+  void do_touch(std::string_view id, const session_record& r) {
+    calls.push_back("touch " + std::string(id));
+    if (fail_with) return;
+    if (auto it = records.find(id); it != records.end()) it->second.expires = r.expires;
+  }
+  void do_destroy(std::string_view id) {
+    calls.push_back("destroy " + std::string(id));
+    if (!fail_with) records.erase(std::string(id));
+  }
   void complete(completion_handler h) {
     queue_.push_back([this, h = std::move(h)]() mutable { h(fail_with); });
   }
