@@ -48,6 +48,6 @@ int main(int argc, char** argv) {
   const long after = rss_bytes();
   std::printf("sessions=%ld record_bytes=%zu rss_bytes=%ld bytes_per_session=%.1f\n", n, record.size(),
               after - before, double(after - before) / double(n));
-  store.stop();
+  store.shutdown();
   return 0;
 }

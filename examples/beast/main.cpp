@@ -66,7 +66,7 @@ int run(const ex::example_flags& flags) {
   sessionkit::beast::server server(app, server_opts);
 
   auto store = ex::make_store(flags, server.io_context(), "sessionkit-example");
-  auto engine = std::make_shared<const sessionkit::engine>(flags.session, store.store);
+  auto engine = std::make_shared<const sessionkit::engine>(flags.session, store);
 
   // The framework's floor (for benchmarks): registered before the session middleware.
   app.get("/no-session", [](context& ctx) -> asio::awaitable<void> {
@@ -85,7 +85,7 @@ int run(const ex::example_flags& flags) {
   asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
-    store.stop();
+    store->shutdown();
     server.stop();
   });
   std::signal(SIGPIPE, SIG_IGN);

@@ -98,17 +98,16 @@ bool is_known_path(std::string_view path) {
          std::any_of(others.begin(), others.end(), matches);
 }
 
-example_store make_store(const example_flags& flags, boost::asio::io_context& io,
+std::shared_ptr<sessionkit::store> make_store(const example_flags& flags, boost::asio::io_context& io,
                          std::string_view program) {
   if (flags.store == "memory") {
     sessionkit::memory_store_options store_opts;
     store_opts.prune_interval = flags.prune_interval;
     auto memory = std::make_shared<sessionkit::memory_store>(io.get_executor(), store_opts);
-    return {memory, [memory] { memory->stop(); }};
+    return memory;
   }
   if (flags.store.rfind("sqlite:", 0) == 0) {
-    auto sqlite = std::make_shared<sessionkit::sqlite_store>(io.get_executor(), flags.sqlite);
-    return {sqlite, [sqlite] { sqlite->stop(); }};
+    return std::make_shared<sessionkit::sqlite_store>(io.get_executor(), flags.sqlite);
   }
   auto redis = std::make_shared<sessionkit::redis_store>(io.get_executor(), flags.redis);
   // Give Redis a moment so the first requests find it; if it is down, requests get 503 until it
@@ -118,7 +117,7 @@ example_store make_store(const example_flags& flags, boost::asio::io_context& io
     io.run_one_for(std::chrono::milliseconds(20));
   if (!redis->ready())
     std::cerr << program << ": Redis is not reachable yet; answering 503 until it is\n";
-  return {redis, [redis] { redis->stop(); }};
+  return redis;
 }
 
 int example_main(int argc, char** argv, std::string_view program,

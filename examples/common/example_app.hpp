@@ -70,17 +70,11 @@ bool is_known_path(std::string_view path);
 /// Express's default path matching (case-insensitive, one optional trailing slash).
 bool path_matches(std::string_view pattern, std::string_view path);
 
-/// The store chosen with --store, its completions on `io`.
-struct example_store {
-  std::shared_ptr<sessionkit::store> store;
-  std::function<void()> stop;  ///< stops its timers and connections (so `io` can run out of work)
-};
-
 /// Makes the store of `flags.store` (memory, redis://, unix:, sqlite:). For Redis it waits up to
 /// the connect timeout for the connection, running `io` on the calling thread; if Redis is not
 /// there yet it says so on stderr and goes on (requests get 503 until Redis is back).
 /// @throws std::exception when the store cannot be created (a SQLite file that cannot be opened)
-example_store make_store(const example_flags& flags, boost::asio::io_context& io,
+std::shared_ptr<sessionkit::store> make_store(const example_flags& flags, boost::asio::io_context& io,
                          std::string_view program);
 
 /// The examples' `main`: parses the flags (exit 2 with a message on stderr when they are bad),

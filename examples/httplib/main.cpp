@@ -61,7 +61,7 @@ std::string express_path(std::string_view path) {
 int run(const ex::example_flags& flags) {
   asio::io_context io;  // the store's completions
   auto store = ex::make_store(flags, io, program);
-  auto engine = std::make_shared<const sessionkit::engine>(flags.session, store.store);
+  auto engine = std::make_shared<const sessionkit::engine>(flags.session, store);
   skh::sessions with_session(engine, {flags.trust_proxy});
 
   ex::httplib_server server;
@@ -128,7 +128,7 @@ int run(const ex::example_flags& flags) {
   server.listen_after_bind();  // until shutdown(), requests in flight included
 
   asio::post(io, [&] {
-    store.stop();
+    store->shutdown();
     signals.cancel();
   });
   work.reset();

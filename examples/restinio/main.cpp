@@ -9,6 +9,7 @@
 #include "example_app.hpp"
 
 #include <sessionkit/adapters/restinio.hpp>
+#include <sessionkit/asio.hpp>
 
 #include <restinio/sync_chain/fixed_size.hpp>
 
@@ -93,7 +94,7 @@ struct io_context : asio::io_context {
 int run(const ex::example_flags& flags) {
   io_context io;
   auto store = ex::make_store(flags, io, program);
-  auto engine = std::make_shared<const sessionkit::engine>(flags.session, store.store);
+  auto engine = std::make_shared<const sessionkit::engine>(flags.session, store);
   in_flight_counter in_flight;
 
   // The framework's floor (for benchmarks): before the session layer.
@@ -172,7 +173,7 @@ int run(const ex::example_flags& flags) {
       drain.async_wait([&](boost::system::error_code) { wait_for_requests(); });
       return;
     }
-    store.stop();
+    store->shutdown();
     io.stop();
   };
   signals.async_wait([&](boost::system::error_code ec, int) {

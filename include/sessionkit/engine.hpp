@@ -1,8 +1,15 @@
 #pragma once
 /// @file engine.hpp
-/// The framework-free core: at request start it reads the cookie and says whether a session must
-/// be loaded; at response end it decides save / touch / destroy and `Set-Cookie` exactly as
-/// express-session does. It performs no I/O itself; the store does, through the calls below.
+/// The decisions, with no I/O. `engine` holds what all requests share (options, signer, the
+/// store to use); `session_state` is one request's session and everything express-session
+/// tracks about it: at request start it says "no session here", "a new session" or "load this
+/// id"; the loaded record goes in; at response end `plan_end()` gives the plan (store operation,
+/// id, record, `Set-Cookie`) exactly as express-session decides. Nothing here calls a store:
+/// `request_driver` (request_driver.hpp) carries the plans out, and the decisions are tested as
+/// plain values, with no store at all.
+///
+/// What a request saves, and why, is answered in one place: `session_state::plan_end()` in
+/// src/core/session_state.cpp.
 
 #include <sessionkit/options.hpp>
 #include <sessionkit/session.hpp>
@@ -32,41 +39,52 @@ struct request_info {
 /// case: what a trusted proxy says about the client's connection (Express's `req.protocol`).
 SESSIONKIT_API bool forwarded_proto_is_https(std::string_view joined_values) noexcept;
 
-class session_context;
+class request_driver;
+
+/// A verified session cookie.
+struct signed_cookie {
+  std::string id;
+  /// The cookie's signature when the first secret made it (43 characters): the bytes a new
+  /// signature of the same id would be, so an unchanged id need not be signed again.
+  std::optional<std::array<char, 43>> signature;
+};
 
 /// Holds the validated options, the signer and the store; shared by all requests and threads.
 class SESSIONKIT_API engine {
  public:
   /// @throws std::invalid_argument for a bad configuration (no secret, invalid cookie name,
-  ///         domain, path, priority or sameSite), with the message express-session gives
+  ///         domain, path, priority or sameSite), with the message express-session gives, or
+  ///         when `backing_store` is empty
   engine(options opts, std::shared_ptr<store> backing_store);
 
-  /// Starts a request: reads the session cookie. Then call `session_context::load()` (or
-  /// `first_step()` / `on_loaded()`), run the handler, and call `end()`.
-  std::shared_ptr<session_context> begin(const request_info& request) const;
+  /// An engine that only decides (`session_state`), for tests and tools: `begin()` needs a store.
+  /// @throws std::invalid_argument as above
+  explicit engine(options opts);
+
+  /// Starts a request: reads the session cookie and returns the request's driver (load, run the
+  /// handler, end). Defined with the driver.
+  /// @throws std::logic_error when the engine has no store
+  std::shared_ptr<request_driver> begin(const request_info& request) const;
 
   const options& settings() const noexcept { return options_; }
-  store& backing_store() const noexcept { return *store_; }
+  /// The store. @throws std::logic_error when the engine has none
+  store& backing_store() const;
   const signer& cookie_signer() const noexcept { return signer_; }
 
   /// express-session's `issecure(req)`.
   bool is_secure(const request_info& request) const noexcept;
 
-  /// The id read from a `Cookie` header: the first cookie with our name, `s:`-prefixed, with a
-  /// signature from one of the secrets. Anything else means no id.
+  /// The session cookie in a `Cookie` header: the first cookie with our name, `s:`-prefixed,
+  /// with a signature from one of the secrets. Anything else means none.
+  std::optional<signed_cookie> read_cookie(std::string_view cookie_header) const;
+
+  /// The id `read_cookie` finds, if any.
   std::optional<std::string> read_session_id(std::string_view cookie_header) const;
 
- private:
-  struct cookie_read {
-    std::string id;
-    // The cookie's signature, kept when the first secret made it (43 characters).
-    std::optional<std::array<char, 43>> signature;
-  };
-  std::optional<cookie_read> read_cookie(std::string_view cookie_header) const;
-  friend class session_context;
-  friend class session;
+  /// A new session id: `options::genid`'s, or 24 CSPRNG bytes in base64url.
   std::string make_id(const genid_context& context) const;
 
+ private:
   options options_;
   std::shared_ptr<store> store_;
   signer signer_;
@@ -78,124 +96,107 @@ enum class store_operation { none, save, touch, destroy };
 /// The end-of-request decision (express-session's header hook plus its `res.end` wrapper).
 struct end_plan {
   store_operation operation = store_operation::none;
-  std::string id;
+  /// The session the operation is about. Views the state's id: valid while the state lives.
+  std::string_view id;
   session_record record;                  ///< for save and touch
   std::optional<std::string> set_cookie;  ///< the `Set-Cookie` value to append, if any
+  /// Set when the request must fail without any store operation (`error::session_too_large`):
+  /// then no cookie is sent either.
+  std::error_code error;
   /// Set when the cookie could not be serialised (bad domain, say): no cookie is sent, the rest
   /// of the response is unaffected (as in express-session).
   std::error_code cookie_error;
 };
 
-/// The result of ending a request: the store error (the response must then fail), or the
-/// `Set-Cookie` value to append, if any.
-struct end_result {
-  std::error_code error;
-  std::optional<std::string> set_cookie;
-};
-
-/// The per-request state: the session (if any) and what express-session tracks to decide the
-/// end of the request. Used from one thread at a time (the request's).
-class SESSIONKIT_API session_context : public std::enable_shared_from_this<session_context> {
+/// One request's session and what express-session tracks to decide the end of the request:
+/// the id the cookie carried, the data as loaded and as last saved. Plain state, no I/O; used
+/// from one thread at a time.
+class SESSIONKIT_API session_state {
  public:
   /// What the request needs next.
   enum class step {
-    skip,  ///< the path is outside `cookie.path`: no session at all
-    load,  ///< load `id_to_load()` from the store, then call `on_loaded()`
-    ready,       ///< a new session was made; nothing to load
+    skip,        ///< the path is outside `cookie.path`: no session at all
+    load,        ///< load `id_to_load()` from the store, then call `on_loaded()`
+    ready,       ///< a session is in place (new, or loaded)
     unavailable  ///< the store is not ready: answer 503 (`error::store_unavailable`)
   };
 
-  session_context(const engine& owner, const request_info& request);
-  session_context(const session_context&) = delete;
-  session_context& operator=(const session_context&) = delete;
+  /// Reads the request's cookie and decides the first step.
+  /// @param store_ready whether the store can take requests now (`store::ready()`)
+  /// @param driver what the session's methods (`save()`, ...) go through; may be null when
+  ///        nothing calls them (decision tests)
+  session_state(const engine& owner, const request_info& request, bool store_ready,
+                request_driver* driver = nullptr);
+  session_state(const session_state&) = delete;
+  session_state& operator=(const session_state&) = delete;
 
   step first_step() const noexcept { return step_; }
-  const std::string& id_to_load() const noexcept { return cookie_id(); }
+  /// The id to load (the cookie's) while `first_step()` is `load`.
+  const std::string& id_to_load() const noexcept { return session_.id(); }
+  /// The session's id (empty when the path has no session).
+  const std::string& id() const noexcept { return session_.id(); }
 
-  /// Takes the store's answer to `get(id_to_load())`. No record, or a record that is not a
-  /// valid session (logged), makes a new session with a new id.
-  /// @return the store's error (the request should fail: 503 when `is_unavailable`).
-  std::error_code on_loaded(std::error_code ec, std::optional<std::string> json);
+  /// Takes the record loaded for `id_to_load()` (none: no live session with that id). No record,
+  /// or one that is not a valid session (logged), makes a new session with a new id.
+  void on_loaded(std::optional<std::string_view> json);
 
-  /// `first_step()` + store `get` + `on_loaded()`; completes with the store error if any.
-  void load(completion_handler handler);
-
-  /// `load()` finished inside the call when no store call is needed or the store answers at
-  /// once (`store::try_get`): the error `load()` would complete with. Nothing: call `load()`.
-  std::optional<std::error_code> try_load();
-
-  /// The session, or nullptr when there is none (path skipped, destroyed or unset).
-  session* current() noexcept { return present_ ? &*session_ : nullptr; }
+  /// The session, or nullptr when there is none (path skipped, not loaded, destroyed or unset).
+  session* current() noexcept { return present_ ? &session_ : nullptr; }
 
   /// `req.session = null`: with `unset_action::destroy` the stored session is destroyed at the
   /// end of the request; with `keep` the store is left as it is.
   void unset_session() noexcept { present_ = false; }
 
-  /// Decides the end of the request (touches the cookie as express-session does). Call once.
-  end_plan plan_end();
+  /// Decides the end of the request and touches the cookie as express-session does.
+  /// @param store_has_touch whether the store implements `touch` (`store::has_touch()`)
+  end_plan plan_end(bool store_has_touch);
 
-  /// `plan_end()`, then the store operation. Completes with the store error (the response must
-  /// then fail) or with the `Set-Cookie` value to append.
-  /// After an unanswered `try_end()` it carries out the plan that one made.
-  void end(detail::unique_function<void(std::error_code, std::optional<std::string>)> handler);
-
-  /// `end()` finished inside the call when the store operation needs no waiting
-  /// (`store::try_set`, ...). Nothing: call `end()`, which carries out the same plan.
-  std::optional<end_result> try_end();
+  /// @name The state changes of the session's methods (the driver does their store calls)
+  /// @{
+  /// `save()`: the record to store; the current data counts as saved from now on.
+  /// @return `error::session_too_large` (nothing to store) or no error
+  std::error_code prepare_save(session_record& out);
+  /// `reload()`: takes the stored record. @return `failed_to_load_session` when there is none,
+  /// `invalid_record` when it is not a session (logged)
+  std::error_code on_reloaded(std::optional<std::string_view> json);
+  /// `regenerate()`: a new id and a new session with no data (after the old id's destroy).
+  void regenerate();
+  /// `destroy()`: the request has no session any more.
+  void on_destroyed() noexcept { present_ = false; }
+  /// @}
 
   const engine& owner() const noexcept { return engine_; }
 
  private:
-  friend class session;
-
   void generate();
-  bool inflate(std::string_view json);
-  std::string data_hash() const;
-  // The data's hash, computed once per end-of-request decision (the data cannot change then).
-  const std::string& end_hash() const;
-  bool is_modified() const;
-  bool is_saved() const;
-  bool should_set_cookie() const;
-  bool should_save() const;
-  bool should_touch() const;
-  bool should_destroy() const;
-  session_record make_record() const;
-  end_plan& planned();
-  end_plan make_plan(bool copy_id);
-  std::string_view plan_id(const end_plan& plan) const;
-  std::error_code check_size(const session_record& record) const;
   void reset_session(std::string id);
-  bool assign_record(session& target, std::string_view json, std::string* raw_hash = nullptr) const;
-  bool assign_plain_record(session& target, std::string_view json, std::string* raw_hash) const;
   void apply_cookie_options(session_cookie& cookie) const;
+  bool is_modified(const std::string& data_text) const;
+  bool is_saved(const std::string& data_text) const;
+  bool should_set_cookie(const std::string& data_text) const;
+  bool should_save(const std::string& data_text) const;
+  std::optional<std::string> make_set_cookie(end_plan& plan);
+  std::error_code check_size(const session_record& record) const;
 
   const engine& engine_;
-  std::string path_;
+  std::string path_;  // copied only for a custom genid (which sees it)
   bool secure_ = false;
   step step_ = step::skip;
-  // The cookie's id and the original id (at generation or load) are usually the session's own
-  // id string; they get their own copy only once the session's id changes (regenerate), so a
-  // request copies no id.
-  const std::string& cookie_id() const noexcept {
-    return cookie_id_is_session_id_ ? session_->id_ : cookie_id_;
-  }
-  const std::string& original_id() const noexcept {
-    return original_id_is_session_id_ ? session_->id_ : original_id_;
-  }
-  std::string cookie_id_;    // the id the cookie carried (empty: none), unless in the session
-  bool cookie_id_is_session_id_ = false;
-  bool original_id_is_session_id_ = false;
-  // The cookie's signature when the first secret made it: the same bytes a new signature
-  // would be, so an unchanged id is not signed again.
+  // Whether the session's id is the one the cookie carried (the id is not copied per request).
+  bool id_is_cookie_id_ = false;
+  // Whether the id changed since the session was generated or loaded (regenerate).
+  bool id_changed_ = false;
+  // The cookie's signature when the first secret made it (see `signed_cookie`).
   std::optional<std::array<char, 43>> cookie_signature_;
-  std::string original_id_;  // the id when the session was generated or loaded, unless in the session
-  std::string original_hash_;
-  std::optional<std::string> saved_hash_;
-  mutable std::optional<std::string> end_hash_;
-  std::optional<end_plan> plan_;  // made by try_end() and not yet carried out
+  // The data's text (`record::data_text`) when generated or loaded, and when last saved.
+  std::string original_data_;
+  std::optional<std::string> saved_data_;
   bool touched_ = false;
   bool present_ = false;
-  std::optional<session> session_;
+  session session_;
 };
 
 }  // namespace sessionkit
+
+// `engine::begin()` returns the driver: whoever includes the engine can drive a request.
+#include <sessionkit/request_driver.hpp>

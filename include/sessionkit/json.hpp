@@ -42,17 +42,6 @@ SESSIONKIT_API void append_js_number(std::string& out, double d);
 /// UTF-16 surrogate (kept as its 3-byte WTF-8 form, see `parse_json`) is written `\udxxx`.
 SESSIONKIT_API void append_json_string(std::string& out, std::string_view text);
 
-/// Replaces the `cookie` object of a stored record (`{"cookie":{...},...}`) with `fresh_cookie`
-/// and keeps the rest byte for byte (what a store's `touch` does). Records whose first member is
-/// not `cookie` are re-serialised through a full parse.
-/// @return the new record, or an empty optional when `stored` is not a session record.
-SESSIONKIT_API std::optional<std::string> splice_record_cookie(std::string_view stored,
-                                                               std::string_view fresh_cookie);
-
-/// The `cookie` object of a record as written by `session::to_json()` (its first member).
-/// @return the cookie JSON, or an empty optional when the record does not start with it.
-SESSIONKIT_API std::optional<std::string_view> leading_cookie_json(std::string_view record) noexcept;
-
 /// Parses JSON text (RFC 8259) as JavaScript's `JSON.parse` reads what Node stored: numbers exactly
 /// (the shortest round trip of the text), lone surrogate escapes such as `\ud800` kept (as WTF-8
 /// bytes, written back as the same escape), and invalid UTF-8 bytes read as U+FFFD, as Node's

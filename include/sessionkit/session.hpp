@@ -15,15 +15,21 @@
 
 namespace sessionkit {
 
-class session_context;
+class request_driver;
+class session_state;
 
 /// One HTTP session. The application reads and writes `data()` (or `operator[]`) like
 /// `req.session` in Express; changes are detected by content at the end of the request.
 ///
-/// The asynchronous methods complete exactly once. Await each before the next and before the
-/// handler returns (the Asio adapters' `async_` forms do that for you).
+/// The asynchronous methods complete exactly once, through the request's driver: inside the
+/// call when the store answers at once (MemoryStore), else later on the store's completion
+/// context. Await each before the next and before the handler returns (the Asio adapters'
+/// `async_` forms do that for you). A session belongs to its request: it cannot be copied.
 class SESSIONKIT_API session {
  public:
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
   /// The session id (`req.session.id`).
   const std::string& id() const noexcept { return id_; }
 
@@ -73,17 +79,10 @@ class SESSIONKIT_API session {
   std::string to_json() const;
 
  private:
-  // With the data's JSON already built (the change-detection hash), the usual record is the
-  // cookie followed by that text.
-  std::string to_json(const std::string* data_json) const;
+  friend class session_state;
+  explicit session(request_driver* owner) : owner_(owner) {}
 
- public:
-
- private:
-  friend class session_context;
-  session(session_context* owner, std::string id) : owner_(owner), id_(std::move(id)) {}
-
-  session_context* owner_;
+  request_driver* owner_;  // carries out the methods (null: they fail with `no_session`)
   std::string id_;
   session_cookie cookie_;
   boost::json::object data_;

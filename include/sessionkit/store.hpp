@@ -30,6 +30,11 @@ struct get_result {
   std::optional<std::string> json;
 };
 
+/// The expiry a store gives a record: the cookie's, or `at + ttl` for a browser-session cookie.
+inline timestamp expiry_of(const session_record& record, timestamp at, std::chrono::milliseconds ttl) {
+  return record.expires ? *record.expires : at + ttl;
+}
+
 /// Completion of `get`: the record's JSON, or none when there is no live session with that id.
 using get_handler = detail::unique_function<void(std::error_code, std::optional<std::string>)>;
 /// Completion of set / destroy / touch / clear.
@@ -41,6 +46,20 @@ using all_handler =
 using ids_handler = detail::unique_function<void(std::error_code, std::vector<std::string>)>;
 /// Completion of `length`.
 using length_handler = detail::unique_function<void(std::error_code, std::size_t)>;
+
+/// The operations of a store whose data is in this process, answered inside the call (no I/O,
+/// no waiting). Each answer must be what the asynchronous form would deliver; the conformance
+/// suite checks that.
+class SESSIONKIT_API immediate_store {
+ public:
+  virtual get_result get_now(std::string_view id) = 0;
+  virtual std::error_code set_now(std::string_view id, session_record record) = 0;
+  virtual std::error_code touch_now(std::string_view id, session_record record) = 0;
+  virtual std::error_code destroy_now(std::string_view id) = 0;
+
+ protected:
+  ~immediate_store() = default;
+};
 
 /// Base class of every store.
 ///
@@ -80,20 +99,16 @@ class SESSIONKIT_API store {
   /// Removes every session. Default: `error::not_supported`.
   virtual void clear(completion_handler handler);
 
-  // --- answers without waiting ------------------------------------------------------------
-  // A store that can answer some calls at once, without I/O (one in memory), answers the `try_`
-  // forms inside the call; the engine then skips the two thread hops of an asynchronous
-  // completion. Returning nothing means "use the asynchronous form" (the default), and nothing
-  // was done. Whatever a store answers here must be what the asynchronous form would answer.
+  /// The synchronous side of a store whose data is in this process, or null (the default).
+  /// The request driver uses it instead of the asynchronous forms, so a request on such a store
+  /// takes no thread hop.
+  virtual immediate_store* immediate() noexcept { return nullptr; }
 
-  /// `get` answered now, or nothing.
-  virtual std::optional<get_result> try_get(std::string_view id);
-  /// `set` done now (then `record` may have been moved from), or nothing.
-  virtual std::optional<std::error_code> try_set(std::string_view id, session_record& record);
-  /// `touch` done now (then `record` may have been moved from), or nothing.
-  virtual std::optional<std::error_code> try_touch(std::string_view id, session_record& record);
-  /// `destroy` done now, or nothing.
-  virtual std::optional<std::error_code> try_destroy(std::string_view id);
+  /// Shuts the store down: operations in flight complete with `error::shut_down` (or their
+  /// result, if they finished first), later ones fail with `error::shut_down`, timers and
+  /// connections stop so the executor can run out of work. Idempotent, thread-safe. The
+  /// default does nothing (a store with nothing to stop).
+  virtual void shutdown() {}
 
   /// Runs `fn` later, outside the current call, on the store's completion context. Used for
   /// completions that need no I/O (the default optional operations, early errors).

@@ -206,60 +206,6 @@ std::string stringify(const boost::json::value& v) {
   return out;
 }
 
-std::optional<std::string_view> leading_cookie_json(std::string_view record) noexcept {
-  constexpr std::string_view head = "{\"cookie\":{";
-  if (record.substr(0, head.size()) != head) return std::nullopt;
-  // Walk the object until its braces balance; strings are skipped with memchr to their
-  // closing quote (one not preceded by an odd number of backslashes).
-  const std::size_t start = head.size() - 1;
-  const char* const begin = record.data();
-  const char* const end = begin + record.size();
-  int depth = 0;
-  for (const char* p = begin + start; p < end; ++p) {
-    const char c = *p;
-    if (c == '"') {
-      const char* q = p + 1;
-      while (true) {
-        q = static_cast<const char*>(std::memchr(q, '"', std::size_t(end - q)));
-        if (!q) return std::nullopt;
-        std::size_t backslashes = 0;
-        while (q - backslashes > p + 1 && q[-1 - std::ptrdiff_t(backslashes)] == '\\') ++backslashes;
-        if (backslashes % 2 == 0) break;
-        ++q;
-      }
-      p = q;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth == 0) return record.substr(start, std::size_t(p + 1 - (begin + start)));
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> splice_record_cookie(std::string_view stored,
-                                                std::string_view fresh_cookie) {
-  if (auto old = leading_cookie_json(stored)) {
-    const std::size_t rest = old->data() + old->size() - stored.data();
-    std::string out;
-    out.reserve(stored.size() + fresh_cookie.size());
-    out.append("{\"cookie\":").append(fresh_cookie).append(stored.substr(rest));
-    return out;
-  }
-  std::error_code ec;
-  auto parsed = parse_json(stored, ec);
-  auto cookie = parse_json(fresh_cookie, ec);
-  if (!parsed || !parsed->is_object() || !cookie) return std::nullopt;
-  boost::json::object out;
-  out.reserve(parsed->get_object().size() + 1);
-  out.emplace("cookie", std::move(*cookie));
-  for (auto& member : parsed->get_object())
-    if (member.key() != "cookie") out.emplace(member.key(), std::move(member.value()));
-  std::string text;
-  stringify_to(text, out);
-  return text;
-}
-
 namespace {
 
 // Builds values like Boost.JSON's own parser, but reads every non-integer number from its text

@@ -24,12 +24,4 @@ void store::clear(completion_handler handler) {
   defer([h = std::move(handler)]() mutable { h(error::not_supported); });
 }
 
-std::optional<get_result> store::try_get(std::string_view) { return std::nullopt; }
-
-std::optional<std::error_code> store::try_set(std::string_view, session_record&) { return std::nullopt; }
-
-std::optional<std::error_code> store::try_touch(std::string_view, session_record&) { return std::nullopt; }
-
-std::optional<std::error_code> store::try_destroy(std::string_view) { return std::nullopt; }
-
 }  // namespace sessionkit

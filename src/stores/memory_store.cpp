@@ -1,6 +1,7 @@
 #include <sessionkit/stores/memory_store.hpp>
 
 #include <sessionkit/json.hpp>
+#include <sessionkit/record.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -118,7 +119,7 @@ const cookie_template* template_of(template_table& table, std::string_view cooki
 // put in (compared, not parsed), else 0.
 std::size_t matches_template(std::string_view json, const cookie_template& t,
                              std::optional<timestamp> cookie_expires) {
-  constexpr std::string_view head = "{\"cookie\":";
+  const std::string_view head = record::prefix();
   constexpr std::size_t iso_size = 24;
   if (json.substr(0, head.size()) != head) return 0;
   const std::string_view body = json.substr(head.size());
@@ -152,7 +153,7 @@ entry compact(template_table& table, std::string json, std::optional<timestamp> 
       return e;
     }
   }
-  if (const auto cookie = leading_cookie_json(json)) {
+  if (const auto cookie = record::leading_cookie(json)) {
     if (const cookie_template* t = template_of(table, *cookie, cookie_expires)) {
       e.cookie = t;
       if (cookie_expires) e.cookie_expires = *cookie_expires;
@@ -170,8 +171,8 @@ std::string expand(const entry& e) {
   if (!e.cookie) return e.rest;
   const cookie_template& t = *e.cookie;
   std::string out;
-  out.reserve(10 + t.text.size() + 24 + e.rest.size());
-  out += "{\"cookie\":";
+  out.reserve(record::prefix().size() + t.text.size() + 24 + e.rest.size());
+  out += record::prefix();
   if (t.insert_at == std::string::npos) {
     out += t.text;
   } else {
@@ -294,9 +295,7 @@ struct memory_store::state {
   }
 
   timestamp expiry_of(const session_record& record, timestamp at) const {
-    return record.expires ? *record.expires
-                          : at + std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     options.ttl_without_expiry);
+    return sessionkit::expiry_of(record, at, options.ttl_without_expiry);
   }
 
   template <class F>
@@ -339,9 +338,9 @@ memory_store::memory_store(boost::asio::any_io_executor executor, memory_store_o
   state::schedule(state_);
 }
 
-memory_store::~memory_store() { stop(); }
+memory_store::~memory_store() { shutdown(); }
 
-void memory_store::stop() {
+void memory_store::shutdown() {
   std::lock_guard lock(state_->timer_mutex);
   state_->stopped = true;
   state_->timer.cancel();
@@ -354,7 +353,7 @@ void memory_store::defer(detail::unique_function<void()> fn) {
 // The store answers every call at once; the asynchronous forms only deliver the answer later,
 // as the store contract asks.
 
-std::optional<get_result> memory_store::try_get(std::string_view id) {
+get_result memory_store::get_now(std::string_view id) {
   get_result result;
   state_->with_entry(id, [&](auto& map, auto it, auto) {
     if (it == map.end()) return;
@@ -364,7 +363,7 @@ std::optional<get_result> memory_store::try_get(std::string_view id) {
   return result;
 }
 
-std::optional<std::error_code> memory_store::try_set(std::string_view id, session_record& record) {
+std::error_code memory_store::set_now(std::string_view id, session_record record) {
   const timestamp at = now();
   const timestamp expires = state_->expiry_of(record, at);
   // Compact outside the shard lock: it may take the template table's.
@@ -380,17 +379,17 @@ std::optional<std::error_code> memory_store::try_set(std::string_view id, sessio
       map.emplace(make_key(), std::move(*fresh));
     }
   });
-  return std::error_code{};
+  return {};
 }
 
-std::optional<std::error_code> memory_store::try_destroy(std::string_view id) {
+std::error_code memory_store::destroy_now(std::string_view id) {
   state_->with_entry(id, [&](auto& map, auto it, auto) {
     if (it != map.end()) map.erase(it);
   });
-  return std::error_code{};
+  return {};
 }
 
-std::optional<std::error_code> memory_store::try_touch(std::string_view id, session_record& record) {
+std::error_code memory_store::touch_now(std::string_view id, session_record record) {
   const timestamp at = now();
   // Like express's MemoryStore: only a live session is touched; its data is kept and only
   // the cookie (expiry) is refreshed, so a concurrent write is not undone.
@@ -408,7 +407,7 @@ std::optional<std::error_code> memory_store::try_touch(std::string_view id, sess
       if (record.expires) e.cookie_expires = *record.expires;
       return;
     }
-    const auto cookie = leading_cookie_json(record.json);
+    const auto cookie = record::leading_cookie(record.json);
     if (!cookie) {
       e.expires = expires;
       return;
@@ -419,32 +418,32 @@ std::optional<std::error_code> memory_store::try_touch(std::string_view id, sess
       if (record.expires) e.cookie_expires = *record.expires;
       return;
     }
-    if (auto spliced = splice_record_cookie(expand(e), *cookie))
+    if (auto spliced = record::with_cookie(expand(e), *cookie))
       e = compact(state_->templates, std::move(*spliced), record.expires, expires);
     else
       e.expires = expires;
   });
-  return std::error_code{};
+  return {};
 }
 
 void memory_store::get(std::string_view id, get_handler handler) {
-  state_->post([h = std::move(handler), r = std::move(*try_get(id))]() mutable {
+  state_->post([h = std::move(handler), r = get_now(id)]() mutable {
     h(r.error, std::move(r.json));
   });
 }
 
 void memory_store::set(std::string_view id, session_record record, completion_handler handler) {
-  const std::error_code ec = *try_set(id, record);
+  const std::error_code ec = set_now(id, std::move(record));
   state_->post([h = std::move(handler), ec]() mutable { h(ec); });
 }
 
 void memory_store::destroy(std::string_view id, completion_handler handler) {
-  const std::error_code ec = *try_destroy(id);
+  const std::error_code ec = destroy_now(id);
   state_->post([h = std::move(handler), ec]() mutable { h(ec); });
 }
 
 void memory_store::touch(std::string_view id, session_record record, completion_handler handler) {
-  const std::error_code ec = *try_touch(id, record);
+  const std::error_code ec = touch_now(id, std::move(record));
   state_->post([h = std::move(handler), ec]() mutable { h(ec); });
 }
 

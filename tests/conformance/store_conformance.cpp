@@ -33,7 +33,7 @@ class harness {
     store_ = factory_.make(io_.get_executor());
   }
   ~harness() {
-    if (store_ && factory_.shutdown) factory_.shutdown(*store_);
+    if (store_) store_->shutdown();
     store_.reset();
     work_.reset();
     for (auto& t : threads_) t.join();
@@ -150,58 +150,37 @@ TEST_P(store_conformance, touch_extends_life) {
   EXPECT_EQ(h.get("absent").second, std::nullopt);
 }
 
-// A store may answer some calls at once (`try_get`, ...). What it answers there must be what
+// A store may answer calls at once (`store::immediate()`). What it answers there must be what
 // the asynchronous forms would answer, and both must see each other's writes.
 TEST_P(store_conformance, answers_at_once_agree_with_the_asynchronous_forms) {
   harness h(GetParam());
-  store& s = h.s();
+  immediate_store* now_form = h.s().immediate();
+  if (!now_form) GTEST_SKIP() << "the store answers nothing at once";
   const std::string json = record_json(R"("n":1)");
-  session_record record{json, now() + 1h};
-  const auto set_now = s.try_set("at-once", record);
-  if (!set_now && !s.try_get("at-once")) GTEST_SKIP() << "the store answers nothing at once";
-  if (set_now) {
-    EXPECT_FALSE(*set_now);
-    EXPECT_EQ(h.get("at-once").second, json);  // written at once, read asynchronously
-  } else {
-    EXPECT_FALSE(h.set("at-once", json, now() + 1h));
+  EXPECT_FALSE(now_form->set_now("at-once", {json, now() + 1h}));
+  EXPECT_EQ(h.get("at-once").second, json);  // written at once, read asynchronously
+  {
+    const get_result got = now_form->get_now("at-once");
+    EXPECT_FALSE(got.error);
+    EXPECT_EQ(got.json, json);
   }
-  if (auto got = s.try_get("at-once")) {
-    EXPECT_FALSE(got->error);
-    EXPECT_EQ(got->json, json);
-  }
-  if (auto missing = s.try_get("at-once-absent")) {
-    EXPECT_FALSE(missing->error);
-    EXPECT_EQ(missing->json, std::nullopt);
+  {
+    const get_result missing = now_form->get_now("at-once-absent");
+    EXPECT_FALSE(missing.error);
+    EXPECT_EQ(missing.json, std::nullopt);
   }
   if (h.s().has_touch()) {
-    session_record touched{json, now() + 2h};
-    if (auto ec = s.try_touch("at-once", touched)) {
-      EXPECT_FALSE(*ec);
-    } else {
-      EXPECT_FALSE(h.touch("at-once", json, now() + 2h));
-    }
+    EXPECT_FALSE(now_form->touch_now("at-once", {json, now() + 2h}));
     EXPECT_EQ(h.get("at-once").second, json);
-    session_record absent{json, now() + 2h};
-    if (auto ec = s.try_touch("at-once-absent", absent)) {
-      EXPECT_FALSE(*ec);
-      EXPECT_EQ(h.get("at-once-absent").second, std::nullopt);  // touch never creates
-    }
+    EXPECT_FALSE(now_form->touch_now("at-once-absent", {json, now() + 2h}));
+    EXPECT_EQ(h.get("at-once-absent").second, std::nullopt);  // touch never creates
   }
   // An expired record written at once is not kept.
-  session_record expired{json, now() - 1s};
-  if (auto ec = s.try_set("at-once-expired", expired)) {
-    EXPECT_FALSE(*ec);
-    EXPECT_EQ(h.get("at-once-expired").second, std::nullopt);
-  }
-  if (auto ec = s.try_destroy("at-once")) {
-    EXPECT_FALSE(*ec);
-  } else {
-    EXPECT_FALSE(h.destroy("at-once"));
-  }
+  EXPECT_FALSE(now_form->set_now("at-once-expired", {json, now() - 1s}));
+  EXPECT_EQ(h.get("at-once-expired").second, std::nullopt);
+  EXPECT_FALSE(now_form->destroy_now("at-once"));
   EXPECT_EQ(h.get("at-once").second, std::nullopt);
-  if (auto got = s.try_get("at-once")) {
-    EXPECT_EQ(got->json, std::nullopt);
-  }
+  EXPECT_EQ(now_form->get_now("at-once").json, std::nullopt);
 }
 
 TEST_P(store_conformance, unicode_ids_and_data) {
@@ -276,9 +255,7 @@ TEST_P(store_conformance, many_concurrent_operations_from_several_threads) {
 }
 
 TEST_P(store_conformance, completes_exactly_once_when_shut_down_with_operations_in_flight) {
-  const store_factory& f = GetParam();
-  if (!f.shutdown) GTEST_SKIP() << "no shutdown hook";
-  harness h(f);
+  harness h(GetParam());
   constexpr int n = 300;
   auto counts = std::make_shared<std::vector<std::atomic<int>>>(n);
   std::promise<void> all_done;
@@ -295,7 +272,7 @@ TEST_P(store_conformance, completes_exactly_once_when_shut_down_with_operations_
       default: h.s().destroy(id, done); break;
     }
   }
-  f.shutdown(h.s());
+  h.s().shutdown();
   ASSERT_EQ(all_done.get_future().wait_for(10s), std::future_status::ready);
   std::this_thread::sleep_for(50ms);
   for (int i = 0; i < n; ++i) EXPECT_EQ((*counts)[std::size_t(i)].load(), 1) << i;

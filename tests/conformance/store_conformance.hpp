@@ -6,8 +6,7 @@
 //   INSTANTIATE_TEST_SUITE_P(my_store, sessionkit::conformance::store_conformance,
 //       ::testing::Values(sessionkit::conformance::store_factory{
 //           "my_store",
-//           [](boost::asio::any_io_executor ex) { return std::make_shared<my_store>(ex); },
-//           [](sessionkit::store& s) { static_cast<my_store&>(s).stop(); }}),
+//           [](boost::asio::any_io_executor ex) { return std::make_shared<my_store>(ex); }}),
 //       sessionkit::conformance::factory_name);
 
 #include <sessionkit/store.hpp>
@@ -27,8 +26,6 @@ struct store_factory {
   std::string name;
   /// A new, empty store whose completions run on `executor`. Each test gets its own.
   std::function<std::shared_ptr<store>(boost::asio::any_io_executor executor)> make;
-  /// Shuts the store down (operations in flight must still complete exactly once).
-  std::function<void(store&)> shutdown;
   /// The smallest expiry the store honours, rounded up (Redis TTLs are whole seconds).
   std::chrono::milliseconds expiry_resolution{std::chrono::milliseconds(1)};
 };

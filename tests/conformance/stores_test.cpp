@@ -18,8 +18,7 @@ using namespace std::chrono_literals;
 
 store_factory memory() {
   return {"memory",
-          [](boost::asio::any_io_executor ex) { return std::make_shared<memory_store>(ex); },
-          [](store& s) { static_cast<memory_store&>(s).stop(); }};
+          [](boost::asio::any_io_executor ex) { return std::make_shared<memory_store>(ex); }};
 }
 
 // One redis-server for the whole run; each test gets its own key prefix.
@@ -39,7 +38,6 @@ store_factory redis() {
             for (int i = 0; i < 500 && !s->ready(); ++i) std::this_thread::sleep_for(5ms);
             return s;
           },
-          [](store& s) { static_cast<redis_store&>(s).stop(); },
           1000ms};
 }
 
@@ -53,8 +51,7 @@ store_factory sqlite() {
                          .string();
             std::filesystem::remove(o.path);
             return std::make_shared<sqlite_store>(ex, o);
-          },
-          [](store& s) { static_cast<sqlite_store&>(s).stop(); }};
+          }};
 }
 
 INSTANTIATE_TEST_SUITE_P(stores, store_conformance, ::testing::Values(memory(), redis(), sqlite()), factory_name);

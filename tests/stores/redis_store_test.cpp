@@ -23,7 +23,7 @@ class redis_store_fixture : public ::testing::Test {
  protected:
   void SetUp() override { thread_ = std::thread([this] { io_.run(); }); }
   void TearDown() override {
-    if (store_) store_->stop();
+    if (store_) store_->shutdown();
     work_.reset();
     // Let the stop complete, then end the loop.
     std::this_thread::sleep_for(20ms);
@@ -123,7 +123,7 @@ TEST_F(redis_store_fixture, disable_ttl_and_disable_touch) {
   EXPECT_EQ(redis_.ttl("sess:k"), -1);  // no expiry at all
   EXPECT_FALSE(touch("k", now() + 60s));
   EXPECT_EQ(redis_.ttl("sess:k"), -1);
-  store_->stop();
+  store_->shutdown();
   redis_store_options t;
   t.disable_touch = true;
   open(t);
@@ -245,7 +245,7 @@ TEST_F(redis_store_fixture, stop_completes_operations_in_flight_exactly_once) {
       if (++completions == n) all_done.set_value();
     });
   }
-  store_->stop();
+  store_->shutdown();
   ASSERT_EQ(all_done.get_future().wait_for(5s), std::future_status::ready);
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(completions.load(), n);

@@ -1,6 +1,5 @@
-// The same request lifecycle driven three ways: the asynchronous store calls, a store answering
-// at once (try_load / try_end, as MemoryStore does), and try_ calls a store declines (then the
-// engine falls back to the asynchronous calls with the plan it already made).
+// The same request lifecycle driven two ways: through the store's asynchronous calls, and with a
+// store that answers at once (`store::immediate()`, as MemoryStore does).
 
 #include "engine_harness.hpp"
 
@@ -9,19 +8,18 @@
 namespace sessionkit::test {
 namespace {
 
-enum class drive { asynchronous, answered_at_once, declined_at_once };
+enum class drive { asynchronous, answered_at_once };
 
 class engine_at_once : public ::testing::TestWithParam<drive> {
  protected:
   engine_harness make(options o) {
     engine_harness h(std::move(o));
-    h.use_try = GetParam() != drive::asynchronous;
     h.store->answers_at_once = GetParam() == drive::answered_at_once;
     return h;
   }
 
-  // After every request: nothing left queued when the store answered at once, and the try_
-  // forms answered only in that mode.
+  // After every request: nothing left queued when the store answered at once, and calls were
+  // answered at once only in that mode.
   void check_mode(engine_harness& h) {
     if (GetParam() == drive::answered_at_once) {
       EXPECT_EQ(h.store->pending(), 0u);
@@ -56,7 +54,7 @@ TEST_P(engine_at_once, whole_lifecycle_behaves_the_same) {
   EXPECT_EQ(h.store->calls.back(), "set " + first.id);
 
   // Read only (resave false): touched, no cookie.
-  const auto read = h.request(first.cookie_header(), [](session_context& ctx) {
+  const auto read = h.request(first.cookie_header(), [](request_driver& ctx) {
     EXPECT_EQ((*ctx.current())["count"].as_int64(), 2);
   });
   EXPECT_EQ(read.id, first.id);
@@ -65,7 +63,7 @@ TEST_P(engine_at_once, whole_lifecycle_behaves_the_same) {
   check_mode(h);
 
   // Regenerate: the old id is destroyed, the new one saved and sent.
-  const auto regenerated = h.request(first.cookie_header(), [&](session_context& ctx) {
+  const auto regenerated = h.request(first.cookie_header(), [&](request_driver& ctx) {
     ctx.current()->regenerate([](std::error_code ec) { EXPECT_FALSE(ec); });
     h.store->drain();
     (*ctx.current())["user"] = "ada";
@@ -81,7 +79,7 @@ TEST_P(engine_at_once, whole_lifecycle_behaves_the_same) {
   EXPECT_NE(stale.id, first.id);
 
   // Destroy: the record goes, no cookie.
-  const auto destroyed = h.request(regenerated.cookie_header(), [&](session_context& ctx) {
+  const auto destroyed = h.request(regenerated.cookie_header(), [&](request_driver& ctx) {
     ctx.current()->destroy([](std::error_code ec) { EXPECT_FALSE(ec); });
     h.store->drain();
   });
@@ -95,7 +93,7 @@ TEST_P(engine_at_once, unset_session_destroys_at_the_end) {
   o.unset = unset_action::destroy;
   engine_harness h = make(o);
   const auto first = counting_request(h, "");
-  const auto unset = h.request(first.cookie_header(), [](session_context& ctx) { ctx.unset_session(); });
+  const auto unset = h.request(first.cookie_header(), [](request_driver& ctx) { ctx.unset_session(); });
   EXPECT_FALSE(unset.set_cookie);
   EXPECT_EQ(h.store->calls.back(), "destroy " + first.id);
   EXPECT_EQ(h.store->records.count(first.id), 0u);
@@ -131,13 +129,11 @@ TEST_P(engine_at_once, a_cookie_signed_with_an_older_secret_is_signed_again_with
 }
 
 INSTANTIATE_TEST_SUITE_P(drives, engine_at_once,
-                         ::testing::Values(drive::asynchronous, drive::answered_at_once,
-                                           drive::declined_at_once),
+                         ::testing::Values(drive::asynchronous, drive::answered_at_once),
                          [](const auto& info) {
                            switch (info.param) {
                              case drive::asynchronous: return "asynchronous";
                              case drive::answered_at_once: return "answered_at_once";
-                             case drive::declined_at_once: return "declined_at_once";
                            }
                            return "unknown";
                          });

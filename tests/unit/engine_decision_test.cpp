@@ -1,8 +1,11 @@
 // The engine's decision table: every combination of resave / rolling / save_uninitialized /
 // unset / maxAge with new / loaded / modified / unmodified / destroyed / regenerated / unset
-// sessions, checked against express-session's documented outcomes (spec section 3.7).
+// sessions, checked against express-session's documented outcomes (spec section 3.7). The
+// decisions are plain values: no store, no driver, only `session_state` and its plan.
 
-#include "engine_harness.hpp"
+#include <sessionkit/engine.hpp>
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 
@@ -58,13 +61,27 @@ expectation expected(scenario s, const combo& c) {
   return {};
 }
 
-std::vector<std::string> verbs(const std::vector<std::string>& calls) {
-  std::vector<std::string> out;
-  for (const auto& c : calls) {
-    const std::string verb = c.substr(0, c.find(' '));
-    if (verb != "get") out.push_back(verb);
+options test_options() {
+  options o;
+  o.secrets = {"keyboard cat"};
+  return o;
+}
+
+std::vector<std::string> verbs_of(const end_plan& plan) {
+  switch (plan.operation) {
+    case store_operation::none: return {};
+    case store_operation::save: return {"set"};
+    case store_operation::touch: return {"touch"};
+    case store_operation::destroy: return {"destroy"};
   }
-  return out;
+  return {"?"};
+}
+
+request_info request_with(const std::string& cookie_header) {
+  request_info info;
+  info.path = "/";
+  info.cookie_header = cookie_header;
+  return info;
 }
 
 TEST(engine_decision, matches_express_session_for_every_combination) {
@@ -85,59 +102,59 @@ TEST(engine_decision, matches_express_session_for_every_combination) {
       o.save_uninitialized = c.save_uninitialized;
       o.unset = c.unset_destroy ? unset_action::destroy : unset_action::keep;
       if (c.max_age) o.cookie.max_age = std::chrono::milliseconds(60000);
-      engine_harness h(o);
+      const engine eng(o);  // decisions only: no store
 
       const bool is_new = s == scenario::new_unmodified || s == scenario::new_modified;
       std::string cookie;
+      std::string record;
       std::string loaded_id;
       if (!is_new) {
-        // An earlier request made and stored the session.
-        auto first = h.request("", [](session_context& ctx) { (*ctx.current())["count"] = 1; });
-        ASSERT_TRUE(first.set_cookie);
-        cookie = first.cookie_header();
-        loaded_id = *h.id_in(first.set_cookie);
-        ASSERT_EQ(h.store->records.count(loaded_id), 1u);
+        // An earlier request made the session; its plan saved this record and sent this cookie.
+        session_state first(eng, request_with(""), true);
+        ASSERT_EQ(first.first_step(), session_state::step::ready);
+        (*first.current())["count"] = 1;
+        const end_plan made = first.plan_end(true);
+        ASSERT_EQ(made.operation, store_operation::save);
+        ASSERT_TRUE(made.set_cookie);
+        cookie = made.set_cookie->substr(0, made.set_cookie->find(';'));
+        record = made.record.json;
+        loaded_id = *eng.read_session_id(cookie);
+        ASSERT_EQ(made.id, loaded_id);
       }
-      std::vector<std::string> handler_calls;
-      h.store->calls.clear();
-      auto result = h.request(cookie, [&](session_context& ctx) {
-        session& sess = *ctx.current();
-        switch (s) {
-          case scenario::new_modified:
-          case scenario::loaded_modified: sess["count"] = 2; break;
-          case scenario::destroyed: sess.destroy([](std::error_code) {}); break;
-          case scenario::regenerated: sess.regenerate([](std::error_code) {}); break;
-          case scenario::unset_null: ctx.unset_session(); break;
-          default: break;
-        }
-        h.store->drain();
-        handler_calls = verbs(h.store->calls);
-        h.store->calls.clear();
-      });
-      ASSERT_FALSE(result.load_error);
-      ASSERT_FALSE(result.end_error);
+      session_state state(eng, request_with(cookie), true);
+      if (!is_new) {
+        ASSERT_EQ(state.first_step(), session_state::step::load);
+        ASSERT_EQ(state.id_to_load(), loaded_id);
+        state.on_loaded(record);
+      }
+      ASSERT_EQ(state.first_step(), session_state::step::ready);
+      session& sess = *state.current();
+      switch (s) {
+        case scenario::new_modified:
+        case scenario::loaded_modified: sess["count"] = 2; break;
+        case scenario::destroyed: state.on_destroyed(); break;    // session.destroy()
+        case scenario::regenerated: state.regenerate(); break;   // session.regenerate()
+        case scenario::unset_null: state.unset_session(); break;
+        default: break;
+      }
+      const end_plan plan = state.plan_end(true);
+      ASSERT_FALSE(plan.error);
       const expectation want = expected(s, c);
-      // Each end-of-request call is about the right id: the loaded one, or the new one.
-      const std::string id_for_calls =
-          (s == scenario::destroyed || s == scenario::unset_null) ? loaded_id : result.id;
-      std::vector<std::string> want_calls;
-      for (const auto& verb : want.end_calls) want_calls.push_back(verb + " " + id_for_calls);
-      EXPECT_EQ(h.store->calls, want_calls);
-      EXPECT_EQ(result.set_cookie.has_value(), want.cookie);
-      if (s == scenario::destroyed || s == scenario::regenerated) {
-        EXPECT_EQ(handler_calls, std::vector<std::string>{"destroy"});
+      EXPECT_EQ(verbs_of(plan), want.end_calls);
+      // The operation is about the right id: the loaded one, or the new one.
+      if (plan.operation != store_operation::none) {
+        EXPECT_EQ(plan.id, (s == scenario::destroyed || s == scenario::unset_null) ? loaded_id : state.id());
       }
+      EXPECT_EQ(plan.set_cookie.has_value(), want.cookie);
       if (s == scenario::regenerated) {
-        EXPECT_NE(result.id, loaded_id);
-        EXPECT_EQ(h.id_in(result.set_cookie), result.id);
-        EXPECT_EQ(h.store->records.count(loaded_id), 0u);
-        EXPECT_EQ(h.store->records.count(result.id), 1u);
+        EXPECT_NE(state.id(), loaded_id);
+        EXPECT_EQ(eng.read_session_id(plan.set_cookie->substr(0, plan.set_cookie->find(';'))), state.id());
       }
-      if (result.set_cookie) {
+      if (plan.set_cookie) {
         // Expires only with a max age; the loaded session keeps its id unless regenerated.
-        EXPECT_EQ(result.set_cookie->find("; Expires=") != std::string::npos, c.max_age);
+        EXPECT_EQ(plan.set_cookie->find("; Expires=") != std::string::npos, c.max_age);
         if (s == scenario::loaded_unmodified || s == scenario::loaded_modified) {
-          EXPECT_EQ(h.id_in(result.set_cookie), loaded_id);
+          EXPECT_EQ(eng.read_session_id(plan.set_cookie->substr(0, plan.set_cookie->find(';'))), loaded_id);
         }
       }
       ++checked;

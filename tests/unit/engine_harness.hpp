@@ -33,7 +33,7 @@ class engine_harness {
       : store(std::make_shared<recording_store>()), eng(std::move(opts), store) {}
 
   request_result request(const std::string& cookie_header,
-                         const std::function<void(session_context&)>& handler = {},
+                         const std::function<void(request_driver&)>& handler = {},
                          std::string path = "/", bool tls = false,
                          std::string forwarded_proto = "") {
     request_info info;
@@ -43,39 +43,31 @@ class engine_harness {
     info.forwarded_proto = forwarded_proto;
     auto ctx = eng.begin(info);
     request_result result;
-    // As the adapters do: the answer at once when there is one, else the asynchronous form.
-    std::optional<std::error_code> loaded_now = use_try ? ctx->try_load() : std::nullopt;
-    if (loaded_now) {
-      result.load_error = *loaded_now;
-    } else {
-      bool loaded = false;
-      ctx->load([&](std::error_code ec) {
-        result.load_error = ec;
-        loaded = true;
-      });
-      EXPECT_FALSE(loaded) << "load completed inside the initiating call";
-      store->drain();
-      EXPECT_TRUE(loaded);
-    }
+    // As the adapters do: through the driver, which completes inside the call exactly when the
+    // store answers at once.
+    const bool at_once = ctx->completes_at_once();
+    EXPECT_EQ(at_once, store->answers_at_once);
+    bool loaded = false;
+    ctx->load([&](std::error_code ec) {
+      result.load_error = ec;
+      loaded = true;
+    });
+    EXPECT_EQ(loaded, at_once) << "load completed inside the initiating call: " << loaded;
+    store->drain();
+    EXPECT_TRUE(loaded);
     if (result.load_error) return result;
     if (handler) handler(*ctx);
     store->drain();
     if (auto* s = ctx->current()) result.id = s->id();
-    std::optional<end_result> ended_now = use_try ? ctx->try_end() : std::nullopt;
-    if (ended_now) {
-      result.end_error = ended_now->error;
-      result.set_cookie = std::move(ended_now->set_cookie);
-    } else {
-      bool ended = false;
-      ctx->end([&](std::error_code ec, std::optional<std::string> cookie) {
-        result.end_error = ec;
-        result.set_cookie = std::move(cookie);
-        ended = true;
-      });
-      EXPECT_FALSE(ended) << "end completed inside the initiating call";
-      store->drain();
-      EXPECT_TRUE(ended);
-    }
+    bool ended = false;
+    ctx->end([&](std::error_code ec, std::optional<std::string> cookie) {
+      result.end_error = ec;
+      result.set_cookie = std::move(cookie);
+      ended = true;
+    });
+    EXPECT_EQ(ended, at_once) << "end completed inside the initiating call: " << ended;
+    store->drain();
+    EXPECT_TRUE(ended);
     return result;
   }
 
@@ -87,12 +79,11 @@ class engine_harness {
 
   std::shared_ptr<recording_store> store;
   engine eng;
-  bool use_try = false;  // drive the request with try_load() / try_end() first
 };
 
 /// A request whose handler counts: `count` 1 for a new session, +1 for a loaded one.
 inline request_result counting_request(engine_harness& h, const std::string& cookie) {
-  return h.request(cookie, [](session_context& ctx) {
+  return h.request(cookie, [](request_driver& ctx) {
     auto& v = (*ctx.current())["count"];
     v = v.is_int64() ? v.get_int64() + 1 : 1;
   });

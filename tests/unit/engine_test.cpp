@@ -180,7 +180,7 @@ TEST(engine, manual_save_suppresses_the_end_of_request_save) {
   engine_harness h(test_options());
   auto first = counting_request(h, "");
   h.store->calls.clear();
-  h.request(first.cookie_header(), [&](session_context& ctx) {
+  h.request(first.cookie_header(), [&](request_driver& ctx) {
     (*ctx.current())["saved"] = true;
     ctx.current()->save([](std::error_code) {});
   });
@@ -206,7 +206,7 @@ TEST(engine, reload_picks_up_concurrent_changes_and_missing_records_fail) {
   engine_harness h(test_options());
   auto first = counting_request(h, "");
   std::error_code reload_ec;
-  h.request(first.cookie_header(), [&](session_context& ctx) {
+  h.request(first.cookie_header(), [&](request_driver& ctx) {
     h.store->records.at(first.id).json =
         R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"count":41})";
     ctx.current()->reload([&](std::error_code ec) { reload_ec = ec; });
@@ -214,7 +214,7 @@ TEST(engine, reload_picks_up_concurrent_changes_and_missing_records_fail) {
     EXPECT_EQ((*ctx.current())["count"], 41);
   });
   EXPECT_FALSE(reload_ec);
-  h.request(first.cookie_header(), [&](session_context& ctx) {
+  h.request(first.cookie_header(), [&](request_driver& ctx) {
     h.store->records.clear();
     ctx.current()->reload([&](std::error_code ec) { reload_ec = ec; });
   });
@@ -242,7 +242,7 @@ TEST(engine, revives_records_written_by_node) {
   // a reserved key that express-session drops.
   h.store->records.at(first.id).json =
       R"({"cookie":{"originalMaxAge":60000,"priority":"High","expires":"2099-01-01T00:00:00.000Z","secure":false,"path":"/","sameSite":true},"id":"x","count":7,"nested":{"cookie":1}})";
-  auto r = h.request(first.cookie_header(), [](session_context& ctx) {
+  auto r = h.request(first.cookie_header(), [](request_driver& ctx) {
     auto& s = *ctx.current();
     EXPECT_EQ(s["count"], 7);
     EXPECT_EQ(s.data().if_contains("id"), nullptr);
@@ -264,7 +264,7 @@ TEST(engine, nested_cookie_key_counts_as_data) {
   engine_harness h(o);
   auto first = counting_request(h, "");
   h.store->calls.clear();
-  h.request(first.cookie_header(), [](session_context& ctx) { (*ctx.current())["obj"] = {{"cookie", 1}}; });
+  h.request(first.cookie_header(), [](request_driver& ctx) { (*ctx.current())["obj"] = {{"cookie", 1}}; });
   EXPECT_EQ(h.store->calls.back(), "set " + first.id);
 }
 
@@ -285,7 +285,7 @@ TEST(engine, oversized_sessions_are_refused_and_not_stored) {
   options o = test_options();
   o.max_session_bytes = 200;
   engine_harness h(o);
-  auto r = h.request("", [](session_context& ctx) { (*ctx.current())["big"] = std::string(500, 'x'); });
+  auto r = h.request("", [](request_driver& ctx) { (*ctx.current())["big"] = std::string(500, 'x'); });
   EXPECT_EQ(r.end_error, error::session_too_large);
   EXPECT_FALSE(r.set_cookie);
   EXPECT_TRUE(h.store->records.empty());
@@ -338,7 +338,7 @@ TEST(engine, store_not_ready_is_unavailable) {
   engine e(test_options(), std::make_shared<down>());
   request_info info;
   info.path = "/";
-  EXPECT_EQ(e.begin(info)->first_step(), session_context::step::unavailable);
+  EXPECT_EQ(e.begin(info)->first_step(), request_driver::step::unavailable);
 }
 
 }  // namespace
@@ -387,7 +387,7 @@ TEST(engine_security, logs_never_carry_a_full_session_id) {
   auto first = counting_request(h, "");
   h.store->records.at(first.id).json = "not a session";
   auto second = counting_request(h, first.cookie_header());  // invalid record: logged
-  h.request("", [](session_context& ctx) { (*ctx.current())["big"] = std::string(200, 'x'); });  // too large: logged
+  h.request("", [](request_driver& ctx) { (*ctx.current())["big"] = std::string(200, 'x'); });  // too large: logged
   const auto lines = logs.lines();
   ASSERT_GE(lines.size(), 2u);
   for (const auto& line : lines) {
@@ -404,7 +404,7 @@ TEST(engine_security, regenerate_on_login_prevents_fixation) {
   // An attacker plants a session id in the victim's browser...
   auto planted = counting_request(h, "");
   // ...the victim logs in with it; the login handler regenerates before storing the user.
-  auto login = h.request(planted.cookie_header(), [&](session_context& ctx) {
+  auto login = h.request(planted.cookie_header(), [&](request_driver& ctx) {
     ctx.current()->regenerate([](std::error_code) {});
     h.store->drain();
     (*ctx.current())["user"] = "victim";
@@ -442,7 +442,7 @@ TEST(engine, records_sharing_a_cookie_shape_are_each_read_with_their_own_values)
   auto read = [&](const std::string& id) {
     std::string expires, n;
     bool http_only = false;
-    h.request(cookie_for(id), [&](session_context& ctx) {
+    h.request(cookie_for(id), [&](request_driver& ctx) {
       const session& s = *ctx.current();
       if (s.cookie().expires) expires = format_iso_date(*s.cookie().expires);
       http_only = s.cookie().http_only;

@@ -1,4 +1,5 @@
 #include <sessionkit/json.hpp>
+#include <sessionkit/record.hpp>
 
 #include "fixtures.hpp"
 
@@ -67,13 +68,13 @@ TEST(json, numbers_in_javascript_form) {
 
 TEST(json, splices_a_fresh_cookie_into_a_record) {
   const std::string stored = R"({"cookie":{"path":"/x}y","expires":null},"count":3,"s":"{\"}"})";
-  auto out = splice_record_cookie(stored, R"({"expires":"later"})");
+  auto out = record::with_cookie(stored, R"({"expires":"later"})");
   ASSERT_TRUE(out);
   EXPECT_EQ(*out, R"({"cookie":{"expires":"later"},"count":3,"s":"{\"}"})");
-  auto reordered = splice_record_cookie(R"({"count":3,"cookie":{}})", R"({"a":1})");
+  auto reordered = record::with_cookie(R"({"count":3,"cookie":{}})", R"({"a":1})");
   ASSERT_TRUE(reordered);
   EXPECT_EQ(*reordered, R"({"cookie":{"a":1},"count":3})");
-  EXPECT_FALSE(splice_record_cookie("not json", "{}"));
+  EXPECT_FALSE(record::with_cookie("not json", "{}"));
 }
 
 }  // namespace

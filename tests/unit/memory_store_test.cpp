@@ -236,7 +236,7 @@ TEST(memory_store, concurrent_use_from_several_threads) {
   EXPECT_EQ(completions.load(), expected);
   EXPECT_GT(found.load(), 0);
   EXPECT_LE(s.stored_count(), std::size_t(threads * 100));
-  s.stop();
+  s.shutdown();
   pool.join();
 }
 

@@ -2,6 +2,7 @@
 // exactly what the general parser gives, and step aside for everything else.
 
 #include <sessionkit/json.hpp>
+#include <sessionkit/record.hpp>
 #include <sessionkit/session_cookie.hpp>
 
 #include <boost/json/parse.hpp>
@@ -133,12 +134,12 @@ TEST(plain_json, express_cookies_take_the_fast_path) {
 TEST(plain_json, leading_cookie_object_skips_strings_with_escapes) {
   const std::string record =
       R"({"cookie":{"path":"/a\"}\\","domain":"x}"},"data":"}"})";
-  const auto cookie = leading_cookie_json(record);
+  const auto cookie = record::leading_cookie(record);
   ASSERT_TRUE(cookie);
   EXPECT_EQ(*cookie, R"({"path":"/a\"}\\","domain":"x}"})");
-  EXPECT_FALSE(leading_cookie_json(R"({"cookie":{"path":"/a\"})"));
-  EXPECT_FALSE(leading_cookie_json(R"({"cookie":{"path":"unterminated})"));
-  EXPECT_FALSE(leading_cookie_json(R"({"other":{}})"));
+  EXPECT_FALSE(record::leading_cookie(R"({"cookie":{"path":"/a\"})"));
+  EXPECT_FALSE(record::leading_cookie(R"({"cookie":{"path":"unterminated})"));
+  EXPECT_FALSE(record::leading_cookie(R"({"other":{}})"));
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 
 namespace sessionkit::test {
 
-class recording_store final : public store {
+class recording_store final : public store, private immediate_store {
  public:
   std::map<std::string, session_record, std::less<>> records;
   std::vector<std::string> calls;  // "get id", "set id", "touch id", "destroy id"
@@ -20,7 +20,7 @@ class recording_store final : public store {
   bool supports_touch = true;
 
   // The asynchronous forms do the work now and complete when the test drains the queue (with
-  // `fail_with` as it is then); the `try_` forms answer at once when `answers_at_once` is set.
+  // `fail_with` as it is then); `immediate()` answers at once when `answers_at_once` is set.
   void get(std::string_view id, get_handler h) override {
     queue_.push_back([this, h = std::move(h), found = do_get(id)]() mutable {
       if (fail_with) h(fail_with, std::nullopt);
@@ -42,29 +42,31 @@ class recording_store final : public store {
   }
   void defer(detail::unique_function<void()> fn) override { queue_.push_back(std::move(fn)); }
 
-  /// When set, the `try_` forms answer at once (as an in-memory store does); otherwise they
-  /// answer nothing and the engine must use the asynchronous forms.
+  /// When set, the store answers at once (`immediate()`, as an in-memory store does);
+  /// otherwise the driver must use the asynchronous forms.
   bool answers_at_once = false;
-  std::size_t answered_at_once = 0;  // how many calls the `try_` forms answered
+  std::size_t answered_at_once = 0;  // how many calls were answered at once
 
-  std::optional<get_result> try_get(std::string_view id) override {
-    if (!answering()) return std::nullopt;
+  immediate_store* immediate() noexcept override { return answers_at_once ? this : nullptr; }
+
+  get_result get_now(std::string_view id) override {
+    ++answered_at_once;
     auto found = do_get(id);
     if (fail_with) return get_result{fail_with, std::nullopt};
     return get_result{{}, std::move(found)};
   }
-  std::optional<std::error_code> try_set(std::string_view id, session_record& r) override {
-    if (!answering()) return std::nullopt;
+  std::error_code set_now(std::string_view id, session_record r) override {
+    ++answered_at_once;
     do_set(id, r);
     return fail_with;
   }
-  std::optional<std::error_code> try_touch(std::string_view id, session_record& r) override {
-    if (!answering()) return std::nullopt;
+  std::error_code touch_now(std::string_view id, session_record r) override {
+    ++answered_at_once;
     do_touch(id, r);
     return fail_with;
   }
-  std::optional<std::error_code> try_destroy(std::string_view id) override {
-    if (!answering()) return std::nullopt;
+  std::error_code destroy_now(std::string_view id) override {
+    ++answered_at_once;
     do_destroy(id);
     return fail_with;
   }
@@ -80,10 +82,6 @@ class recording_store final : public store {
   std::size_t pending() const { return queue_.size(); }
 
  private:
-  bool answering() {
-    if (answers_at_once) ++answered_at_once;
-    return answers_at_once;
-  }
   std::optional<std::string> do_get(std::string_view id) {
     calls.push_back("get " + std::string(id));
     if (auto it = records.find(id); it != records.end()) return it->second.json;

@@ -15,17 +15,24 @@
 /// });
 /// @endcode
 
+#include <sessionkit/adapter.hpp>
 #include <sessionkit/asio.hpp>
 #include <sessionkit/engine.hpp>
 
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,14 +61,12 @@ class SESSIONKIT_API context {
 
   /// The session (`req.session`), or nullptr when the session middleware did not run for this
   /// request, or the session was destroyed or unset.
-  sessionkit::session* session() noexcept { return state_ ? state_->current() : nullptr; }
+  sessionkit::session* session() noexcept { return session_.session(); }
   /// `req.session = null` (see `options::unset`).
-  void unset_session() noexcept {
-    if (state_) state_->unset_session();
-  }
-  /// The session's per-request state (set by the session middleware).
-  sessionkit::session_context* session_state() noexcept { return state_.get(); }
-  void set_session_state(std::shared_ptr<sessionkit::session_context> s) noexcept { state_ = std::move(s); }
+  void unset_session() noexcept { session_.unset_session(); }
+  /// The request's session driver (set by the session middleware), or nullptr.
+  request_driver* driver() noexcept { return session_.driver(); }
+  void set_driver(std::shared_ptr<request_driver> d) noexcept { session_.set_driver(std::move(d)); }
 
   /// Sets status, body and `Content-Type` (`res.send`).
   void send(http::status status, std::string body,
@@ -71,7 +76,7 @@ class SESSIONKIT_API context {
   request& req_;
   response& res_;
   bool secure_;
-  std::shared_ptr<sessionkit::session_context> state_;
+  adapter::session_handle session_;
   friend class app;
   const class app* app_ = nullptr;  // the app running this request (for `next`)
 };
@@ -115,6 +120,78 @@ class SESSIONKIT_API app {
 /// only after that store operation completed; when the store fails, the response becomes a
 /// 503 (store unavailable) or 500 with a plain-text reason, and no cookie is sent.
 SESSIONKIT_API middleware session_middleware(std::shared_ptr<const sessionkit::engine> engine);
+
+namespace detail {
+
+/// The request as the engine sees it; `cookies` and `protos` hold joined header values.
+SESSIONKIT_API request_info describe(const http::request_header<>& req, bool adapter_secure,
+                                     adapter::joined_header& cookies, adapter::joined_header& protos);
+
+/// Replaces `res` with the answer for a store error (503 with `Retry-After`, or 500), keeping
+/// its version and keep-alive: nothing the handler prepared (its cookies included) goes out.
+SESSIONKIT_API void answer_store_error(response& res, std::error_code ec);
+
+/// The end of the request: `Set-Cookie` added, or the store error's answer.
+SESSIONKIT_API void finish_response(response& res, std::error_code ec, const std::optional<std::string>& set_cookie);
+
+}  // namespace detail
+
+/// express-session around one handler, for any Beast server (no `app` or `server` of ours
+/// needed): loads the request's session, runs `handler(sessionkit::adapter::session_handle&)`
+/// with it, then saves / touches / destroys as express-session would and adds `Set-Cookie` to
+/// `res`. When the store fails, `res` becomes a 503 (store unavailable, with `Retry-After`) or
+/// 500 with a plain-text reason, and the handler does not run (load) or its cookie is withheld
+/// (end). Send `res` once this completes.
+///
+/// `req` and `res` must stay valid until completion. The handler runs through the completion's
+/// associated executor (or inside the call, with a store that answers at once: MemoryStore).
+/// @param adapter_secure whether your server sees the request as secure (TLS, or a trusted
+///        proxy's `X-Forwarded-Proto`); the engine's `proxy` option may override it
+/// Completion: `void(std::error_code)`: the store error, if any (`res` already answers it).
+///
+/// @code
+/// auto [ec] = co_await sessionkit::beast::async_run_with_session(
+///     engine, req, res, false, [&](sessionkit::adapter::session_handle& s) {
+///       auto& count = (*s.session())["count"];
+///       count = count.is_int64() ? count.get_int64() + 1 : 1;
+///       res.body() = "count is " + std::to_string(count.get_int64());
+///     }, boost::asio::as_tuple(boost::asio::use_awaitable));
+/// @endcode
+template <class Handler, class Token>
+auto async_run_with_session(const sessionkit::engine& engine, const http::request_header<>& req,
+                            response& res, bool adapter_secure, Handler handler, Token&& token) {
+  return boost::asio::async_initiate<Token, void(std::error_code)>(
+      [&engine, &req, &res, adapter_secure](auto done, Handler handler) {
+        adapter::joined_header cookies("; "), protos(", ");
+        auto driver = engine.begin(detail::describe(req, adapter_secure, cookies, protos));
+        auto executor = boost::asio::get_associated_executor(done);
+        if (driver->first_step() == request_driver::step::skip) {
+          adapter::session_handle none;
+          handler(none);
+          boost::asio::post(executor, boost::asio::append(std::move(done), std::error_code{}));
+          return;
+        }
+        request_driver& d = *driver;
+        async_load(d, boost::asio::bind_executor(
+                          executor, [driver = std::move(driver), &res, handler = std::move(handler),
+                                     done = std::move(done), executor](std::error_code ec) mutable {
+                            if (ec) {
+                              detail::answer_store_error(res, ec);
+                              return std::move(done)(ec);
+                            }
+                            adapter::session_handle handle(driver);
+                            handler(handle);
+                            request_driver& d = *driver;
+                            async_end(d, boost::asio::bind_executor(
+                                             executor, [driver = std::move(driver), &res, done = std::move(done)](
+                                                           std::error_code ec, std::optional<std::string> cookie) mutable {
+                                               detail::finish_response(res, ec, cookie);
+                                               std::move(done)(ec);
+                                             }));
+                          }));
+      },
+      token, std::move(handler));
+}
 
 /// Options of the HTTP server.
 struct server_options {

@@ -30,6 +30,7 @@
 /// Routes that are not wrapped have no session and cost nothing. A handler that throws leaves
 /// the session unsaved (httplib answers 500).
 
+#include <sessionkit/adapter.hpp>
 #include <sessionkit/engine.hpp>
 
 #include <httplib.h>
@@ -49,25 +50,9 @@ struct options {
 };
 
 /// The session side of one request, given to a wrapped handler next to httplib's request and
-/// response.
-class context {
- public:
-  explicit context(std::shared_ptr<sessionkit::session_context> state) noexcept
-      : state_(std::move(state)) {}
-
-  /// The session (`req.session`), or nullptr when the path is outside the cookie's path or the
-  /// session was destroyed or unset.
-  sessionkit::session* session() noexcept { return state_ ? state_->current() : nullptr; }
-  /// `req.session = null` (see `options::unset`).
-  void unset_session() noexcept {
-    if (state_) state_->unset_session();
-  }
-  /// The request's session state (the engine's `session_context`).
-  sessionkit::session_context* session_state() noexcept { return state_.get(); }
-
- private:
-  std::shared_ptr<sessionkit::session_context> state_;
-};
+/// response: `session()` (nullptr when the path is outside the cookie's path or the session was
+/// destroyed or unset), `unset_session()`, `driver()`.
+using context = adapter::session_handle;
 
 /// A route handler that gets the session.
 using handler = std::function<void(const ::httplib::Request&, ::httplib::Response&, context&)>;

@@ -46,7 +46,7 @@
 #error "sessionkit::restinio needs RESTinio on Boost.Asio: define RESTINIO_USE_BOOST_ASIO"
 #endif
 
-#include <sessionkit/asio.hpp>
+#include <sessionkit/adapter.hpp>
 #include <sessionkit/engine.hpp>
 #include <sessionkit/log.hpp>
 
@@ -77,24 +77,9 @@ struct options {
   bool tls = false;
 };
 
-/// What sessionkit keeps in each request (RESTinio's per-request extra data).
-class request_data {
- public:
-  /// The session (`req.session`), or nullptr when the request did not go through the session
-  /// layer, its path is outside the cookie's path, or the session was destroyed or unset.
-  sessionkit::session* session() noexcept { return state_ ? state_->current() : nullptr; }
-  /// `req.session = null` (see `options::unset`).
-  void unset_session() noexcept {
-    if (state_) state_->unset_session();
-  }
-  /// The request's session state (set by the session layer).
-  sessionkit::session_context* session_state() noexcept { return state_.get(); }
-  const std::shared_ptr<sessionkit::session_context>& shared_state() const noexcept { return state_; }
-  void set_session_state(std::shared_ptr<sessionkit::session_context> s) noexcept { state_ = std::move(s); }
-
- private:
-  std::shared_ptr<sessionkit::session_context> state_;
-};
+/// What sessionkit keeps in each request (RESTinio's per-request extra data): the session side
+/// of the request (`session()`, `unset_session()`, `driver()`), set by the session layer.
+using request_data = adapter::session_handle;
 
 /// The extra-data factory for servers whose requests carry only `request_data`:
 /// `using extra_data_factory_t = sessionkit::restinio::extra_data_factory;` in the traits.
@@ -141,12 +126,13 @@ void unset_session(const generic_request_handle<ExtraData>& req) noexcept {
 namespace detail {
 
 /// Reads the request's path, cookies and protocol and starts its session.
-SESSIONKIT_API std::shared_ptr<sessionkit::session_context> begin(
-    const sessionkit::engine& engine, const ::restinio::http_request_header_t& header,
-    const options& opts);
+SESSIONKIT_API std::shared_ptr<request_driver> begin(const sessionkit::engine& engine,
+                                                     const ::restinio::http_request_header_t& header,
+                                                     const options& opts);
 
-/// Loads the session; `then` runs on `opts.executor` when set, else where the store completes.
-SESSIONKIT_API void load(const std::shared_ptr<sessionkit::session_context>& state, const options& opts,
+/// Loads the session; `then` runs on `opts.executor` when set (whatever the store), else where
+/// the driver completes (inside the call with a store that answers at once).
+SESSIONKIT_API void load(const std::shared_ptr<request_driver>& driver, const options& opts,
                          sessionkit::detail::unique_function<void(std::error_code)> then);
 
 /// Turns `resp` into the 503 (store unavailable) or 500 answer for a store error.
@@ -154,7 +140,7 @@ SESSIONKIT_API void fail(response& resp, std::error_code ec);
 
 /// Ends the session (save / touch / destroy), then adds `Set-Cookie` to `resp` (or turns it
 /// into the store error's answer) and sends it. `keep` stays alive until then.
-SESSIONKIT_API void end_and_send(std::shared_ptr<sessionkit::session_context> state, response resp,
+SESSIONKIT_API void end_and_send(std::shared_ptr<request_driver> driver, response resp,
                                  ::restinio::write_status_cb_t after_write,
                                  std::shared_ptr<const void> keep);
 
@@ -175,9 +161,9 @@ template <class ExtraData>
 ::restinio::request_handling_status_t done(const generic_request_handle<ExtraData>& req, response resp,
                                            ::restinio::write_status_cb_t after_write = {}) {
   request_data& data = session_data(req->extra_data());
-  auto state = data.shared_state();
-  if (!state) return resp.done(std::move(after_write));
-  detail::end_and_send(std::move(state), std::move(resp), std::move(after_write), req);
+  auto driver = data.shared_driver();
+  if (!driver) return resp.done(std::move(after_write));
+  detail::end_and_send(std::move(driver), std::move(resp), std::move(after_write), req);
   return ::restinio::request_accepted();
 }
 
@@ -218,26 +204,16 @@ handler<ExtraData> session_handler(std::shared_ptr<const sessionkit::engine> eng
   };
 
   return [engine = std::move(engine), shared_next, opts, run](const handle& req) {
-    auto state = detail::begin(*engine, req->header(), opts);
-    switch (state->first_step()) {
-      case sessionkit::session_context::step::skip:
-        return (*shared_next)(req);
-      case sessionkit::session_context::step::ready:  // a new session: nothing to load
-        session_data(req->extra_data()).set_session_state(std::move(state));
-        run(*shared_next, req);
-        return ::restinio::request_accepted();
-      case sessionkit::session_context::step::load:
-      case sessionkit::session_context::step::unavailable:
-        break;
-    }
-    detail::load(state, opts, [req, state, shared_next, run](std::error_code ec) mutable {
+    auto driver = detail::begin(*engine, req->header(), opts);
+    if (driver->first_step() == request_driver::step::skip) return (*shared_next)(req);
+    detail::load(driver, opts, [req, driver, shared_next, run](std::error_code ec) mutable {
       if (ec) {
         auto resp = req->create_response();
         detail::fail(resp, ec);
         resp.done();
         return;
       }
-      session_data(req->extra_data()).set_session_state(std::move(state));
+      session_data(req->extra_data()).set_driver(std::move(driver));
       run(*shared_next, req);
     });
     return ::restinio::request_accepted();

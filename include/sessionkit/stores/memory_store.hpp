@@ -25,7 +25,7 @@ struct memory_store_options {
 /// Sessions in memory, as their JSON records, sharded by id so threads rarely contend; every
 /// operation costs the same however many sessions are stored. `get` never returns an expired
 /// session; a timer removes expired ones every `prune_interval`.
-class SESSIONKIT_API memory_store final : public store {
+class SESSIONKIT_API memory_store final : public store, private immediate_store {
  public:
   /// @param executor where completions run and where the pruning timer lives
   explicit memory_store(boost::asio::any_io_executor executor, memory_store_options opts = {});
@@ -36,11 +36,8 @@ class SESSIONKIT_API memory_store final : public store {
   void destroy(std::string_view id, completion_handler handler) override;
   bool has_touch() const noexcept override { return true; }
   void touch(std::string_view id, session_record record, completion_handler handler) override;
-  /// Always answered at once (the data is in this process).
-  std::optional<get_result> try_get(std::string_view id) override;
-  std::optional<std::error_code> try_set(std::string_view id, session_record& record) override;
-  std::optional<std::error_code> try_touch(std::string_view id, session_record& record) override;
-  std::optional<std::error_code> try_destroy(std::string_view id) override;
+  /// Every call is answered at once (the data is in this process).
+  immediate_store* immediate() noexcept override { return this; }
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;
@@ -54,10 +51,15 @@ class SESSIONKIT_API memory_store final : public store {
   /// Sessions held, expired ones not yet pruned included (for tests and metrics).
   std::size_t stored_count() const;
 
-  /// Stops the pruning timer (so the executor can run out of work).
-  void stop();
+  /// Stops the pruning timer (so the executor can run out of work). Nothing is ever in flight.
+  void shutdown() override;
 
  private:
+  get_result get_now(std::string_view id) override;
+  std::error_code set_now(std::string_view id, session_record record) override;
+  std::error_code touch_now(std::string_view id, session_record record) override;
+  std::error_code destroy_now(std::string_view id) override;
+
   struct state;
   std::shared_ptr<state> state_;
 };

@@ -89,7 +89,7 @@ class SESSIONKIT_API redis_store final : public store {
   void defer(detail::unique_function<void()> fn) override;
 
   /// Closes the connection; operations in flight complete with `error::shut_down`.
-  void stop();
+  void shutdown() override;
 
   const redis_store_options& options() const noexcept;
 

@@ -54,7 +54,7 @@ class SESSIONKIT_API sqlite_store final : public store {
 
   /// Finishes the work queued so far, then refuses new work (`error::shut_down`) and closes the
   /// database. Waits for the store's thread.
-  void stop();
+  void shutdown() override;
 
  private:
   struct impl;

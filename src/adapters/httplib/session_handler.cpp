@@ -1,6 +1,10 @@
+// sessionkit on cpp-httplib: its handlers are synchronous, so the wrapper waits on the worker
+// thread for the driver's completions (which run at once with an in-memory store).
+
 #include <sessionkit/adapters/httplib.hpp>
 
-#include <future>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -10,28 +14,25 @@
 namespace sessionkit::httplib {
 namespace {
 
-// Starts an operation that completes with `Args...` (on any thread) and waits for it.
+// Starts an operation that completes with `Args...` (inside the call, or later on any thread)
+// and waits for it. No allocation: the result lives on this stack frame.
 template <class... Args, class Start>
 std::tuple<Args...> wait_for(Start start) {
-  std::promise<std::tuple<Args...>> promise;
-  auto result = promise.get_future();
-  start([p = std::move(promise)](Args... args) mutable { p.set_value({std::move(args)...}); });
-  return result.get();
+  std::mutex mutex;
+  std::condition_variable done;
+  std::optional<std::tuple<Args...>> result;
+  start([&](Args... args) {
+    std::lock_guard lock(mutex);
+    result.emplace(std::move(args)...);
+    done.notify_one();
+  });
+  std::unique_lock lock(mutex);
+  done.wait(lock, [&] { return result.has_value(); });
+  return std::move(*result);
 }
 
 std::error_code wait_for_error(detail::unique_function<void(completion_handler)> start) {
   return std::get<0>(wait_for<std::error_code>(std::move(start)));
-}
-
-// All values of a header joined with `separator`, as Node joins repeated headers.
-std::string joined(const ::httplib::Request& req, const char* name, std::string_view separator) {
-  auto [first, last] = req.headers.equal_range(name);
-  std::string out;
-  for (auto it = first; it != last; ++it) {
-    if (it != first) out.append(separator);
-    out.append(it->second);
-  }
-  return out;
 }
 
 void fail_with(::httplib::Response& res, std::error_code ec) {
@@ -40,16 +41,10 @@ void fail_with(::httplib::Response& res, std::error_code ec) {
   ::httplib::Response fresh;
   fresh.version = res.version;
   std::swap(res, fresh);
-  if (is_unavailable(ec)) {
-    res.status = 503;
-    res.set_header("Retry-After", "1");
-    res.set_content("Service Unavailable: " + ec.message() + "; please retry\n",
-                    "text/plain; charset=utf-8");
-  } else {
-    res.status = 500;
-    res.set_content("Internal Server Error: session store error (" + ec.message() + ")\n",
-                    "text/plain; charset=utf-8");
-  }
+  const adapter::error_answer answer = adapter::answer_for(ec);
+  res.status = answer.status;
+  if (answer.retry_after) res.set_header("Retry-After", answer.retry_after);
+  res.set_content(answer.body, std::string(adapter::error_answer::content_type));
 }
 
 }  // namespace
@@ -60,50 +55,30 @@ void fail_with(::httplib::Response& res, std::error_code ec) {
   if (!h) throw std::invalid_argument("sessionkit::httplib::session_handler: no handler");
   return [engine = std::move(engine), h = std::move(h), opts](const ::httplib::Request& req,
                                                                ::httplib::Response& res) {
-    const std::string cookies = joined(req, "Cookie", "; ");
-    const std::string protos = joined(req, "X-Forwarded-Proto", ", ");
-    const std::string_view target = req.target;
-    request_info info;
-    info.path = target.substr(0, target.find('?'));
-    info.cookie_header = cookies;
-    info.forwarded_proto = protos;
+    adapter::joined_header cookies("; "), protos(", ");
+    for (auto [it, last] = req.headers.equal_range("Cookie"); it != last; ++it) cookies.add(it->second);
+    for (auto [it, last] = req.headers.equal_range("X-Forwarded-Proto"); it != last; ++it) protos.add(it->second);
+    bool tls = false;
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-    info.tls = req.ssl != nullptr;
+    tls = req.ssl != nullptr;
 #endif
-    info.adapter_secure = info.tls || (opts.trust_proxy && forwarded_proto_is_https(protos));
-    auto state = engine->begin(info);
-
-    switch (state->first_step()) {
-      case session_context::step::skip: {
-        context none(nullptr);
-        h(req, res, none);
-        return;
-      }
-      case session_context::step::ready:  // a new session: nothing to load
-      case session_context::step::load:
-      case session_context::step::unavailable: {
-        // A store that answers at once (in memory) is not waited for.
-        std::optional<std::error_code> loaded = state->try_load();
-        if (!loaded) loaded = wait_for_error([&](completion_handler done) { state->load(std::move(done)); });
-        if (*loaded) {
-          fail_with(res, *loaded);
-          return;
-        }
-        break;
-      }
+    auto driver = engine->begin(
+        adapter::describe_request(req.target, cookies.value(), protos.value(), tls, opts.trust_proxy));
+    if (driver->first_step() == request_driver::step::skip) {
+      context none;
+      h(req, res, none);
+      return;
     }
-
-    context ctx(state);
+    if (auto ec = wait_for_error([&](completion_handler done) { driver->load(std::move(done)); })) {
+      fail_with(res, ec);
+      return;
+    }
+    context ctx(driver);
     h(req, res, ctx);
-
-    std::optional<end_result> ended = state->try_end();
-    if (!ended) {
-      auto [ec, set_cookie] = wait_for<std::error_code, std::optional<std::string>>(
-          [&](auto done) { state->end(std::move(done)); });
-      ended = end_result{ec, std::move(set_cookie)};
-    }
-    if (ended->error) fail_with(res, ended->error);
-    else if (ended->set_cookie) res.headers.emplace("Set-Cookie", std::move(*ended->set_cookie));
+    auto [ec, set_cookie] = wait_for<std::error_code, std::optional<std::string>>(
+        [&](auto done) { driver->end(std::move(done)); });
+    if (ec) fail_with(res, ec);
+    else if (set_cookie) res.headers.emplace("Set-Cookie", std::move(*set_cookie));
   };
 }
 

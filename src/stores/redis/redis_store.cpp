@@ -98,9 +98,9 @@ redis_store::redis_store(boost::asio::any_io_executor executor, redis_store_opti
   impl_->connection->start();
 }
 
-redis_store::~redis_store() { stop(); }
+redis_store::~redis_store() { shutdown(); }
 
-void redis_store::stop() { impl_->connection->stop(); }
+void redis_store::shutdown() { impl_->connection->stop(); }
 
 bool redis_store::ready() const noexcept { return impl_->connection->ready(); }
 

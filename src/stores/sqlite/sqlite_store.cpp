@@ -1,6 +1,6 @@
 #include <sessionkit/stores/sqlite_store.hpp>
 
-#include <sessionkit/json.hpp>
+#include <sessionkit/record.hpp>
 #include <sessionkit/log.hpp>
 
 #include <boost/asio/post.hpp>
@@ -165,8 +165,7 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
   }
 
   timestamp expiry_of(const session_record& record, timestamp at) const {
-    return record.expires ? *record.expires
-                          : at + std::chrono::duration_cast<std::chrono::milliseconds>(options.ttl_without_expiry);
+    return sessionkit::expiry_of(record, at, options.ttl_without_expiry);
   }
 
   int upsert(std::string_view id, std::string_view json, timestamp expires) {
@@ -209,9 +208,9 @@ sqlite_store::sqlite_store(boost::asio::any_io_executor executor, sqlite_store_o
   impl_->start();
 }
 
-sqlite_store::~sqlite_store() { stop(); }
+sqlite_store::~sqlite_store() { shutdown(); }
 
-void sqlite_store::stop() {
+void sqlite_store::shutdown() {
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopping) return;
@@ -285,7 +284,7 @@ void sqlite_store::touch(std::string_view id, session_record record, completion_
       if (stored && !ec) {
         const timestamp expires = self->expiry_of(record, at);
         std::optional<std::string> spliced;
-        if (auto cookie = leading_cookie_json(record.json)) spliced = splice_record_cookie(*stored, *cookie);
+        if (auto cookie = record::leading_cookie(record.json)) spliced = record::with_cookie(*stored, *cookie);
         rc = expires <= at ? self->remove(id) : self->upsert(id, spliced ? *spliced : *stored, expires);
         ec = self->report(rc, "touch");
       }

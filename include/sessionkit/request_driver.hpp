@@ -1,0 +1,81 @@
+#pragma once
+/// @file request_driver.hpp
+/// The request driver: the only code that calls a store on a request's behalf. It loads the
+/// session before the handler runs, carries out the engine's end-of-request plan after it, and
+/// implements the session's methods (`save`, `reload`, `regenerate`, `destroy`). Adapters make
+/// one per request with `engine::begin()` and only translate their framework's request and
+/// response.
+///
+/// Completions run inside the call when the store answers at once (`store::immediate()`, as
+/// MemoryStore does: no thread hop per request), and otherwise always later, on the store's
+/// completion context; `completes_at_once()` says which, for the whole request.
+
+#include <sessionkit/engine.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace sessionkit {
+
+/// Drives one request's session against the engine's store. Used from one thread at a time.
+class SESSIONKIT_API request_driver : public std::enable_shared_from_this<request_driver> {
+ public:
+  using step = session_state::step;
+  /// Completion of `end`: the store error (the response must then fail, without the cookie),
+  /// or the `Set-Cookie` value to append, if any.
+  using end_handler = detail::unique_function<void(std::error_code, std::optional<std::string>)>;
+
+  /// Reads the request's cookie. Use `engine::begin()`, which makes it shared (completions that
+  /// run later keep the driver alive).
+  /// @throws std::logic_error when the engine has no store
+  request_driver(const engine& owner, const request_info& request);
+  request_driver(const request_driver&) = delete;
+  request_driver& operator=(const request_driver&) = delete;
+
+  /// What the request needs: no session (`skip`), a load, or nothing (`ready`, a new session);
+  /// `unavailable` when the store is not ready.
+  step first_step() const noexcept { return state_.first_step(); }
+
+  /// Whether this request's completions run inside the initiating calls (the store answers at
+  /// once) rather than later on the store's completion context.
+  bool completes_at_once() const noexcept { return immediate_ != nullptr; }
+
+  /// Loads the session when the cookie names one (a missing, expired or broken record gives a
+  /// new session). Completes with the store's error (`error::store_unavailable` when the store
+  /// is not ready: answer 503), or none.
+  void load(completion_handler handler);
+
+  /// Ends the request: save / touch / destroy as express-session would. Call once, after the
+  /// handler; send the response only once this completes.
+  void end(end_handler handler);
+
+  /// The session, or nullptr when there is none (path skipped, destroyed or unset).
+  session* current() noexcept { return state_.current(); }
+
+  /// `req.session = null` (see `options::unset`).
+  void unset_session() noexcept { state_.unset_session(); }
+
+  /// @name The session's methods (`session::save()` and the others call these)
+  /// @{
+  void save(completion_handler handler);
+  void reload(completion_handler handler);
+  void regenerate(completion_handler handler);
+  void destroy(completion_handler handler);
+  /// @}
+
+  /// The decisions' state (for adapters and tests that need more than the session).
+  session_state& state() noexcept { return state_; }
+  const engine& owner() const noexcept { return state_.owner(); }
+
+ private:
+  void complete(completion_handler handler, std::error_code ec);
+  std::error_code take_loaded(std::error_code ec, std::optional<std::string> json);
+
+  store& store_;
+  immediate_store* immediate_;
+  session_state state_;
+};
+
+}  // namespace sessionkit

@@ -1,0 +1,224 @@
+// session_state: one request's session and express-session's decisions about it, with no I/O.
+// `plan_end()` answers "what does a request save, and why".
+
+#include <sessionkit/engine.hpp>
+
+#include <sessionkit/id.hpp>
+#include <sessionkit/log.hpp>
+#include <sessionkit/record.hpp>
+
+namespace sessionkit {
+
+session_state::session_state(const engine& owner, const request_info& request, bool store_ready,
+                             request_driver* driver)
+    : engine_(owner), secure_(owner.is_secure(request)), session_(driver) {
+  // Only a custom genid sees the path (possibly later, in regenerate): copy it just then.
+  if (engine_.settings().genid) path_ = request.path;
+  const std::string_view path = request.path.empty() ? std::string_view("/") : request.path;
+  const std::string& cookie_path = engine_.settings().cookie.path;
+  if (path.substr(0, cookie_path.size()) != cookie_path) {
+    step_ = step::skip;
+    return;
+  }
+  if (!store_ready) {
+    step_ = step::unavailable;
+    return;
+  }
+  if (auto read = engine_.read_cookie(request.cookie_header)) {
+    // The session takes the cookie's id while it loads; it keeps it if the record is found.
+    session_.id_ = std::move(read->id);
+    id_is_cookie_id_ = true;
+    cookie_signature_ = read->signature;
+    step_ = step::load;
+  } else {
+    generate();
+    step_ = step::ready;
+  }
+}
+
+void session_state::apply_cookie_options(session_cookie& cookie) const {
+  const cookie_options& o = engine_.settings().cookie;
+  cookie = session_cookie{};
+  cookie.path = o.path;
+  cookie.domain = o.domain;
+  cookie.http_only = o.http_only;
+  switch (o.secure) {
+    case secure_policy::unset: break;
+    case secure_policy::on: cookie.secure = true; break;
+    case secure_policy::off: cookie.secure = false; break;
+    case secure_policy::automatic: cookie.secure = secure_; break;
+  }
+  cookie.same_site = o.same_site;
+  if (const auto* s = std::get_if<std::string>(&o.same_site); s && *s == "auto")
+    cookie.same_site = std::string(secure_ ? "none" : "lax");
+  cookie.partitioned = o.partitioned;
+  cookie.priority = o.priority;
+  if (o.max_age) cookie.set_max_age(*o.max_age);
+  else if (o.expires) cookie.set_expires(*o.expires);
+}
+
+void session_state::reset_session(std::string id) {
+  // Ids are compared, as express-session compares them: a genid may give the same id again.
+  id_is_cookie_id_ = id_is_cookie_id_ && id == session_.id_;
+  session_.id_ = std::move(id);
+  session_.data_.clear();
+  session_.keys_before_cookie_.clear();
+  apply_cookie_options(session_.cookie_);
+}
+
+void session_state::generate() {
+  reset_session(engine_.make_id({path_, secure_}));
+  id_changed_ = false;
+  original_data_ = record::data_text(session_.data_);
+  saved_data_.reset();
+  present_ = true;
+}
+
+void session_state::on_loaded(std::optional<std::string_view> json) {
+  step_ = step::ready;
+  if (json) {
+    record::parts parts;
+    if (record::decode(*json, parts)) {
+      session_.cookie_ = std::move(parts.cookie);
+      session_.data_ = std::move(parts.data);
+      session_.keys_before_cookie_ = std::move(parts.keys_before_cookie);
+      original_data_ = std::move(parts.stored_data_text);
+      id_changed_ = false;
+      if (!engine_.settings().resave) saved_data_ = original_data_;
+      present_ = true;
+      return;
+    }
+    log(log_level::warning, "stored session " + redact_id(session_.id_) +
+                                " is not a valid session record; starting a new session");
+  }
+  generate();  // unknown, expired or broken: a new id, never the cookie's
+}
+
+// --- the decisions (express-session's isModified / isSaved / shouldSetCookie / shouldSave) -----
+
+bool session_state::is_modified(const std::string& data_text) const {
+  return id_changed_ || original_data_ != data_text;
+}
+
+bool session_state::is_saved(const std::string& data_text) const {
+  return !id_changed_ && saved_data_ && *saved_data_ == data_text;
+}
+
+bool session_state::should_set_cookie(const std::string& data_text) const {
+  const options& o = engine_.settings();
+  if (!id_is_cookie_id_) return o.save_uninitialized || is_modified(data_text);
+  return o.rolling || (session_.cookie_.expires && is_modified(data_text));
+}
+
+bool session_state::should_save(const std::string& data_text) const {
+  if (!engine_.settings().save_uninitialized && !saved_data_ && !id_is_cookie_id_)
+    return is_modified(data_text);
+  return !is_saved(data_text);
+}
+
+std::error_code session_state::check_size(const session_record& record) const {
+  const std::size_t limit = engine_.settings().max_session_bytes;
+  if (limit != 0 && record.json.size() > limit) {
+    log(log_level::warning, "session " + redact_id(session_.id_) + " is " +
+                                std::to_string(record.json.size()) + " bytes, over the limit of " +
+                                std::to_string(limit) + "; not saved");
+    return error::session_too_large;
+  }
+  return {};
+}
+
+std::optional<std::string> session_state::make_set_cookie(end_plan& plan) {
+  // A secure cookie over an insecure request is not sent; the session is still saved.
+  if (session_.cookie_.secure.value_or(false) && !secure_) return std::nullopt;
+  if (!touched_) {
+    session_.touch();
+    touched_ = true;
+  }
+  try {
+    thread_local std::string value;  // "s:id.signature"; reused, no allocation
+    value.assign("s:");
+    if (cookie_signature_ && id_is_cookie_id_) {  // the cookie's own signature: not signed again
+      value.append(session_.id_).append(".").append(cookie_signature_->data(), cookie_signature_->size());
+    } else {
+      value.append(engine_.cookie_signer().sign(session_.id_));
+    }
+    return serialize_set_cookie(engine_.settings().name, value, session_.cookie_.attributes());
+  } catch (const invalid_cookie& e) {
+    plan.cookie_error = error::invalid_cookie_option;
+    log(log_level::error, std::string("session cookie not sent: ") + e.what());
+    return std::nullopt;
+  }
+}
+
+// What a request saves, and why (express-session's header hook and its `res.end` wrapper):
+// - the cookie is sent for a new session that is saved (saveUninitialized, or modified), for a
+//   loaded one on every response with `rolling`, or when modified and it has an expiry;
+// - a session dropped with `unset: destroy` is destroyed;
+// - a session whose data differs from what was loaded or last saved is saved (with `resave`
+//   also an unmodified loaded one; without saveUninitialized a new unmodified one is not);
+// - otherwise a loaded session is touched (its expiry renewed) when the store can touch.
+end_plan session_state::plan_end(bool store_has_touch) {
+  end_plan plan;
+  if (step_ != step::ready || session_.id_.empty()) return plan;
+  plan.id = session_.id_;
+  // The data's text, once: the change-detection snapshot and the record's tail.
+  const std::string data_text = record::data_text(session_.data_);
+  if (present_ && should_set_cookie(data_text)) plan.set_cookie = make_set_cookie(plan);
+  if (!present_) {
+    if (engine_.settings().unset == unset_action::destroy) plan.operation = store_operation::destroy;
+    return plan;
+  }
+  if (!touched_) {
+    session_.touch();
+    touched_ = true;
+  }
+  if (should_save(data_text)) {
+    plan.record = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
+                   session_.cookie_.expires};
+    if (auto ec = check_size(plan.record)) {
+      plan.error = ec;  // the response fails; nothing stored, nothing claimed
+      plan.set_cookie.reset();
+      plan.record = {};
+      return plan;
+    }
+    plan.operation = store_operation::save;
+  } else if (store_has_touch && id_is_cookie_id_) {
+    plan.operation = store_operation::touch;
+    plan.record = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
+                   session_.cookie_.expires};
+  }
+  return plan;
+}
+
+// --- the methods' state changes ----------------------------------------------------------------
+
+std::error_code session_state::prepare_save(session_record& out) {
+  std::string data_text = record::data_text(session_.data_);
+  out = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
+         session_.cookie_.expires};
+  saved_data_ = std::move(data_text);
+  return check_size(out);
+}
+
+std::error_code session_state::on_reloaded(std::optional<std::string_view> json) {
+  if (!json) return error::failed_to_load_session;
+  record::parts parts;
+  if (!record::decode(*json, parts)) {
+    log(log_level::warning, "reload: stored session " + redact_id(session_.id_) + " is not a valid session record");
+    return error::invalid_record;
+  }
+  session_.cookie_ = std::move(parts.cookie);
+  session_.data_ = std::move(parts.data);
+  session_.keys_before_cookie_ = std::move(parts.keys_before_cookie);
+  present_ = true;
+  return {};
+}
+
+void session_state::regenerate() {
+  std::string id = engine_.make_id({path_, secure_});
+  id_changed_ = id_changed_ || id != session_.id_;
+  reset_session(std::move(id));
+  present_ = true;
+}
+
+}  // namespace sessionkit
