@@ -56,7 +56,7 @@ SESSIONKIT_API request_info describe_request(std::string_view target, std::strin
 /// later), else 500; a plain-text reason, never a secret or an id.
 struct error_answer {
   int status;
-  const char* retry_after;  ///< the `Retry-After` value, or null
+  const char* seconds_until_retry;  ///< the `Retry-After` value, or null
   std::string body;
   static constexpr std::string_view content_type = "text/plain; charset=utf-8";
 };

@@ -52,8 +52,8 @@ struct signer::key {
     OPENSSL_cleanse(&outer, sizeof outer);
   }
 
-  // Appends the 43-character signature of `value` to `out`.
-  void append_signature(std::string& out, std::string_view value) const {
+  // The 43-character signature of `value`.
+  std::array<char, signature_chars> signature(std::string_view value) const {
     std::array<unsigned char, digest_size> digest{};
     SHA256_CTX work = inner;
     SHA256_Update(&work, value.data(), value.size());
@@ -62,16 +62,16 @@ struct signer::key {
     SHA256_Update(&work, digest.data(), digest.size());
     SHA256_Final(digest.data(), &work);
     OPENSSL_cleanse(&work, sizeof work);
-    detail::append_base64(out, digest.data(), digest.size(), detail::base64_alphabet::standard);
+    std::array<char, signature_chars> out;
+    detail::write_base64(out.data(), digest.data(), digest.size(), detail::base64_alphabet::standard);
+    return out;
   }
 
   // Exact match of `value.signature` in constant time (the length is public).
-  bool verifies(std::string_view value, std::string_view signature) const {
-    if (signature.size() != signature_chars) return false;
-    thread_local std::string expected;  // reused: no allocation per check
-    expected.clear();
-    append_signature(expected, value);
-    return CRYPTO_memcmp(expected.data(), signature.data(), signature_chars) == 0;
+  bool verifies(std::string_view value, std::string_view given) const {
+    if (given.size() != signature_chars) return false;
+    const std::array<char, signature_chars> expected = signature(value);
+    return CRYPTO_memcmp(expected.data(), given.data(), signature_chars) == 0;
   }
 };
 
@@ -90,7 +90,8 @@ std::string signer::sign(std::string_view value) const {
   std::string out;
   out.reserve(value.size() + 1 + signature_chars + 1);
   out.append(value).push_back('.');
-  keys_.front()->append_signature(out, value);
+  const auto signature = keys_.front()->signature(value);
+  out.append(signature.data(), signature.size());
   return out;
 }
 

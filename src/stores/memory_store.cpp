@@ -3,6 +3,8 @@
 #include <sessionkit/json.hpp>
 #include <sessionkit/record.hpp>
 
+#include "../core/detail/base64.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -187,50 +189,16 @@ std::string expand(const entry& e) {
 
 using raw_id = std::array<unsigned char, 24>;
 
-// base64url digit values, -1 for other bytes.
-constexpr std::array<signed char, 256> base64url_values = [] {
-  std::array<signed char, 256> t{};
-  t.fill(-1);
-  for (int i = 0; i < 26; ++i) {
-    t[std::size_t('A' + i)] = static_cast<signed char>(i);
-    t[std::size_t('a' + i)] = static_cast<signed char>(26 + i);
-  }
-  for (int i = 0; i < 10; ++i) t[std::size_t('0' + i)] = static_cast<signed char>(52 + i);
-  t[std::size_t('-')] = 62;
-  t[std::size_t('_')] = 63;
-  return t;
-}();
-
-int base64url_value(char c) { return base64url_values[static_cast<unsigned char>(c)]; }
-
 std::optional<raw_id> to_raw(std::string_view id) {
-  if (id.size() != 32) return std::nullopt;
-  raw_id raw{};
-  for (std::size_t i = 0, o = 0; i < 32; i += 4, o += 3) {
-    unsigned v = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      const int d = base64url_value(id[i + k]);
-      if (d < 0) return std::nullopt;
-      v = (v << 6) | unsigned(d);
-    }
-    raw[o] = static_cast<unsigned char>(v >> 16);
-    raw[o + 1] = static_cast<unsigned char>(v >> 8);
-    raw[o + 2] = static_cast<unsigned char>(v);
-  }
+  raw_id raw;
+  if (!detail::decode_base64url(id, raw)) return std::nullopt;
   return raw;
 }
 
 std::string from_raw(const raw_id& raw) {
-  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   out.reserve(32);
-  for (std::size_t i = 0; i < 24; i += 3) {
-    const unsigned v = (unsigned(raw[i]) << 16) | (unsigned(raw[i + 1]) << 8) | raw[i + 2];
-    out.push_back(table[(v >> 18) & 63]);
-    out.push_back(table[(v >> 12) & 63]);
-    out.push_back(table[(v >> 6) & 63]);
-    out.push_back(table[v & 63]);
-  }
+  detail::append_base64(out, raw.data(), raw.size(), detail::base64_alphabet::url);
   return out;
 }
 

@@ -102,7 +102,7 @@ void answer_store_error(response& res, std::error_code ec) {
   const bool keep_alive = res.keep_alive();
   res = response{static_cast<http::status>(answer.status), version};
   res.keep_alive(keep_alive);
-  if (answer.retry_after) res.set(http::field::retry_after, answer.retry_after);
+  if (answer.seconds_until_retry) res.set(http::field::retry_after, answer.seconds_until_retry);
   res.set(http::field::content_type, adapter::error_answer::content_type);
   res.body() = answer.body;
 }

@@ -43,7 +43,7 @@ void fail_with(::httplib::Response& res, std::error_code ec) {
   std::swap(res, fresh);
   const adapter::error_answer answer = adapter::answer_for(ec);
   res.status = answer.status;
-  if (answer.retry_after) res.set_header("Retry-After", answer.retry_after);
+  if (answer.seconds_until_retry) res.set_header("Retry-After", answer.seconds_until_retry);
   res.set_content(answer.body, std::string(adapter::error_answer::content_type));
 }
 

@@ -45,7 +45,7 @@ void fail(response& resp, std::error_code ec) {
   const adapter::error_answer answer = adapter::answer_for(ec);
   resp.header() = ::restinio::http_response_header_t{
       answer.status == 503 ? ::restinio::status_service_unavailable() : ::restinio::status_internal_server_error()};
-  if (answer.retry_after) resp.append_header(::restinio::http_field_t::retry_after, answer.retry_after);
+  if (answer.seconds_until_retry) resp.append_header(::restinio::http_field_t::retry_after, answer.seconds_until_retry);
   resp.set_body(answer.body);
   resp.header().should_keep_alive(keep_alive);
   resp.append_header(::restinio::http_field_t::content_type, std::string(adapter::error_answer::content_type));
