@@ -6,19 +6,26 @@
 /// When the store answers at once (`request_driver::completes_at_once()`, MemoryStore) the
 /// completion runs inside the initiating call: a coroutine simply continues, with no trip
 /// through the executor. Otherwise it is delivered through the caller's associated executor,
-/// whatever thread the store completes on. Per-operation cancellation is not supported: a store
-/// operation cannot be taken back once sent (each completes within the store's own timeouts),
-/// so a cancellation request is ignored and the operation completes normally.
+/// whatever thread the store completes on.
+///
+/// Per-operation cancellation (`asio::cancellation_type::terminal`, `partial` or `total`, through
+/// the handler's cancellation slot, as `asio::experimental::awaitable_operators` or a bound
+/// cancellation signal emit it) completes the wait at once with `std::errc::operation_canceled`.
+/// It abandons the wait, not the store operation: a store call once sent still runs to its end
+/// (within the store's own timeouts), so a cancelled save may still be stored.
 
 #include <sessionkit/request_driver.hpp>
 #include <sessionkit/session.hpp>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -36,41 +43,84 @@ inline const void*& initiating_on_this_thread() noexcept {
 
 // Wraps an Asio handler so the driver may complete it inside the initiating call or later from
 // any thread: now in the first case; in the second it keeps the handler's executor busy while
-// the operation runs, then posts the result to it.
-template <class Handler>
+// the operation runs, then posts the result to it. When the handler has a cancellation slot,
+// the handler moves to a shared place that a cancellation and the store's completion race for:
+// the first one completes it, the other finds it gone.
+template <class Handler, class... Results>  // completes with (std::error_code, Results...)
 class asio_completion {
+  using executor_type = boost::asio::associated_executor_t<Handler>;
+  using work_guard = boost::asio::executor_work_guard<executor_type>;
+
+  struct shared_handler {
+    shared_handler(Handler h) : work(boost::asio::make_work_guard(h)), handler(std::move(h)) {}
+    work_guard work;
+    Handler handler;
+    std::atomic<bool> taken{false};
+  };
+
  public:
-  asio_completion(Handler h, const void* source)
-      : work_(boost::asio::make_work_guard(h)), handler_(std::move(h)), source_(source) {}
+  asio_completion(Handler h, const void* source) : source_(source) {
+    auto slot = boost::asio::get_associated_cancellation_slot(h);
+    if (!slot.is_connected()) {
+      work_.emplace(boost::asio::make_work_guard(h));
+      handler_.emplace(std::move(h));
+      return;
+    }
+    shared_ = std::make_shared<shared_handler>(std::move(h));
+    slot.assign([weak = std::weak_ptr<shared_handler>(shared_)](boost::asio::cancellation_type) {
+      if (auto s = weak.lock(); s && !s->taken.exchange(true)) deliver(s->work, std::move(s->handler), cancelled());
+    });
+  }
 
   template <class... Args>
   void operator()(Args&&... args) {
-    if (initiating_on_this_thread() == source_) {
-      work_.reset();
-      std::move(handler_)(std::forward<Args>(args)...);
+    if (shared_) {
+      if (shared_->taken.exchange(true)) return;  // cancelled first
+      deliver(shared_->work, std::move(shared_->handler), std::forward<Args>(args)...);
       return;
     }
-    auto executor = work_.get_executor();
-    boost::asio::post(executor, boost::asio::append(std::move(handler_), std::forward<Args>(args)...));
-    work_.reset();
+    if (initiating_on_this_thread() == source_) {
+      work_.reset();
+      std::move (*handler_)(std::forward<Args>(args)...);
+      return;
+    }
+    deliver(*work_, std::move(*handler_), std::forward<Args>(args)...);
   }
 
  private:
-  boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work_;
-  Handler handler_;
+  struct cancelled {};  // completes with `operation_canceled` and empty results
+
+  template <class... Args>
+  static void deliver(work_guard& work, Handler&& handler, Args&&... args) {
+    auto executor = work.get_executor();
+    boost::asio::post(executor, boost::asio::append(std::move(handler), std::forward<Args>(args)...));
+    work.reset();
+  }
+
+  static void deliver(work_guard& work, Handler&& handler, cancelled) {
+    auto executor = work.get_executor();
+    boost::asio::post(executor, boost::asio::append(std::move(handler),
+                                                    std::make_error_code(std::errc::operation_canceled),
+                                                    Results{}...));
+    work.reset();
+  }
+
   const void* source_;
+  std::optional<work_guard> work_;
+  std::optional<Handler> handler_;
+  std::shared_ptr<shared_handler> shared_;
 };
 
-template <class Signature, class Token, class Start>
+template <class... Results, class Token, class Start>
 auto async_start(Token&& token, const void* source, Start start) {
-  return boost::asio::async_initiate<Token, Signature>(
+  return boost::asio::async_initiate<Token, void(std::error_code, Results...)>(
       [source, start = std::move(start)](auto handler) mutable {
         const void* outer = std::exchange(initiating_on_this_thread(), source);
         struct restore {
           const void* outer;
           ~restore() { initiating_on_this_thread() = outer; }
         } guard{outer};
-        start(asio_completion<decltype(handler)>(std::move(handler), source));
+        start(asio_completion<decltype(handler), Results...>(std::move(handler), source));
       },
       token);
 }
@@ -80,7 +130,7 @@ auto async_start(Token&& token, const void* source, Start start) {
 /// Loads the request's session (`request_driver::load`). Completion: `void(std::error_code)`.
 template <class Token>
 auto async_load(request_driver& driver, Token&& token) {
-  return detail::async_start<void(std::error_code)>(
+  return detail::async_start<>(
       std::forward<Token>(token), &driver, [&driver](auto done) { driver.load(std::move(done)); });
 }
 
@@ -88,35 +138,35 @@ auto async_load(request_driver& driver, Token&& token) {
 /// Completion: `void(std::error_code, std::optional<std::string> set_cookie)`.
 template <class Token>
 auto async_end(request_driver& driver, Token&& token) {
-  return detail::async_start<void(std::error_code, std::optional<std::string>)>(
+  return detail::async_start<std::optional<std::string>>(
       std::forward<Token>(token), &driver, [&driver](auto done) { driver.end(std::move(done)); });
 }
 
 /// `req.session.save(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_save(session& s, Token&& token) {
-  return detail::async_start<void(std::error_code)>(std::forward<Token>(token), &s,
+  return detail::async_start<>(std::forward<Token>(token), &s,
                                                     [&s](auto done) { s.save(std::move(done)); });
 }
 
 /// `req.session.reload(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_reload(session& s, Token&& token) {
-  return detail::async_start<void(std::error_code)>(std::forward<Token>(token), &s,
+  return detail::async_start<>(std::forward<Token>(token), &s,
                                                     [&s](auto done) { s.reload(std::move(done)); });
 }
 
 /// `req.session.regenerate(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_regenerate(session& s, Token&& token) {
-  return detail::async_start<void(std::error_code)>(
+  return detail::async_start<>(
       std::forward<Token>(token), &s, [&s](auto done) { s.regenerate(std::move(done)); });
 }
 
 /// `req.session.destroy(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_destroy(session& s, Token&& token) {
-  return detail::async_start<void(std::error_code)>(
+  return detail::async_start<>(
       std::forward<Token>(token), &s, [&s](auto done) { s.destroy(std::move(done)); });
 }
 

@@ -1,0 +1,117 @@
+// The Asio completion-token forms (asio.hpp): completion inside the call exactly when the store
+// answers at once, through the executor otherwise, and per-operation cancellation.
+
+#include <sessionkit/asio.hpp>
+
+#include "engine_harness.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+
+namespace sessionkit::test {
+namespace {
+
+request_info at_root(const std::string& cookie) {
+  request_info info;
+  info.path = "/";
+  info.cookie_header = cookie;
+  return info;
+}
+
+// A stored session and the cookie that names it.
+std::string stored_session(engine_harness& h) {
+  const auto first = counting_request(h, "");
+  EXPECT_TRUE(first.set_cookie);
+  return first.cookie_header();
+}
+
+TEST(asio_forms, complete_inside_the_call_when_the_store_answers_at_once) {
+  engine_harness h(test_options());
+  h.store->answers_at_once = true;
+  const std::string cookie = stored_session(h);
+  boost::asio::io_context io;
+  auto driver = h.eng.begin(at_root(cookie));
+  int calls = 0;
+  async_load(*driver, boost::asio::bind_executor(io, [&](std::error_code ec) {
+               EXPECT_FALSE(ec);
+               ++calls;
+             }));
+  EXPECT_EQ(calls, 1);  // no executor run needed
+  EXPECT_EQ((*driver->current())["count"].as_int64(), 1);
+}
+
+TEST(asio_forms, go_through_the_executor_when_the_store_completes_later) {
+  engine_harness h(test_options());
+  const std::string cookie = stored_session(h);
+  boost::asio::io_context io;
+  auto driver = h.eng.begin(at_root(cookie));
+  int calls = 0;
+  async_load(*driver, boost::asio::bind_executor(io, [&](std::error_code ec) {
+               EXPECT_FALSE(ec);
+               ++calls;
+             }));
+  h.store->drain();
+  EXPECT_EQ(calls, 0);  // posted, not run on the store's context
+  io.poll();
+  EXPECT_EQ(calls, 1);
+  int ends = 0;
+  async_end(*driver, boost::asio::bind_executor(io, [&](std::error_code ec, std::optional<std::string>) {
+              EXPECT_FALSE(ec);
+              ++ends;
+            }));
+  h.store->drain();
+  io.restart();
+  io.poll();
+  EXPECT_EQ(ends, 1);
+}
+
+TEST(asio_forms, cancellation_completes_the_wait_once) {
+  engine_harness h(test_options());
+  const std::string cookie = stored_session(h);
+  boost::asio::io_context io;
+  auto driver = h.eng.begin(at_root(cookie));
+  boost::asio::cancellation_signal signal;
+  int calls = 0;
+  std::error_code got;
+  async_load(*driver, boost::asio::bind_cancellation_slot(
+                          signal.slot(), boost::asio::bind_executor(io, [&](std::error_code ec) {
+                            got = ec;
+                            ++calls;
+                          })));
+  signal.emit(boost::asio::cancellation_type::terminal);
+  io.poll();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(got, std::errc::operation_canceled);
+  // The store's answer arrives later and finds the wait gone.
+  h.store->drain();
+  io.restart();
+  io.poll();
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(asio_forms, a_cancellation_after_completion_changes_nothing) {
+  engine_harness h(test_options());
+  const std::string cookie = stored_session(h);
+  boost::asio::io_context io;
+  auto driver = h.eng.begin(at_root(cookie));
+  boost::asio::cancellation_signal signal;
+  int calls = 0;
+  std::error_code got = make_error_code(error::store_failure);
+  async_end(*driver, boost::asio::bind_cancellation_slot(
+                         signal.slot(), boost::asio::bind_executor(io, [&](std::error_code ec, std::optional<std::string>) {
+                           got = ec;
+                           ++calls;
+                         })));
+  h.store->drain();
+  io.poll();
+  signal.emit(boost::asio::cancellation_type::terminal);
+  io.restart();
+  io.poll();
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(got);
+}
+
+}  // namespace
+}  // namespace sessionkit::test
