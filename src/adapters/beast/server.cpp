@@ -58,13 +58,12 @@ void watch(const std::shared_ptr<connection_state>& c, std::chrono::milliseconds
 }
 
 // All values of a header joined with `separator`, as Node joins repeated headers.
-std::string joined_header(const request& req, std::string_view name, std::string_view separator) {
-  std::string out;
-  for (auto [it, end] = req.equal_range(boost::beast::string_view(name.data(), name.size())); it != end; ++it) {
-    if (!out.empty()) out.append(separator);
-    out.append(it->value().data(), it->value().size());
-  }
-  return out;
+// Whether a trusted proxy says the client's connection is https (all X-Forwarded-Proto values).
+bool forwarded_https(const request& req) {
+  adapter::joined_header protos(", ");
+  for (auto [it, end] = req.equal_range("X-Forwarded-Proto"); it != end; ++it)
+    protos.add(std::string_view(it->value().data(), it->value().size()));
+  return forwarded_proto_is_https(protos.value());
 }
 
 // The Date header, formatted once per second per thread.
@@ -195,7 +194,7 @@ struct server::impl {
       response res{http::status::ok, req.version()};
       res.keep_alive(req.keep_alive());
       const bool secure =
-          options.trust_proxy && forwarded_proto_is_https(joined_header(req, "X-Forwarded-Proto", ", "));
+          options.trust_proxy && forwarded_https(req);
       context ctx(req, res, secure);
       state->deadline = clock::time_point::max();  // the application takes the time it needs
       try {
