@@ -5,6 +5,7 @@
 #include <sessionkit/config.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,12 @@ SESSIONKIT_API std::string format_iso_date(timestamp t);
 SESSIONKIT_API void append_http_date(std::string& out, timestamp t);
 /// `format_iso_date` appended to `out` (no temporary string).
 SESSIONKIT_API void append_iso_date(std::string& out, timestamp t);
+
+/// The most characters `write_iso_date` writes (24 for years 0..9999).
+inline constexpr std::size_t max_iso_date_size = 32;
+/// `format_iso_date` written to `out`, which has room for `max_iso_date_size` characters.
+/// @return the number of characters written
+SESSIONKIT_API std::size_t write_iso_date(char* out, timestamp t);
 
 /// Parses the forms `Date.parse` accepts that matter here: ISO 8601 as written by
 /// `toISOString()` (with or without milliseconds, `Z` or a numeric offset, or a date alone) and

@@ -135,8 +135,7 @@ std::optional<std::string> session_state::make_set_cookie(end_plan& plan) {
     touched_ = true;
   }
   try {
-    thread_local std::string value;  // "s:id.signature"; reused, no allocation
-    value.assign("s:");
+    std::string value = "s:";  // "s:id.signature"
     if (cookie_signature_ && id_is_cookie_id_) {  // the cookie's own signature: not signed again
       value.append(session_.id_).append(".").append(cookie_signature_->data(), cookie_signature_->size());
     } else {

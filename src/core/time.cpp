@@ -1,5 +1,8 @@
 #include <sessionkit/time.hpp>
 
+#include <algorithm>
+#include <cstring>
+
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -169,29 +172,48 @@ void append_http_date(std::string& out, timestamp t) {
   out.append(" GMT");
 }
 
-void append_iso_date(std::string& out, timestamp t) {
+namespace {
+
+char* write_digits(char* out, unsigned value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = char('0' + value % 10);
+    value /= 10;
+  }
+  return out + width;
+}
+
+}  // namespace
+
+std::size_t write_iso_date(char* out, timestamp t) {
   const auto b = split(t);
   if (b.year < 0 || b.year > 9999) {
     char buffer[64];
     const int n = std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", b.year,
                                 b.month, b.day, b.hour, b.minute, b.second, b.millisecond);
-    out.append(buffer, std::size_t(n));
-    return;
+    const std::size_t size = std::min<std::size_t>(std::size_t(n), max_iso_date_size);
+    std::memcpy(out, buffer, size);
+    return size;
   }
-  append_digits(out, unsigned(b.year), 4);
-  out.push_back('-');
-  append_digits(out, b.month, 2);
-  out.push_back('-');
-  append_digits(out, b.day, 2);
-  out.push_back('T');
-  append_digits(out, b.hour, 2);
-  out.push_back(':');
-  append_digits(out, b.minute, 2);
-  out.push_back(':');
-  append_digits(out, b.second, 2);
-  out.push_back('.');
-  append_digits(out, b.millisecond, 3);
-  out.push_back('Z');
+  char* p = write_digits(out, unsigned(b.year), 4);
+  *p++ = '-';
+  p = write_digits(p, b.month, 2);
+  *p++ = '-';
+  p = write_digits(p, b.day, 2);
+  *p++ = 'T';
+  p = write_digits(p, b.hour, 2);
+  *p++ = ':';
+  p = write_digits(p, b.minute, 2);
+  *p++ = ':';
+  p = write_digits(p, b.second, 2);
+  *p++ = '.';
+  p = write_digits(p, b.millisecond, 3);
+  *p++ = 'Z';
+  return std::size_t(p - out);
+}
+
+void append_iso_date(std::string& out, timestamp t) {
+  char buffer[max_iso_date_size];
+  out.append(buffer, write_iso_date(buffer, t));
 }
 
 std::string format_http_date(timestamp t) {

@@ -104,13 +104,16 @@ struct entry {
 const cookie_template* template_of(template_table& table, std::string_view cookie,
                                    std::optional<timestamp> cookie_expires) {
   if (cookie_expires) {
-    thread_local std::string expected;  // `"expires":"<ISO>"`, reused: no allocation
-    expected.assign("\"expires\":\"");
-    append_iso_date(expected, *cookie_expires);
-    expected.push_back('"');
+    // `"expires":"<ISO>"`, on the stack.
+    constexpr std::string_view key = "\"expires\":\"";
+    char text[key.size() + max_iso_date_size + 1];
+    std::memcpy(text, key.data(), key.size());
+    std::size_t size = key.size() + write_iso_date(text + key.size(), *cookie_expires);
+    text[size++] = '"';
+    const std::string_view expected(text, size);
     const std::size_t at = cookie.find(expected);
     if (at == std::string_view::npos) return nullptr;
-    const std::size_t insert_at = at + 11;  // just after `"expires":"`
+    const std::size_t insert_at = at + key.size();  // just after `"expires":"`
     return table.intern(cookie.substr(0, insert_at), cookie.substr(at + expected.size() - 1), insert_at);
   }
   if (cookie.find("\"expires\":null") == std::string_view::npos) return nullptr;
@@ -133,10 +136,8 @@ std::size_t matches_template(std::string_view json, const cookie_template& t,
   if (body.size() < text.size() + iso_size || body.substr(0, t.insert_at) != text.substr(0, t.insert_at) ||
       body.substr(t.insert_at + iso_size, text.size() - t.insert_at) != text.substr(t.insert_at))
     return 0;
-  thread_local std::string iso;
-  iso.clear();
-  append_iso_date(iso, *cookie_expires);
-  if (body.substr(t.insert_at, iso_size) != iso) return 0;
+  char iso[max_iso_date_size];
+  if (body.substr(t.insert_at, iso_size) != std::string_view(iso, write_iso_date(iso, *cookie_expires))) return 0;
   return head.size() + text.size() + iso_size;
 }
 
