@@ -52,6 +52,23 @@ SESSIONKIT_API std::string encode(const session_cookie& cookie, const boost::jso
 /// @return the cookie's JSON text, or an empty optional when the record does not start with it
 SESSIONKIT_API std::optional<std::string_view> leading_cookie(std::string_view json) noexcept;
 
+/// Appends a session's cookie object as express-session stores it (`cookie.toJSON()`): keys in
+/// its order (originalMaxAge, partitioned, priority, expires, secure, httpOnly, domain, path,
+/// sameSite), unset optional fields left out as `JSON.stringify` leaves out `undefined`.
+SESSIONKIT_API void append_cookie(std::string& out, const session_cookie& cookie);
+
+/// Reads a stored cookie object the way express-session revives it: missing `httpOnly` is
+/// true, missing `path` is `/`, `expires` an ISO or HTTP date string (or epoch ms).
+/// @return false when a field has a type that cannot be a cookie's
+SESSIONKIT_API bool read_cookie(const boost::json::object& stored, session_cookie& out);
+
+/// `read_cookie` straight from the text of a cookie object in the plain form `JSON.stringify`
+/// writes (no spaces or escapes, known keys once each, integers), without building JSON
+/// values: the fast path for stored records. Where it answers, it agrees with `read_cookie`.
+/// @return false when the text is not in that form or not a valid cookie (then `out` is
+///         unchanged): use the general parser and `read_cookie`, which decides
+SESSIONKIT_API bool read_plain_cookie(std::string_view text, session_cookie& out);
+
 /// The text before a record's cookie object, for stores that keep the cookie apart and put the
 /// record back together: `prefix() + cookie + tail`.
 SESSIONKIT_API std::string_view prefix() noexcept;

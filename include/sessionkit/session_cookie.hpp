@@ -5,8 +5,6 @@
 #include <sessionkit/cookie.hpp>
 #include <sessionkit/time.hpp>
 
-#include <boost/json/object.hpp>
-
 #include <chrono>
 #include <optional>
 #include <string>
@@ -14,9 +12,8 @@
 
 namespace sessionkit {
 
-/// The cookie of one session. Fields are stored in the session record in express-session's
-/// order: originalMaxAge, partitioned, priority, expires, secure, httpOnly, domain, path,
-/// sameSite; unset optional fields are left out, as `JSON.stringify` leaves out `undefined`.
+/// The cookie of one session: its lifetime and attributes. How it is stored in a session record
+/// is the record codec's business (`record::append_cookie`, `record::read_cookie`).
 class SESSIONKIT_API session_cookie {
  public:
   /// The lifetime the cookie was given, in milliseconds; none for a browser-session cookie.
@@ -47,21 +44,6 @@ class SESSIONKIT_API session_cookie {
 
   /// The `Set-Cookie` attributes for this cookie.
   set_cookie_options attributes() const;
-
-  /// Appends the cookie object as express-session stores it (`cookie.toJSON()`).
-  void append_json(std::string& out) const;
-
-  /// Reads a stored cookie object the way express-session revives it: missing `httpOnly` is
-  /// true, missing `path` is `/`, `expires` an ISO or HTTP date string (or epoch ms).
-  /// @return false when a field has a type that cannot be a cookie's.
-  bool assign_from_json(const boost::json::object& stored);
-
-  /// `assign_from_json` straight from the text of a cookie object in the plain form
-  /// `JSON.stringify` writes (no spaces or escapes, known keys once each, integers), without
-  /// building JSON values: the fast path for stored records.
-  /// @return false when the text is not in that form or not a valid cookie: then use the
-  ///         general parser and `assign_from_json`, which decides
-  bool assign_from_plain_json(std::string_view text);
 };
 
 }  // namespace sessionkit

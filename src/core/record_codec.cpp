@@ -1,4 +1,4 @@
-// The record codec (record.hpp): the stored record's layout and its fast paths, in one file.
+// The record codec, part 1 (record.hpp): the stored record's layout and its fast paths.
 
 #include <sessionkit/record.hpp>
 
@@ -77,7 +77,7 @@ std::size_t read_leading_cookie(std::string_view json, session_cookie& out) {
   const auto cookie_text = leading_cookie(json);
   if (!cookie_text) return 0;
   session_cookie revived;
-  if (!revived.assign_from_plain_json(*cookie_text)) return 0;
+  if (!read_plain_cookie(*cookie_text, revived)) return 0;
   last.text.assign(*cookie_text);
   last.iso_at = npos;
   constexpr std::string_view expires_key = "\"expires\":\"";
@@ -155,7 +155,7 @@ bool decode(std::string_view json, parts& out) {
   const auto* cookie = stored.if_contains("cookie");
   if (!cookie || !cookie->is_object()) return false;
   session_cookie revived;
-  if (!revived.assign_from_json(cookie->get_object())) return false;
+  if (!read_cookie(cookie->get_object(), revived)) return false;
   out.stored_data_text = data_text(stored);
   out.keys_before_cookie.clear();
   for (const auto& member : stored) {
@@ -180,7 +180,7 @@ std::string encode(const session_cookie& cookie, const boost::json::object& data
     // The usual shape: `cookie` first, then the data exactly as its snapshot has it.
     out.reserve(text->size() + 128);
     out += head;
-    cookie.append_json(out);
+    append_cookie(out, cookie);
     if (text->size() > 2) out.push_back(',');
     out.append(*text, 1);
     return out;
@@ -193,7 +193,7 @@ std::string encode(const session_cookie& cookie, const boost::json::object& data
     if (!first) out.push_back(',');
     first = false;
     out.append(head.substr(1));
-    cookie.append_json(out);
+    append_cookie(out, cookie);
     cookie_written = true;
   };
   for_each_member_js_order(data, [&](std::string_view key, const boost::json::value& v) {

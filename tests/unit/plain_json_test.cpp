@@ -78,7 +78,7 @@ TEST(plain_json, plain_flat_data_is_its_own_stringify) {
 }
 
 // Cookie objects: whenever the fast reader accepts one, the result is what the general path
-// (parse, then assign_from_json) gives.
+// (parse, then record::read_cookie) gives.
 const std::vector<std::string> cookie_texts = {
     R"({"originalMaxAge":86400000,"expires":"2026-11-23T00:37:25.123Z","httpOnly":true,"path":"/"})",
     R"({"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"})",
@@ -108,14 +108,14 @@ TEST(plain_json, stored_cookies_read_exactly_as_the_general_path) {
     session_cookie general;
     std::error_code ec;
     const auto parsed = parse_json(text, ec);
-    const bool general_ok = parsed && parsed->is_object() && general.assign_from_json(parsed->get_object());
+    const bool general_ok = parsed && parsed->is_object() && record::read_cookie(parsed->get_object(), general);
     session_cookie plain;
-    if (!plain.assign_from_plain_json(text)) continue;  // the general path decides
+    if (!record::read_plain_cookie(text, plain)) continue;  // the general path decides
     ++fast;
     ASSERT_TRUE(general_ok) << "the fast reader accepted what the general path refuses";
     std::string a, b;
-    plain.append_json(a);
-    general.append_json(b);
+    record::append_cookie(a, plain);
+    record::append_cookie(b, general);
     EXPECT_EQ(a, b);
   }
   EXPECT_GE(fast, 7u) << "the usual cookies must take the fast path";
@@ -123,7 +123,7 @@ TEST(plain_json, stored_cookies_read_exactly_as_the_general_path) {
 
 TEST(plain_json, express_cookies_take_the_fast_path) {
   session_cookie c;
-  ASSERT_TRUE(c.assign_from_plain_json(cookie_texts[0]));
+  ASSERT_TRUE(record::read_plain_cookie(cookie_texts[0], c));
   EXPECT_EQ(c.original_max_age, 86400000);
   ASSERT_TRUE(c.expires);
   EXPECT_EQ(format_iso_date(*c.expires), "2026-11-23T00:37:25.123Z");
