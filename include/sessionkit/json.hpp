@@ -31,6 +31,11 @@ SESSIONKIT_API void for_each_member_js_order(
 /// Appends `JSON.stringify(o)` to `out`.
 SESSIONKIT_API void stringify_to(std::string& out, const boost::json::object& o);
 
+/// Appends `"key":JSON.stringify(v)` to an object being written, with a `,` unless `first`
+/// (which it then clears).
+SESSIONKIT_API void append_json_member(std::string& out, bool& first, std::string_view key,
+                                       const boost::json::value& v);
+
 /// `JSON.stringify(v)`.
 SESSIONKIT_API std::string stringify(const boost::json::value& v);
 

@@ -127,15 +127,15 @@ void append_integer(std::string& out, Integer value) {
   out.append(buffer, result.ptr);
 }
 
-void append_member(std::string& out, bool& first, std::string_view key, const boost::json::value& v) {
+}  // namespace
+
+void append_json_member(std::string& out, bool& first, std::string_view key, const boost::json::value& v) {
   if (!first) out.push_back(',');
   first = false;
   append_json_string(out, key);
   out.push_back(':');
   stringify_to(out, v);
 }
-
-}  // namespace
 
 void for_each_member_js_order(const boost::json::object& o,
                               const std::function<void(std::string_view, const boost::json::value&)>& f) {
@@ -163,7 +163,7 @@ void for_each_member_js_order(const boost::json::object& o,
 void stringify_to(std::string& out, const boost::json::object& o) {
   out.push_back('{');
   bool first = true;
-  for_each_member_js_order(o, [&](std::string_view key, const boost::json::value& v) { append_member(out, first, key, v); });
+  for_each_member_js_order(o, [&](std::string_view key, const boost::json::value& v) { append_json_member(out, first, key, v); });
   out.push_back('}');
 }
 

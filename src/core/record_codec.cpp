@@ -28,14 +28,6 @@ bool has_array_index(const boost::json::object& o) {
   return std::any_of(o.begin(), o.end(), [](const auto& m) { return is_array_index(m.key()); });
 }
 
-void append_member(std::string& out, bool& first, std::string_view key, const boost::json::value& v) {
-  if (!first) out.push_back(',');
-  first = false;
-  append_json_string(out, key);
-  out.push_back(':');
-  stringify_to(out, v);
-}
-
 void drop_reserved_keys(boost::json::object& data) {
   for (auto it = data.begin(); it != data.end();) {
     if (is_reserved_key(it->key())) it = data.stable_erase(it);
@@ -135,7 +127,7 @@ std::string data_text(const boost::json::object& data) {
   out.push_back('{');
   bool first = true;
   auto add = [&](std::string_view key, const boost::json::value& v) {
-    if (key != "cookie") append_member(out, first, key, v);
+    if (key != "cookie") append_json_member(out, first, key, v);
   };
   if (!has_array_index(data)) {
     for (const auto& m : data) add(m.key(), m.value());  // insertion order is JavaScript's
@@ -201,7 +193,7 @@ std::string encode(const session_cookie& cookie, const boost::json::object& data
     if (!cookie_written && !is_array_index(key) &&
         std::find(keys_before_cookie.begin(), keys_before_cookie.end(), key) == keys_before_cookie.end())
       write_cookie();
-    append_member(out, first, key, v);
+    append_json_member(out, first, key, v);
   });
   if (!cookie_written) write_cookie();
   out.push_back('}');
