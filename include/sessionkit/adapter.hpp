@@ -42,6 +42,12 @@ class joined_header {
   int count_ = 0;
 };
 
+/// Whether Express's `req.protocol` is `https` behind a trusted proxy: the first value of
+/// `X-Forwarded-Proto` (all values joined with ", "), trimmed, compared case-sensitively as
+/// Express 4 does (`HTTPS` is not `https` there; express-session's own `proxy` option, which
+/// lower-cases, is `forwarded_proto_is_https`).
+SESSIONKIT_API bool express_protocol_is_https(std::string_view forwarded_proto) noexcept;
+
 /// The request as the engine needs it.
 /// @param target the request target or path (a query after `?` is ignored)
 /// @param cookies all `Cookie` values joined with "; "

@@ -4,6 +4,15 @@
 
 namespace sessionkit::adapter {
 
+bool express_protocol_is_https(std::string_view forwarded_proto) noexcept {
+  std::string_view first = forwarded_proto.substr(0, forwarded_proto.find(','));
+  constexpr std::string_view space = " \t\n\v\f\r";  // what String.prototype.trim removes (ASCII)
+  const std::size_t begin = first.find_first_not_of(space);
+  if (begin == std::string_view::npos) return false;
+  first = first.substr(begin, first.find_last_not_of(space) - begin + 1);
+  return first == "https";
+}
+
 request_info describe_request(std::string_view target, std::string_view cookies,
                               std::string_view forwarded_proto, bool tls, bool trust_proxy) noexcept {
   request_info info;
@@ -11,7 +20,7 @@ request_info describe_request(std::string_view target, std::string_view cookies,
   info.cookie_header = cookies;
   info.forwarded_proto = forwarded_proto;
   info.tls = tls;
-  info.adapter_secure = tls || (trust_proxy && forwarded_proto_is_https(forwarded_proto));
+  info.adapter_secure = tls || (trust_proxy && express_protocol_is_https(forwarded_proto));
   return info;
 }
 

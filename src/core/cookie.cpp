@@ -193,7 +193,33 @@ bool decode_uri_component_into(std::string& out, std::string_view s) {
   return true;
 }
 
+// Node reads header bytes as Latin-1: a raw byte 0x80..0xFF is the character U+0080..U+00FF,
+// which is two bytes in UTF-8 (and so in the HMAC input when the value is verified).
+bool has_high_bytes(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+std::string latin1_to_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() * 2);
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x80) {
+      out.push_back(c);
+    } else {
+      out.push_back(char(0xC0 | (b >> 6)));
+      out.push_back(char(0x80 | (b & 0x3F)));
+    }
+  }
+  return out;
+}
+
 void decode_value_into(std::string& out, std::string_view raw) {
+  if (has_high_bytes(raw)) {  // rare: raw (not percent-encoded) non-ASCII bytes
+    const std::string text = latin1_to_utf8(raw);
+    if (text.find('%') == std::string::npos || !decode_uri_component_into(out, text)) out.assign(text);
+    return;
+  }
   if (raw.find('%') == std::string_view::npos || !decode_uri_component_into(out, raw)) out.assign(raw);
 }
 

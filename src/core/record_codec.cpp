@@ -17,10 +17,13 @@ constexpr std::string_view head = "{\"cookie\":";
 constexpr std::size_t iso_size = 24;  // 2026-11-22T00:37:25.123Z
 constexpr std::size_t npos = std::string_view::npos;
 
-// Keys express-session drops when it revives a stored record (`prop in this` on a Session).
+// Keys express-session drops when it revives a stored record (`prop in this` on a Session):
+// the Session's own members and those of Object.prototype.
 bool is_reserved_key(std::string_view key) {
-  static constexpr std::array<std::string_view, 9> reserved{
-      "id", "req", "touch", "resetMaxAge", "save", "reload", "destroy", "regenerate", "__proto__"};
+  static constexpr std::array<std::string_view, 20> reserved{
+      "id", "req", "touch", "resetMaxAge", "save", "reload", "destroy", "regenerate", "__proto__",
+      "constructor", "toString", "valueOf", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
+      "toLocaleString", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"};
   return std::find(reserved.begin(), reserved.end(), key) != reserved.end();
 }
 

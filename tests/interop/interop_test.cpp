@@ -464,6 +464,7 @@ struct config {
     std::optional<std::string> priority;  // "low", "medium", "high"
     std::optional<bool> partitioned;
     std::optional<bool> proxy;
+    bool trust_proxy = false;  // Express's `trust proxy` alone (express-session's proxy unset)
     std::string name = "connect.sid";
 
     [[nodiscard]] std::string signing_secret() const
@@ -545,7 +546,7 @@ private:
         for (const char* v : {"PORT", "REDIS_URL", "SECRETS", "ROLLING", "RESAVE",
                               "SAVE_UNINITIALIZED", "MAX_AGE", "COOKIE_NAME", "SECURE", "SAME_SITE",
                               "HTTP_ONLY", "DOMAIN", "COOKIE_PATH", "PRIORITY", "PARTITIONED",
-                              "PROXY"}) {
+                              "PROXY", "TRUST_PROXY"}) {
             args.emplace_back("-u");
             args.emplace_back(v);
         }
@@ -570,6 +571,7 @@ private:
         if (c.priority) set("PRIORITY", *c.priority);
         if (c.partitioned) set("PARTITIONED", boolean(*c.partitioned));
         if (c.proxy) set("PROXY", boolean(*c.proxy));
+        if (c.trust_proxy) set("TRUST_PROXY", "true");
         args.push_back(node_path);
         args.push_back(interop_dir + "/server.js");
         process_ = std::make_unique<st::child_process>(st::find_program("env"), std::move(args));
@@ -596,6 +598,7 @@ private:
             // proxy: true and Express's `trust proxy`, as server.js does for PROXY=true.
             args.insert(args.end(), {"--proxy", boolean(*c.proxy), "--trust-proxy", boolean(*c.proxy)});
         }
+        if (c.trust_proxy) args.insert(args.end(), {"--trust-proxy", "true"});
         process_ = std::make_unique<st::child_process>(example_path, std::move(args));
     }
 
@@ -1085,6 +1088,25 @@ std::vector<cookie_case> cookie_cases()
         cases.push_back(c);
     }
     {
+        // Express's own `trust proxy` compares the protocol as sent: `HTTPS` is not `https`.
+        cookie_case c{"secure_auto_trust_proxy_upper_case_https", {}, {{"X-Forwarded-Proto", "HTTPS"}},
+                      "connect.sid=s%3A<ID>.<SIG>; Path=/; Expires=<EXPIRES>; HttpOnly",
+                      R"({"cookie":{"originalMaxAge":3600000,"expires":"<EXPIRES>","secure":false,"httpOnly":true,"path":"/"},"count":1})"};
+        c.cfg.secure = "auto";
+        c.cfg.trust_proxy = true;
+        c.cfg.max_age = 3600000;
+        cases.push_back(c);
+    }
+    {
+        cookie_case c{"secure_auto_trust_proxy_https", {}, {{"X-Forwarded-Proto", " https , http"}},
+                      "connect.sid=s%3A<ID>.<SIG>; Path=/; Expires=<EXPIRES>; HttpOnly; Secure",
+                      R"({"cookie":{"originalMaxAge":3600000,"expires":"<EXPIRES>","secure":true,"httpOnly":true,"path":"/"},"count":1})"};
+        c.cfg.secure = "auto";
+        c.cfg.trust_proxy = true;
+        c.cfg.max_age = 3600000;
+        cases.push_back(c);
+    }
+    {
         cookie_case c{"secure_auto_plain_http", {}, {},
                       "connect.sid=s%3A<ID>.<SIG>; Path=/; Expires=<EXPIRES>; HttpOnly; SameSite=None",
                       R"({"cookie":{"originalMaxAge":3600000,"expires":"<EXPIRES>","secure":false,"httpOnly":true,"path":"/","sameSite":"none"},"count":1})"};
@@ -1531,7 +1553,10 @@ INSTANTIATE_TEST_SUITE_P(
         record_case{"reserved_keys",
                     R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"count":1,"id":"x","req":1,"save":2,"touch":3,"reload":4,"regenerate":5,"destroy":6,"resetMaxAge":7,"zz":8})"},
         record_case{"array_index_keys",
-                    R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"count":1,"b":1,"10":2,"2":3,"nested":{"y":1,"5":2}})"}),
+                    R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"count":1,"b":1,"10":2,"2":3,"nested":{"y":1,"5":2}})"},
+        // `key in this` on a Session is true for Object.prototype's members too.
+        record_case{"object_prototype_keys",
+                    R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"count":1,"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4,"isPrototypeOf":5,"propertyIsEnumerable":6,"toLocaleString":7,"__defineGetter__":8,"__defineSetter__":9,"__lookupGetter__":10,"__lookupSetter__":11,"zz":12})"}),
     [](const auto& info) { return info.param.name; });
 
 // ===========================================================================

@@ -17,6 +17,7 @@
 //   PARTITIONED     cookie.partitioned: "true" / "false" (default: unset)
 //   PROXY           "true": proxy: true and app.set('trust proxy', 1); "false": proxy: false
 //                   (default: unset, express-session defers to Express's req.secure)
+//   TRUST_PROXY     "true": app.set('trust proxy', 1) alone (express-session's proxy unset)
 // Every variable left unset leaves the option out, so express-session's own default applies
 // (e.g. no "secure" key in the stored cookie unless SECURE is given).
 'use strict';
@@ -32,7 +33,7 @@ const flag = (name, fallback) => (env[name] === undefined ? fallback : env[name]
 async function main() {
   const app = express();
   app.disable('x-powered-by');
-  if (env.PROXY === 'true') app.set('trust proxy', 1);
+  if (env.PROXY === 'true' || env.TRUST_PROXY === 'true') app.set('trust proxy', 1);
 
   // The framework's floor: no session middleware on this route.
   app.get('/no-session', (req, res) => res.send('no session'));

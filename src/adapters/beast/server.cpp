@@ -63,7 +63,7 @@ bool forwarded_https(const request& req) {
   adapter::joined_header protos(", ");
   for (auto [it, end] = req.equal_range("X-Forwarded-Proto"); it != end; ++it)
     protos.add(std::string_view(it->value().data(), it->value().size()));
-  return forwarded_proto_is_https(protos.value());
+  return adapter::express_protocol_is_https(protos.value());
 }
 
 // The Date header, formatted once per second per thread.

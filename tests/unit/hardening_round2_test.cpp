@@ -1,0 +1,58 @@
+// Issue 13 (hardening, round 2): each test failed before its fix.
+
+#include "engine_harness.hpp"
+
+#include <sessionkit/adapter.hpp>
+#include <sessionkit/cookie.hpp>
+#include <sessionkit/record.hpp>
+#include <sessionkit/signer.hpp>
+
+namespace sessionkit::test {
+namespace {
+
+// Item 8: express-session drops keys for which `key in session` is true, Object.prototype's
+// members included, when it loads a record; the rewritten record lacks them.
+TEST(hardening_round2, object_prototype_keys_are_dropped_on_load) {
+  record::parts parts;
+  ASSERT_TRUE(record::decode(
+      R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"count":1,"constructor":1,"toString":2,"valueOf":3,"hasOwnProperty":4,"isPrototypeOf":5,"propertyIsEnumerable":6,"toLocaleString":7,"__defineGetter__":8,"__defineSetter__":9,"__lookupGetter__":10,"__lookupSetter__":11,"zz":12})",
+      parts));
+  EXPECT_EQ(record::data_text(parts.data), R"({"count":1,"zz":12})");
+}
+
+// Item 9: Express's `trust proxy` compares the forwarded protocol case-sensitively.
+TEST(hardening_round2, express_trust_proxy_protocol_is_case_sensitive) {
+  EXPECT_TRUE(adapter::express_protocol_is_https("https"));
+  EXPECT_TRUE(adapter::express_protocol_is_https(" https , http"));
+  EXPECT_TRUE(adapter::express_protocol_is_https("https,http"));
+  EXPECT_FALSE(adapter::express_protocol_is_https("HTTPS"));
+  EXPECT_FALSE(adapter::express_protocol_is_https("Https"));
+  EXPECT_FALSE(adapter::express_protocol_is_https("http, https"));
+  EXPECT_FALSE(adapter::express_protocol_is_https(""));
+  EXPECT_FALSE(adapter::express_protocol_is_https("   "));
+  const request_info upper = adapter::describe_request("/", "", "HTTPS", false, true);
+  EXPECT_FALSE(upper.adapter_secure);
+  const request_info lower = adapter::describe_request("/", "", "https", false, true);
+  EXPECT_TRUE(lower.adapter_secure);
+  // express-session's own `proxy: true` path lower-cases (and sessionkit follows it there).
+  EXPECT_TRUE(forwarded_proto_is_https("HTTPS"));
+}
+
+// Item 11: Node reads header bytes as Latin-1, so a validly signed cookie carrying raw UTF-8
+// bytes never verifies (the HMAC input is the Latin-1 reading, re-encoded as UTF-8).
+TEST(hardening_round2, raw_non_ascii_cookie_bytes_are_read_as_latin1) {
+  engine_harness h(test_options());
+  const std::string id = "caf\xC3\xA9";  // "café" in UTF-8, sent raw (not percent-encoded)
+  EXPECT_FALSE(h.eng.read_session_id("connect.sid=s:" + sign(id, "keyboard cat")));
+  // What Node sees: U+00C3 U+00A9, whose UTF-8 is C3 83 C2 A9; signed that way it verifies.
+  const std::string as_node_reads = "caf\xC3\x83\xC2\xA9";
+  const std::string signature = sign(as_node_reads, "keyboard cat").substr(as_node_reads.size());
+  EXPECT_EQ(h.eng.read_session_id("connect.sid=s:" + id + signature), as_node_reads);
+  // Percent-encoded UTF-8 is decoded as UTF-8, as before.
+  EXPECT_EQ(h.eng.read_session_id("connect.sid=" + encode_uri_component("s:" + sign(id, "keyboard cat"))), id);
+  // A raw byte that is not UTF-8 at all is one Latin-1 character too.
+  EXPECT_EQ(find_cookie("a=\xFF", "a"), "\xC3\xBF");
+}
+
+}  // namespace
+}  // namespace sessionkit::test
