@@ -1,5 +1,7 @@
 #include "example_flags.hpp"
 
+#include <sessionkit/log.hpp>
+
 #include <charconv>
 #include <limits>
 
@@ -75,7 +77,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
           throw flag_error(std::string("--store: ") + e.what());
         }
       } else if (f.store != "memory") {
-        throw flag_error("--store: '" + f.store + "' is not a store; use memory, redis://HOST:PORT or sqlite:PATH");
+        throw flag_error("--store: '" + sessionkit::redact_url(f.store) +
+                         "' is not a store; use memory, redis://HOST:PORT or sqlite:PATH");
       }
     } else if (flag == "--secret") {
       if (!secrets_given) s.secrets.clear();

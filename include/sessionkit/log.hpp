@@ -6,6 +6,7 @@
 #include <sessionkit/config.hpp>
 
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace sessionkit {
@@ -20,5 +21,11 @@ SESSIONKIT_API void set_log_sink(log_sink sink);
 
 /// Sends one line to the sink.
 SESSIONKIT_API void log(log_level level, std::string_view message);
+
+/// A store URL fit for a message: the user information of any `scheme://user:password@host`
+/// (every host of a list, too) and the value of every query parameter whose name mentions a
+/// password, a secret, a token or a key become `***`. Works on malformed URLs as well, so an
+/// error about a URL can show it.
+SESSIONKIT_API std::string redact_url(std::string_view url);
 
 }  // namespace sessionkit

@@ -36,4 +36,53 @@ void log(log_level level, std::string_view message) {
   if (sink && *sink) (*sink)(level, message);
 }
 
+namespace {
+
+bool names_a_secret(std::string_view key) {
+  std::string lower(key);
+  for (char& c : lower) c = char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  for (std::string_view word : {"pass", "secret", "token", "key", "auth"})
+    if (lower.find(word) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string redact_url(std::string_view url) {
+  std::string out;
+  const std::size_t query_at = url.find('?');
+  std::string_view before_query = url.substr(0, query_at);
+  // `scheme://user:password@host...`: everything up to the last '@' before the query is user
+  // information (an unencoded '@' or '/' in a password included).
+  if (const std::size_t scheme_end = before_query.find("://"); scheme_end != std::string_view::npos) {
+    const std::size_t at = before_query.rfind('@');
+    if (at != std::string_view::npos && at > scheme_end) {
+      out.append(before_query.substr(0, scheme_end + 3)).append("***");
+      before_query = before_query.substr(at);
+    }
+  } else if (const std::size_t at = before_query.rfind('@'); at != std::string_view::npos) {
+    out.append("***");  // no scheme, but something that looks like user information
+    before_query = before_query.substr(at);
+  }
+  out.append(before_query);
+  if (query_at == std::string_view::npos) return out;
+  out.push_back('?');
+  std::string_view query = url.substr(query_at + 1);
+  bool first = true;
+  while (true) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (!first) out.push_back('&');
+    first = false;
+    const std::size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && names_a_secret(pair.substr(0, eq)))
+      out.append(pair.substr(0, eq + 1)).append("***");
+    else
+      out.append(pair);
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return out;
+}
+
 }  // namespace sessionkit

@@ -999,6 +999,26 @@ TEST_P(example_cli, invalid_option_values_fail_with_a_message_on_stderr)
     }
 }
 
+TEST_P(example_cli, store_urls_in_errors_never_show_a_password)
+{
+    // Every form a store URL can take, each with a secret in it and something wrong.
+    for (const std::string url : {"unix:/var/run/redis/redis.sock?password=SECRET&db=abc",
+                                  "unix:/var/run/redis/redis.sock?db=abc&password=SECRET",
+                                  "redis://user:SECRET@host:notaport", "redis://SECRET@host:0",
+                                  "rediss://user:SECRET@host:6380",
+                                  "redis-sentinel://:SECRET@h1:26379,h2:26379/mymaster?password=SECRET",
+                                  "redis-cluster://user:SECRET@h1:7000,h2:7001?password=SECRET",
+                                  "redis-sentinel://h1:26379/m?sentinel_password=SECRET&db=x"}) {
+        SCOPED_TRACE(url);
+        st::child_process p(GetParam().path, {"--port", "0", "--store", url});
+        const auto status = p.wait(10s);
+        EXPECT_TRUE(status.exited && status.code != 0 && !status.timed_out) << status;
+        EXPECT_FALSE(p.stderr_text().empty());
+        EXPECT_FALSE(contains(p.stderr_text(), "SECRET")) << p.stderr_text();
+        EXPECT_FALSE(contains(p.stdout_text(), "SECRET")) << p.stdout_text();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Every scenario above, against every example server.
 

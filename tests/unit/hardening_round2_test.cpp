@@ -4,6 +4,7 @@
 
 #include <sessionkit/adapter.hpp>
 #include <sessionkit/cookie.hpp>
+#include <sessionkit/log.hpp>
 #include <sessionkit/record.hpp>
 #include <sessionkit/signer.hpp>
 
@@ -52,6 +53,21 @@ TEST(hardening_round2, raw_non_ascii_cookie_bytes_are_read_as_latin1) {
   EXPECT_EQ(h.eng.read_session_id("connect.sid=" + encode_uri_component("s:" + sign(id, "keyboard cat"))), id);
   // A raw byte that is not UTF-8 at all is one Latin-1 character too.
   EXPECT_EQ(find_cookie("a=\xFF", "a"), "\xC3\xBF");
+}
+
+// Item 4: no password in any form of store URL survives redaction.
+TEST(hardening_round2, redact_url_masks_every_form_of_password) {
+  EXPECT_EQ(redact_url("unix:/run/redis.sock?password=SECRET&db=abc"), "unix:/run/redis.sock?password=***&db=abc");
+  EXPECT_EQ(redact_url("unix:/run/redis.sock?db=1&user=u&password=SECRET"), "unix:/run/redis.sock?db=1&user=u&password=***");
+  EXPECT_EQ(redact_url("redis://user:SECRET@host:6379/2"), "redis://***@host:6379/2");
+  EXPECT_EQ(redact_url("rediss://:SECRET@host:6380"), "rediss://***@host:6380");
+  EXPECT_EQ(redact_url("redis-sentinel://u:SECRET@h1:1,h2:2/master?sentinel_password=SECRET2&db=3"),
+            "redis-sentinel://***@h1:1,h2:2/master?sentinel_password=***&db=3");
+  EXPECT_EQ(redact_url("redis-cluster://u:SE@CR/ET@h1:7000"), "redis-cluster://***@h1:7000");
+  EXPECT_EQ(redact_url("redis://host:6379?Password=SECRET&authToken=T"), "redis://host:6379?Password=***&authToken=***");
+  EXPECT_EQ(redact_url("redis://host:6379/0"), "redis://host:6379/0");
+  EXPECT_EQ(redact_url("memory"), "memory");
+  EXPECT_EQ(redact_url("SECRET@host"), "***@host");
 }
 
 }  // namespace

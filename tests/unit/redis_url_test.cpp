@@ -41,11 +41,15 @@ TEST(redis_url, rejects_bad_urls_without_echoing_the_password) {
                           "unix:/s?colour=red", "redis://u:%zz@host", "redis://ho st"}) {
     EXPECT_THROW(parse_redis_url(bad), std::invalid_argument) << bad;
   }
-  try {
-    parse_redis_url("redis://user:hunter2@host:bad");
-    FAIL();
-  } catch (const std::invalid_argument& e) {
-    EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos);
+  for (const char* url : {"redis://user:hunter2@host:bad", "unix:/s?password=hunter2&db=abc",
+                          "unix:/s?db=abc&password=hunter2", "rediss://u:hunter2@host:1",
+                          "redis-sentinel://:hunter2@h:1/m?password=hunter2"}) {
+    try {
+      parse_redis_url(url);
+      FAIL() << url;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 #include <sessionkit/stores/redis_store.hpp>
 
 #include <sessionkit/cookie.hpp>
+#include <sessionkit/log.hpp>
 
 #include <charconv>
 #include <stdexcept>
@@ -9,10 +10,8 @@ namespace sessionkit {
 namespace {
 
 [[noreturn]] void bad(std::string_view url, const std::string& why) {
-  // The password never goes into the message.
-  const std::size_t at = url.rfind('@');
-  const std::string shown = at == std::string_view::npos ? std::string(url) : "redis://…" + std::string(url.substr(at));
-  throw std::invalid_argument("invalid Redis URL '" + shown + "': " + why);
+  // The password never goes into the message, whatever the URL's form.
+  throw std::invalid_argument("invalid Redis URL '" + redact_url(url) + "': " + why);
 }
 
 template <class Int>
