@@ -133,6 +133,12 @@ int example_main(int argc, char** argv, std::string_view program,
     std::cout << usage(std::string(program));
     return 0;
   }
+  if (flags.demo_secret) {
+    std::cerr << program
+              << ": warning: signing cookies with the built-in demo secret, which is public: anyone "
+                 "can forge session cookies for this server. Pass --secret with 32+ random bytes "
+                 "(for example: --secret \"$(openssl rand -base64 32)\").\n";
+  }
   try {
     return run(flags);
   } catch (const std::exception& e) {

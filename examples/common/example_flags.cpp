@@ -83,6 +83,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     } else if (flag == "--secret") {
       if (!secrets_given) s.secrets.clear();
       secrets_given = true;
+      f.demo_secret = false;
       s.secrets.push_back(value());
       if (s.secrets.back().empty()) throw flag_error("--secret: must not be empty");
     } else if (flag == "--name") {
@@ -92,6 +93,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       s.cookie.max_age = std::chrono::milliseconds(
           parse_int<long long>(flag, value(), 0, std::numeric_limits<long long>::max() / 2));
     } else if (flag == "--rolling") s.rolling = boolean();
+    else if (flag == "--resign-old-secrets") s.resign_old_secrets = boolean();
     else if (flag == "--resave") s.resave = boolean();
     else if (flag == "--save-uninitialized") s.save_uninitialized = boolean();
     else if (flag == "--http-only") s.cookie.http_only = boolean();
@@ -172,6 +174,7 @@ Server:
 
 Session (express-session's options):
   --secret S                signing secret; repeat for rotation, the first one signs
+  --resign-old-secrets [BOOL]  re-sign cookies made with a later --secret (default false)
   --name NAME               cookie name (default connect.sid)
   --max-age MS              cookie lifetime in ms (default: browser-session cookie)
   --rolling [BOOL]          send the cookie on every response (default false)

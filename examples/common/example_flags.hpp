@@ -26,6 +26,8 @@ struct example_flags {
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
   sessionkit::options session;  // defaults are the seed app's
+  /// Whether the secret is the seed's public demo secret (no --secret given).
+  bool demo_secret = true;
   bool help = false;
 };
 
@@ -35,8 +37,9 @@ class flag_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// The seed app's settings: secret `Rs89I67YEA55cLMgi0t6oyr8568e6KtD`, resave false,
-/// saveUninitialized true.
+/// The seed app's settings: secret `Rs89I67YEA55cLMgi0t6oyr8568e6KtD` (public: anyone can forge
+/// cookies signed with it; the examples warn when it is used), resave false, saveUninitialized
+/// true.
 example_flags default_flags();
 
 /// Parses argv (without argv[0]) over `default_flags()`.

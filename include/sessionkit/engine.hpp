@@ -47,6 +47,8 @@ struct signed_cookie {
   /// The cookie's signature when the first secret made it (43 characters): the bytes a new
   /// signature of the same id would be, so an unchanged id need not be signed again.
   std::optional<std::array<char, 43>> signature;
+  /// Whether a secret other than the first verified it (rotation).
+  bool old_secret = false;
 };
 
 /// Holds the validated options, the signer and the store; shared by all requests and threads.
@@ -186,6 +188,8 @@ class SESSIONKIT_API session_state {
   bool id_is_cookie_id_ = false;
   // Whether the id changed since the session was generated or loaded (regenerate).
   bool id_changed_ = false;
+  // Whether the cookie verified with an older secret (see `options::resign_old_secrets`).
+  bool old_secret_ = false;
   // The cookie's signature when the first secret made it (see `signed_cookie`).
   std::optional<std::array<char, 43>> cookie_signature_;
   // The data's text (`record::data_text`) when generated or loaded, and when last saved.

@@ -63,6 +63,11 @@ struct options {
   bool rolling = false;
   /// Save and send the cookie for new sessions that were not modified (`saveUninitialized`).
   bool save_uninitialized = true;
+  /// Re-sign a cookie that verified with an older secret (not the first): the response sends the
+  /// same session id signed with the first secret, so an old secret can be dropped once every
+  /// active client has made a request. Off by default, as in express-session (which re-signs
+  /// only when it sends the cookie anyway). See README, "Rotating secrets".
+  bool resign_old_secrets = false;
   /// What `unset_session()` does to the stored session (`unset`).
   unset_action unset = unset_action::keep;
   /// Largest serialised session accepted for saving, in bytes; 0 means no limit. A larger

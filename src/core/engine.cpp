@@ -74,7 +74,7 @@ std::optional<signed_cookie> engine::read_cookie(std::string_view cookie_header)
   if (raw.size() < 2 || raw.compare(0, 2, "s:") != 0) return std::nullopt;
   auto found = signer_.unsign_with_index(std::string_view(raw).substr(2));
   if (!found || found->first.empty()) return std::nullopt;
-  signed_cookie result{std::move(found->first), {}};
+  signed_cookie result{std::move(found->first), {}, found->second != 0};
   const std::string_view signature = std::string_view(raw).substr(raw.rfind('.') + 1);
   if (found->second == 0 && signature.size() == 43) {
     result.signature.emplace();

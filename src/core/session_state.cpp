@@ -29,6 +29,7 @@ session_state::session_state(const engine& owner, const request_info& request, b
     session_.id_ = std::move(read->id);
     id_is_cookie_id_ = true;
     cookie_signature_ = read->signature;
+    old_secret_ = read->old_secret;
     step_ = step::load;
   } else {
     generate();
@@ -107,7 +108,8 @@ bool session_state::is_saved(const std::string& data_text) const {
 bool session_state::should_set_cookie(const std::string& data_text) const {
   const options& o = engine_.settings();
   if (!id_is_cookie_id_) return o.save_uninitialized || is_modified(data_text);
-  return o.rolling || (session_.cookie_.expires && is_modified(data_text));
+  return o.rolling || (session_.cookie_.expires && is_modified(data_text)) ||
+         (o.resign_old_secrets && old_secret_);
 }
 
 bool session_state::should_save(const std::string& data_text) const {
@@ -151,7 +153,8 @@ std::optional<std::string> session_state::make_set_cookie(end_plan& plan) {
 
 // What a request saves, and why (express-session's header hook and its `res.end` wrapper):
 // - the cookie is sent for a new session that is saved (saveUninitialized, or modified), for a
-//   loaded one on every response with `rolling`, or when modified and it has an expiry;
+//   loaded one on every response with `rolling`, or when modified and it has an expiry, or
+//   (`resign_old_secrets`) when an older secret signed it;
 // - a session dropped with `unset: destroy` is destroyed;
 // - a session whose data differs from what was loaded or last saved is saved (with `resave`
 //   also an unmodified loaded one; without saveUninitialized a new unmodified one is not);

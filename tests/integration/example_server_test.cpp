@@ -999,6 +999,23 @@ TEST_P(example_cli, invalid_option_values_fail_with_a_message_on_stderr)
     }
 }
 
+TEST_P(example_cli, warns_when_signing_with_the_public_demo_secret)
+{
+    {
+        st::child_process p(GetParam().path, {"--port", "0"});
+        p.wait_for_listening();
+        p.terminate();
+        EXPECT_TRUE(contains(p.stderr_text(), "demo secret")) << "stderr: " << p.stderr_text();
+        EXPECT_TRUE(contains(p.stderr_text(), "--secret")) << "stderr: " << p.stderr_text();
+    }
+    {
+        st::child_process p(GetParam().path, {"--port", "0", "--secret", std::string(40, 'k')});
+        p.wait_for_listening();
+        p.terminate();
+        EXPECT_FALSE(contains(p.stderr_text(), "demo secret")) << "stderr: " << p.stderr_text();
+    }
+}
+
 TEST_P(example_cli, store_urls_in_errors_never_show_a_password)
 {
     // Every form a store URL can take, each with a secret in it and something wrong.

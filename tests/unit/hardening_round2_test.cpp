@@ -55,6 +55,36 @@ TEST(hardening_round2, raw_non_ascii_cookie_bytes_are_read_as_latin1) {
   EXPECT_EQ(find_cookie("a=\xFF", "a"), "\xC3\xBF");
 }
 
+// Item 6: a browser-session cookie made under an old secret is re-signed with the first one
+// when asked, so the old secret can be dropped; without the option nothing is sent (as Node).
+TEST(hardening_round2, cookies_signed_with_an_old_secret_can_be_resigned) {
+  options o = test_options();
+  o.secrets = {std::string(32, 'o')};
+  engine_harness old_server(o);
+  const auto made = counting_request(old_server, "");
+  ASSERT_TRUE(made.set_cookie);
+  for (bool resign : {false, true}) {
+    SCOPED_TRACE(resign);
+    o.secrets = {std::string(32, 'n'), std::string(32, 'o')};
+    o.resign_old_secrets = resign;
+    o.resave = false;
+    engine_harness new_server(o);
+    new_server.store->records = old_server.store->records;
+    const auto read = new_server.request(made.cookie_header());  // reads, modifies nothing
+    EXPECT_EQ(read.id, made.id);
+    EXPECT_EQ(read.set_cookie.has_value(), resign);
+    if (!read.set_cookie) continue;
+    EXPECT_EQ(read.cookie_header(), "connect.sid=" + encode_uri_component("s:" + sign(made.id, std::string(32, 'n'))));
+    // Signed with the first secret now: the next request sends nothing more.
+    EXPECT_FALSE(new_server.request(read.cookie_header()).set_cookie);
+    // And the old secret can go.
+    o.secrets = {std::string(32, 'n')};
+    engine_harness rotated(o);
+    rotated.store->records = new_server.store->records;
+    EXPECT_EQ(rotated.request(read.cookie_header()).id, made.id);
+  }
+}
+
 // Item 4: no password in any form of store URL survives redaction.
 TEST(hardening_round2, redact_url_masks_every_form_of_password) {
   EXPECT_EQ(redact_url("unix:/run/redis.sock?password=SECRET&db=abc"), "unix:/run/redis.sock?password=***&db=abc");
