@@ -3,16 +3,18 @@
 /// Asio completion-token forms of the request's and the session's operations:
 /// `co_await async_load(driver, asio::use_awaitable)`, callbacks, futures, ...
 ///
-/// When the store answers at once (`request_driver::completes_at_once()`, MemoryStore) the
-/// completion runs inside the initiating call: a coroutine simply continues, with no trip
-/// through the executor. Otherwise it is delivered through the caller's associated executor,
-/// whatever thread the store completes on.
+/// When the driver completes inside the call (no store call needed, or a store that answers at
+/// once: MemoryStore) the completion is dispatched to the caller's associated executor: a
+/// coroutine running there simply continues, with no trip through the executor's queue.
+/// Otherwise it is posted to that executor, whatever thread the store completes on.
 ///
 /// Per-operation cancellation (`asio::cancellation_type::terminal`, `partial` or `total`, through
 /// the handler's cancellation slot, as `asio::experimental::awaitable_operators` or a bound
-/// cancellation signal emit it) completes the wait at once with `std::errc::operation_canceled`.
-/// It abandons the wait, not the store operation: a store call once sent still runs to its end
-/// (within the store's own timeouts), so a cancelled save may still be stored.
+/// cancellation signal emit it) completes the wait at once with `std::errc::operation_canceled`
+/// and abandons the request's waits (`request_driver::abandon_waits()`): a late answer to a load,
+/// reload or regenerate is dropped, never applied behind the caller's back. A store call once
+/// sent still runs to its end (within the store's own timeouts), so a cancelled save may still
+/// be stored.
 
 #include <sessionkit/request_driver.hpp>
 #include <sessionkit/session.hpp>
@@ -21,6 +23,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
@@ -42,10 +45,11 @@ inline const void*& initiating_on_this_thread() noexcept {
 }
 
 // Wraps an Asio handler so the driver may complete it inside the initiating call or later from
-// any thread: now in the first case; in the second it keeps the handler's executor busy while
-// the operation runs, then posts the result to it. When the handler has a cancellation slot,
-// the handler moves to a shared place that a cancellation and the store's completion race for:
-// the first one completes it, the other finds it gone.
+// any thread: dispatched to the handler's executor in the first case (run now when already
+// there); in the second it keeps that executor busy while the operation runs, then posts the
+// result to it. When the handler has a cancellation slot, the handler moves to a shared place
+// that a cancellation and the store's completion race for: the first one completes it, the
+// other finds it gone.
 template <class Handler, class... Results>  // completes with (std::error_code, Results...)
 class asio_completion {
   using executor_type = boost::asio::associated_executor_t<Handler>;
@@ -59,7 +63,7 @@ class asio_completion {
   };
 
  public:
-  asio_completion(Handler h, const void* source) : source_(source) {
+  asio_completion(Handler h, const void* source, request_driver* driver) : source_(source) {
     auto slot = boost::asio::get_associated_cancellation_slot(h);
     if (!slot.is_connected()) {
       work_.emplace(boost::asio::make_work_guard(h));
@@ -67,8 +71,11 @@ class asio_completion {
       return;
     }
     shared_ = std::make_shared<shared_handler>(std::move(h));
-    slot.assign([weak = std::weak_ptr<shared_handler>(shared_)](boost::asio::cancellation_type) {
-      if (auto s = weak.lock(); s && !s->taken.exchange(true)) deliver(s->work, std::move(s->handler), cancelled());
+    slot.assign([weak = std::weak_ptr<shared_handler>(shared_), driver](boost::asio::cancellation_type) {
+      auto s = weak.lock();
+      if (!s || s->taken.exchange(true)) return;  // completed already
+      if (driver) driver->abandon_waits();       // a late answer must not land behind the caller
+      deliver(s->work, std::move(s->handler), cancelled());
     });
   }
 
@@ -80,8 +87,9 @@ class asio_completion {
       return;
     }
     if (initiating_on_this_thread() == source_) {
+      auto executor = work_->get_executor();
+      boost::asio::dispatch(executor, boost::asio::append(std::move(*handler_), std::forward<Args>(args)...));
       work_.reset();
-      std::move (*handler_)(std::forward<Args>(args)...);
       return;
     }
     deliver(*work_, std::move(*handler_), std::forward<Args>(args)...);
@@ -112,15 +120,15 @@ class asio_completion {
 };
 
 template <class... Results, class Token, class Start>
-auto async_start(Token&& token, const void* source, Start start) {
+auto async_start(Token&& token, const void* source, request_driver* driver, Start start) {
   return boost::asio::async_initiate<Token, void(std::error_code, Results...)>(
-      [source, start = std::move(start)](auto handler) mutable {
+      [source, driver, start = std::move(start)](auto handler) mutable {
         const void* outer = std::exchange(initiating_on_this_thread(), source);
         struct restore {
           const void* outer;
           ~restore() { initiating_on_this_thread() = outer; }
         } guard{outer};
-        start(asio_completion<decltype(handler), Results...>(std::move(handler), source));
+        start(asio_completion<decltype(handler), Results...>(std::move(handler), source, driver));
       },
       token);
 }
@@ -131,7 +139,7 @@ auto async_start(Token&& token, const void* source, Start start) {
 template <class Token>
 auto async_load(request_driver& driver, Token&& token) {
   return detail::async_start<>(
-      std::forward<Token>(token), &driver, [&driver](auto done) { driver.load(std::move(done)); });
+      std::forward<Token>(token), &driver, &driver, [&driver](auto done) { driver.load(std::move(done)); });
 }
 
 /// Ends the request (`request_driver::end`): save / touch / destroy as express-session would.
@@ -139,35 +147,35 @@ auto async_load(request_driver& driver, Token&& token) {
 template <class Token>
 auto async_end(request_driver& driver, Token&& token) {
   return detail::async_start<std::optional<std::string>>(
-      std::forward<Token>(token), &driver, [&driver](auto done) { driver.end(std::move(done)); });
+      std::forward<Token>(token), &driver, &driver, [&driver](auto done) { driver.end(std::move(done)); });
 }
 
 /// `req.session.save(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_save(session& s, Token&& token) {
-  return detail::async_start<>(std::forward<Token>(token), &s,
-                                                    [&s](auto done) { s.save(std::move(done)); });
+  return detail::async_start<>(std::forward<Token>(token), &s, s.driver(),
+                                [&s](auto done) { s.save(std::move(done)); });
 }
 
 /// `req.session.reload(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_reload(session& s, Token&& token) {
-  return detail::async_start<>(std::forward<Token>(token), &s,
-                                                    [&s](auto done) { s.reload(std::move(done)); });
+  return detail::async_start<>(std::forward<Token>(token), &s, s.driver(),
+                                [&s](auto done) { s.reload(std::move(done)); });
 }
 
 /// `req.session.regenerate(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_regenerate(session& s, Token&& token) {
   return detail::async_start<>(
-      std::forward<Token>(token), &s, [&s](auto done) { s.regenerate(std::move(done)); });
+      std::forward<Token>(token), &s, s.driver(), [&s](auto done) { s.regenerate(std::move(done)); });
 }
 
 /// `req.session.destroy(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_destroy(session& s, Token&& token) {
   return detail::async_start<>(
-      std::forward<Token>(token), &s, [&s](auto done) { s.destroy(std::move(done)); });
+      std::forward<Token>(token), &s, s.driver(), [&s](auto done) { s.destroy(std::move(done)); });
 }
 
 }  // namespace sessionkit

@@ -17,6 +17,7 @@
 #include <sessionkit/store.hpp>
 
 #include <array>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,8 @@ class SESSIONKIT_API engine {
   std::string make_id(const genid_context& context) const;
 
  private:
+  engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_t);  // validates
+
   options options_;
   std::shared_ptr<store> store_;
   signer signer_;
@@ -184,10 +187,15 @@ class SESSIONKIT_API session_state {
   std::string path_;  // copied only for a custom genid (which sees it)
   bool secure_ = false;
   step step_ = step::skip;
-  // Whether the session's id is the one the cookie carried (the id is not copied per request).
-  bool id_is_cookie_id_ = false;
-  // Whether the id changed since the session was generated or loaded (regenerate).
-  bool id_changed_ = false;
+  // express-session compares the session's id with the cookie's and with the id the session had
+  // when generated or loaded. Until the id first changes (regenerate, or a new session in place
+  // of an unknown one) both are the session's own id, so a request copies no id; a change keeps
+  // copies of them.
+  bool had_cookie_ = false;                 // the request carried a verified session cookie
+  std::optional<std::string> cookie_id_;    // its id, once the session's id was replaced
+  std::optional<std::string> original_id_;  // the generated or loaded id, once replaced
+  bool is_cookie_id() const noexcept { return had_cookie_ && (!cookie_id_ || *cookie_id_ == session_.id()); }
+  bool is_original_id() const noexcept { return !original_id_ || *original_id_ == session_.id(); }
   // Whether the cookie verified with an older secret (see `options::resign_old_secrets`).
   bool old_secret_ = false;
   // The cookie's signature when the first secret made it (see `signed_cookie`).

@@ -6,13 +6,16 @@
 /// one per request with `engine::begin()` and only translate their framework's request and
 /// response.
 ///
-/// Completions run inside the call when the store answers at once (`store::immediate()`, as
-/// MemoryStore does: no thread hop per request), and otherwise always later, on the store's
-/// completion context; `completes_at_once()` says which, for the whole request.
+/// Completions run inside the call when no store call is needed (no session on this path, a
+/// new session, nothing to save) or the store answers at once (`store::immediate()`, as
+/// MemoryStore does: no thread hop per request); otherwise later, on the store's completion
+/// context. `completes_at_once()` says whether every completion of the request runs inside
+/// the call.
 
 #include <sessionkit/engine.hpp>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -38,9 +41,15 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   /// `unavailable` when the store is not ready.
   step first_step() const noexcept { return state_.first_step(); }
 
-  /// Whether this request's completions run inside the initiating calls (the store answers at
-  /// once) rather than later on the store's completion context.
+  /// Whether every completion of this request runs inside the initiating call (the store
+  /// answers at once), rather than some later on the store's completion context.
   bool completes_at_once() const noexcept { return immediate_ != nullptr; }
+
+  /// The caller stops waiting for this request's operations (a cancelled wait): late store
+  /// answers of `load`, `reload` and `regenerate` are then dropped instead of applied to the
+  /// session (their completions get `std::errc::operation_canceled`), so they cannot race with
+  /// the caller. Writes already sent still happen. Thread-safe.
+  void abandon_waits() noexcept;
 
   /// Loads the session when the cookie names one (a missing, expired or broken record gives a
   /// new session). Completes with the store's error (`error::store_unavailable` when the store
@@ -70,12 +79,16 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   const engine& owner() const noexcept { return state_.owner(); }
 
  private:
-  void complete(completion_handler handler, std::error_code ec);
   std::error_code take_loaded(std::error_code ec, std::optional<std::string> json);
+  // Applies a late store answer to the state unless the waits were abandoned.
+  template <class F>
+  std::error_code apply_late(F&& change);
 
   store& store_;
   immediate_store* immediate_;
   session_state state_;
+  std::mutex late_answers_;  // orders late answers against abandon_waits()
+  bool abandoned_ = false;
 };
 
 }  // namespace sessionkit

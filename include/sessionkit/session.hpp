@@ -78,6 +78,10 @@ class SESSIONKIT_API session {
   /// The record as express-session stores it: `{"cookie":{...},...data}`.
   std::string to_json() const;
 
+  /// The request's driver, which carries out the methods (null for a session made outside
+  /// one, as in decision tests).
+  request_driver* driver() const noexcept { return owner_; }
+
  private:
   friend class session_state;
   explicit session(request_driver* owner) : owner_(owner) {}

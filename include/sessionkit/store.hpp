@@ -105,8 +105,9 @@ class SESSIONKIT_API store {
   virtual immediate_store* immediate() noexcept { return nullptr; }
 
   /// Shuts the store down: operations in flight complete with `error::shut_down` (or their
-  /// result, if they finished first), later ones fail with `error::shut_down`, timers and
-  /// connections stop so the executor can run out of work. Idempotent, thread-safe. The
+  /// result, if they finished first), timers, threads and connections stop so the executor can
+  /// run out of work, and a store that needs them fails later calls with `error::shut_down` (an
+  /// in-process store such as MemoryStore keeps answering). Idempotent, thread-safe. The
   /// default does nothing (a store with nothing to stop).
   virtual void shutdown() {}
 

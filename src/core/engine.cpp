@@ -19,12 +19,22 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-engine::engine(options opts, std::shared_ptr<store> backing_store) : engine(std::move(opts)) {
-  if (!backing_store) throw std::invalid_argument("a session store is required");
-  store_ = std::move(backing_store);
+namespace {
+
+std::shared_ptr<store> required(std::shared_ptr<store> s) {
+  if (!s) throw std::invalid_argument("a session store is required");
+  return s;
 }
 
-engine::engine(options opts) : options_(std::move(opts)), signer_(options_.secrets) {
+}  // namespace
+
+engine::engine(options opts, std::shared_ptr<store> backing_store)
+    : engine(std::move(opts), required(std::move(backing_store)), nullptr) {}
+
+engine::engine(options opts) : engine(std::move(opts), nullptr, nullptr) {}
+
+engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_t)
+    : options_(std::move(opts)), store_(std::move(backing_store)), signer_(options_.secrets) {
   for (const auto& secret : options_.secrets) {
     if (secret.size() < 32) {
       // Not fatal (express-session accepts any secret), but a short secret can be guessed.

@@ -15,9 +15,16 @@ request_driver::request_driver(const engine& owner, const request_info& request)
       immediate_(store_.immediate()),
       state_(owner, request, store_.ready(), this) {}
 
-void request_driver::complete(completion_handler handler, std::error_code ec) {
-  if (immediate_) handler(ec);
-  else store_.defer([h = std::move(handler), ec]() mutable { h(ec); });
+void request_driver::abandon_waits() noexcept {
+  std::lock_guard lock(late_answers_);
+  abandoned_ = true;
+}
+
+template <class F>
+std::error_code request_driver::apply_late(F&& change) {
+  std::lock_guard lock(late_answers_);
+  if (abandoned_) return std::make_error_code(std::errc::operation_canceled);
+  return change();
 }
 
 std::error_code request_driver::take_loaded(std::error_code ec, std::optional<std::string> json) {
@@ -27,11 +34,11 @@ std::error_code request_driver::take_loaded(std::error_code ec, std::optional<st
 }
 
 void request_driver::load(completion_handler handler) {
-  switch (state_.first_step()) {
-    case step::unavailable: return complete(std::move(handler), error::store_unavailable);
+  switch (state_.first_step()) {  // no store call needed: answered now
+    case step::unavailable: return handler(error::store_unavailable);
     case step::load: break;
     case step::skip:
-    case step::ready: return complete(std::move(handler), {});
+    case step::ready: return handler({});
   }
   const std::string& id = state_.id_to_load();
   if (immediate_) {
@@ -41,7 +48,7 @@ void request_driver::load(completion_handler handler) {
   }
   store_.get(id, [self = shared_from_this(), h = std::move(handler)](
                      std::error_code ec, std::optional<std::string> json) mutable {
-    h(self->take_loaded(ec, std::move(json)));
+    h(self->apply_late([&] { return self->take_loaded(ec, std::move(json)); }));
   });
 }
 
@@ -52,7 +59,7 @@ void request_driver::end(end_handler handler) {
     if (ec) h(ec, std::nullopt);
     else h({}, std::move(cookie));
   };
-  if (plan.error) return complete(std::move(finish), plan.error);
+  if (plan.error) return finish(plan.error);  // no store call: answered now
   if (immediate_) {
     switch (plan.operation) {
       case store_operation::none: return finish({});
@@ -65,7 +72,7 @@ void request_driver::end(end_handler handler) {
   // The driver (and so the session's id the plan views) lives until the completion.
   auto later = [self = shared_from_this(), f = std::move(finish)](std::error_code ec) mutable { f(ec); };
   switch (plan.operation) {
-    case store_operation::none: return complete(std::move(later), {});
+    case store_operation::none: return later({});
     case store_operation::save: return store_.set(plan.id, std::move(plan.record), std::move(later));
     case store_operation::touch: return store_.touch(plan.id, std::move(plan.record), std::move(later));
     case store_operation::destroy: return store_.destroy(plan.id, std::move(later));
@@ -75,7 +82,7 @@ void request_driver::end(end_handler handler) {
 void request_driver::save(completion_handler handler) {
   const std::string& id = state_.id();
   session_record record;
-  if (auto ec = state_.prepare_save(record)) return complete(std::move(handler), ec);
+  if (auto ec = state_.prepare_save(record)) return handler(ec);
   if (immediate_) return handler(immediate_->set_now(id, std::move(record)));
   store_.set(id, std::move(record),
              [self = shared_from_this(), h = std::move(handler)](std::error_code ec) mutable { h(ec); });
@@ -93,7 +100,7 @@ void request_driver::reload(completion_handler handler) {
   }
   store_.get(id, [self = shared_from_this(), take, h = std::move(handler)](
                           std::error_code ec, std::optional<std::string> json) mutable {
-    h(take(ec, std::move(json)));
+    h(self->apply_late([&] { return take(ec, std::move(json)); }));
   });
 }
 
@@ -106,8 +113,10 @@ void request_driver::regenerate(completion_handler handler) {
     return handler(ec);
   }
   store_.destroy(id, [self = shared_from_this(), h = std::move(handler)](std::error_code ec) mutable {
-    self->state_.regenerate();
-    h(ec);
+    h(self->apply_late([&] {
+      self->state_.regenerate();
+      return ec;
+    }));
   });
 }
 

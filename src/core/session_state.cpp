@@ -27,7 +27,7 @@ session_state::session_state(const engine& owner, const request_info& request, b
   if (auto read = engine_.read_cookie(request.cookie_header)) {
     // The session takes the cookie's id while it loads; it keeps it if the record is found.
     session_.id_ = std::move(read->id);
-    id_is_cookie_id_ = true;
+    had_cookie_ = true;
     cookie_signature_ = read->signature;
     old_secret_ = read->old_secret;
     step_ = step::load;
@@ -59,8 +59,8 @@ void session_state::apply_cookie_options(session_cookie& cookie) const {
 }
 
 void session_state::reset_session(std::string id) {
-  // Ids are compared, as express-session compares them: a genid may give the same id again.
-  id_is_cookie_id_ = id_is_cookie_id_ && id == session_.id_;
+  // The cookie's id is kept for the comparisons when the session's id was it until now.
+  if (had_cookie_ && !cookie_id_) cookie_id_ = session_.id_;
   session_.id_ = std::move(id);
   session_.data_.clear();
   session_.keys_before_cookie_.clear();
@@ -69,7 +69,7 @@ void session_state::reset_session(std::string id) {
 
 void session_state::generate() {
   reset_session(engine_.make_id({path_, secure_}));
-  id_changed_ = false;
+  original_id_.reset();  // the generated id is the original one
   original_data_ = record::data_text(session_.data_);
   saved_data_.reset();
   present_ = true;
@@ -84,7 +84,6 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       session_.data_ = std::move(parts.data);
       session_.keys_before_cookie_ = std::move(parts.keys_before_cookie);
       original_data_ = std::move(parts.stored_data_text);
-      id_changed_ = false;
       if (!engine_.settings().resave) saved_data_ = original_data_;
       present_ = true;
       return;
@@ -98,22 +97,22 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
 // --- the decisions (express-session's isModified / isSaved / shouldSetCookie / shouldSave) -----
 
 bool session_state::is_modified(const std::string& data_text) const {
-  return id_changed_ || original_data_ != data_text;
+  return !is_original_id() || original_data_ != data_text;
 }
 
 bool session_state::is_saved(const std::string& data_text) const {
-  return !id_changed_ && saved_data_ && *saved_data_ == data_text;
+  return is_original_id() && saved_data_ && *saved_data_ == data_text;
 }
 
 bool session_state::should_set_cookie(const std::string& data_text) const {
   const options& o = engine_.settings();
-  if (!id_is_cookie_id_) return o.save_uninitialized || is_modified(data_text);
+  if (!is_cookie_id()) return o.save_uninitialized || is_modified(data_text);
   return o.rolling || (session_.cookie_.expires && is_modified(data_text)) ||
          (o.resign_old_secrets && old_secret_);
 }
 
 bool session_state::should_save(const std::string& data_text) const {
-  if (!engine_.settings().save_uninitialized && !saved_data_ && !id_is_cookie_id_)
+  if (!engine_.settings().save_uninitialized && !saved_data_ && !is_cookie_id())
     return is_modified(data_text);
   return !is_saved(data_text);
 }
@@ -138,7 +137,7 @@ std::optional<std::string> session_state::make_set_cookie(end_plan& plan) {
   }
   try {
     std::string value = "s:";  // "s:id.signature"
-    if (cookie_signature_ && id_is_cookie_id_) {  // the cookie's own signature: not signed again
+    if (cookie_signature_ && is_cookie_id()) {  // the cookie's own signature: not signed again
       value.append(session_.id_).append(".").append(cookie_signature_->data(), cookie_signature_->size());
     } else {
       value.append(engine_.cookie_signer().sign(session_.id_));
@@ -184,7 +183,7 @@ end_plan session_state::plan_end(bool store_has_touch) {
       return plan;
     }
     plan.operation = store_operation::save;
-  } else if (store_has_touch && id_is_cookie_id_) {
+  } else if (store_has_touch && is_cookie_id()) {
     plan.operation = store_operation::touch;
     plan.record = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
                    session_.cookie_.expires};
@@ -217,9 +216,8 @@ std::error_code session_state::on_reloaded(std::optional<std::string_view> json)
 }
 
 void session_state::regenerate() {
-  std::string id = engine_.make_id({path_, secure_});
-  id_changed_ = id_changed_ || id != session_.id_;
-  reset_session(std::move(id));
+  if (!original_id_) original_id_ = session_.id_;
+  reset_session(engine_.make_id({path_, secure_}));
   present_ = true;
 }
 

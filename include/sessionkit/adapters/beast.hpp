@@ -24,6 +24,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/message.hpp>
@@ -143,8 +144,10 @@ SESSIONKIT_API void finish_response(response& res, std::error_code ec, const std
 /// 500 with a plain-text reason, and the handler does not run (load) or its cookie is withheld
 /// (end). Send `res` once this completes.
 ///
-/// `req` and `res` must stay valid until completion. The handler runs through the completion's
-/// associated executor (or inside the call, with a store that answers at once: MemoryStore).
+/// `req` and `res` must stay valid until completion. The handler and the completion run on the
+/// completion's associated executor (bind one: `bind_executor`, or a coroutine's): dispatched,
+/// so a caller already running there continues at once when the store answers at once
+/// (MemoryStore) or no store call is needed.
 /// @param adapter_secure whether your server sees the request as secure (TLS, or a trusted
 ///        proxy's `X-Forwarded-Proto`); the engine's `proxy` option may override it
 /// Completion: `void(std::error_code)`: the store error, if any (`res` already answers it).
@@ -165,10 +168,12 @@ auto async_run_with_session(const sessionkit::engine& engine, const http::reques
         adapter::joined_header cookies("; "), protos(", ");
         auto driver = engine.begin(detail::describe(req, adapter_secure, cookies, protos));
         auto executor = boost::asio::get_associated_executor(done);
-        if (driver->first_step() == request_driver::step::skip) {
-          adapter::session_handle none;
-          handler(none);
-          boost::asio::post(executor, boost::asio::append(std::move(done), std::error_code{}));
+        if (driver->first_step() == request_driver::step::skip) {  // no session on this path
+          boost::asio::dispatch(executor, [handler = std::move(handler), done = std::move(done)]() mutable {
+            adapter::session_handle none;
+            handler(none);
+            std::move(done)(std::error_code{});
+          });
           return;
         }
         request_driver& d = *driver;

@@ -3,6 +3,7 @@
 #include <sessionkit/adapters/restinio.hpp>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 
 #include <optional>
 #include <string>
@@ -33,9 +34,13 @@ void load(const std::shared_ptr<request_driver>& driver, const options& opts,
     driver->load(std::move(then));
     return;
   }
-  // The handler runs on the executor whatever the store: at once when already there.
-  driver->load([executor = opts.executor, then = std::move(then)](std::error_code ec) mutable {
+  // The handler runs on the executor whatever the store: at once when already there. The
+  // executor is kept busy while the store works, so it cannot run out of work meanwhile.
+  auto work = boost::asio::make_work_guard(opts.executor);
+  driver->load([work = std::move(work), then = std::move(then)](std::error_code ec) mutable {
+    auto executor = work.get_executor();
     boost::asio::dispatch(executor, [then = std::move(then), ec]() mutable { then(ec); });
+    work.reset();
   });
 }
 
