@@ -1,5 +1,7 @@
 #include "server.hpp"
 
+#include <sessionkit/adapter.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -156,6 +158,9 @@ class connection_stream final : public ::httplib::Stream {
 
   std::string_view buffered() const noexcept { return {buf_.data() + begin_, end_ - begin_}; }
 
+  // Replaces the buffered byte at `offset` (from the start of `buffered()`).
+  void overwrite(std::size_t offset, char c) noexcept { buf_[begin_ + offset] = c; }
+
   // Removes `count` buffered bytes at `offset` (from the start of `buffered()`).
   void erase(std::size_t offset, std::size_t count) {
     char* at = buf_.data() + begin_ + offset;
@@ -251,6 +256,10 @@ struct request_head {
   std::optional<std::uint64_t> length;  // the body's length, unless chunked
   // Header values too long for httplib's line limit: (offset in the head, length) of each.
   std::vector<std::pair<std::size_t, std::size_t>> long_values;
+  // An absolute-form target's `scheme://authority` (offset in the head, length), which httplib
+  // would take for the path: removed, so routing and the session see the path (as Node does).
+  std::optional<std::pair<std::size_t, std::size_t>> absolute_prefix;
+  bool absolute_without_path = false;  // `http://host` or `http://host?q`: the path is "/"
 };
 
 // Checks a request head (through its blank line) as RFC 9112 wants it and as far as httplib
@@ -280,6 +289,10 @@ unsigned check_head(std::string_view head, request_head& out) {
                       [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
         return 400;
       if (version != "HTTP/1.1" && version != "HTTP/1.0") return 400;
+      if (const std::size_t prefix = adapter::absolute_form_prefix(target)) {
+        out.absolute_prefix.emplace(sp1 + 1, prefix);
+        out.absolute_without_path = prefix == target.size() || target[prefix] != '/';
+      }
       continue;
     }
     if (line.empty()) break;  // the blank line
@@ -399,6 +412,15 @@ bool httplib_server::process_and_close_socket(socket_t sock) {
     // Lines httplib would refuse reach it without their value, restored below.
     for (auto it = parsed.long_values.rbegin(); it != parsed.long_values.rend(); ++it)
       strm.erase(it->first, it->second);
+    // An absolute-form target reaches it in origin form (its path, "/" when it has none).
+    if (const auto& prefix = parsed.absolute_prefix) {
+      if (parsed.absolute_without_path) {
+        strm.erase(prefix->first, prefix->second - 1);
+        strm.overwrite(prefix->first, '/');
+      } else {
+        strm.erase(prefix->first, prefix->second);
+      }
+    }
 
     bool reached_handler = false;
     bool connection_closed = false;

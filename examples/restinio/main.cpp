@@ -142,6 +142,16 @@ int run(const ex::example_flags& flags) {
             .request_handler(
                 [&in_flight](const handle& req) {
                   req->extra_data().in_flight = in_flight.token();
+                  // An absolute-form target (`GET http://host/path`, RFC 9112 section 3.2.2)
+                  // goes on in origin form, as Node routes it: RESTinio's path() would keep
+                  // `http://host`. The header is the request's own (not const); only its
+                  // accessor is.
+                  const std::string& target = req->header().request_target();
+                  if (const std::size_t prefix = sessionkit::adapter::absolute_form_prefix(target)) {
+                    std::string origin = target.substr(prefix);
+                    if (origin.empty() || origin.front() != '/') origin.insert(0, "/");
+                    const_cast<restinio::http_request_header_t&>(req->header()).request_target(std::move(origin));
+                  }
                   return restinio::request_not_handled();
                 },
                 [before](const handle& req) { return (*before)(req); },

@@ -42,6 +42,16 @@ class joined_header {
   int count_ = 0;
 };
 
+/// The path of a request target, as Node's `parseurl(req).pathname` gives it: the origin form
+/// (`/a/b?q`) up to its query, and of the absolute form (`http://host:port/a/b?q`, RFC 9112
+/// section 3.2.2) the path alone (`/` when it has none). Routing and the `cookie.path` gate use
+/// it. Other forms (`*`, `host:port`) are returned as they are.
+SESSIONKIT_API std::string_view path_of_target(std::string_view target) noexcept;
+
+/// Where the path starts in an absolute-form target (`http://host/...`): the length of its
+/// `scheme://authority` part, or 0 for any other form.
+SESSIONKIT_API std::size_t absolute_form_prefix(std::string_view target) noexcept;
+
 /// Whether Express's `req.protocol` is `https` behind a trusted proxy: the first value of
 /// `X-Forwarded-Proto` (all values joined with ", "), trimmed, compared case-sensitively as
 /// Express 4 does (`HTTPS` is not `https` there; express-session's own `proxy` option, which
@@ -49,7 +59,7 @@ class joined_header {
 SESSIONKIT_API bool express_protocol_is_https(std::string_view forwarded_proto) noexcept;
 
 /// The request as the engine needs it.
-/// @param target the request target or path (a query after `?` is ignored)
+/// @param target the request target, in origin or absolute form (see `path_of_target`)
 /// @param cookies all `Cookie` values joined with "; "
 /// @param forwarded_proto all `X-Forwarded-Proto` values joined with ", "
 /// @param tls whether the connection is TLS

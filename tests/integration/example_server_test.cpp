@@ -661,6 +661,28 @@ TEST_P(example_server, pipelined_requests_are_answered_in_order)
     EXPECT_TRUE(result.closed_by_peer) << "Connection: close was not honoured";
 }
 
+// RFC 9112 section 3.2.2: a server must accept the absolute form; Node routes it by its path.
+TEST_P(example_server, absolute_form_targets_are_routed_and_get_a_session_by_their_path)
+{
+    const std::string authority = "127.0.0.1:" + std::to_string(port_);
+    const auto first = st::raw_exchange(
+        port_, "GET http://" + authority + "/memory-store-counter HTTP/1.1\r\nHost: " + authority +
+                   "\r\nConnection: close\r\n\r\n");
+    ASSERT_EQ(first.data.rfind("HTTP/1.1 200 ", 0), 0U) << first.data;
+    EXPECT_NE(first.data.find(count_body(1)), std::string::npos) << first.data;
+    const std::size_t cookie_at = first.data.find("connect.sid=");
+    ASSERT_NE(cookie_at, std::string::npos) << first.data;
+    const std::string cookie = first.data.substr(cookie_at, first.data.find(';', cookie_at) - cookie_at);
+    const auto second = st::raw_exchange(
+        port_, "GET http://" + authority + "/memory-store-counter?x=1 HTTP/1.1\r\nHost: " + authority +
+                   "\r\nCookie: " + cookie + "\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(second.data.find(count_body(2)), std::string::npos) << second.data;
+    // No path at all is the root.
+    const auto root = st::raw_exchange(
+        port_, "GET http://" + authority + " HTTP/1.1\r\nHost: " + authority + "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(root.data.rfind("HTTP/1.1 200 ", 0), 0U) << root.data;
+}
+
 TEST_P(example_server, malformed_requests_get_a_4xx_and_the_server_keeps_serving)
 {
     struct bad_request {

@@ -85,6 +85,22 @@ TEST(hardening_round2, cookies_signed_with_an_old_secret_can_be_resigned) {
   }
 }
 
+// Item 7: the path of an absolute-form target is its path, as Node's parseurl gives it.
+TEST(hardening_round2, absolute_form_targets_have_their_path) {
+  EXPECT_EQ(adapter::path_of_target("/a/b?q=1"), "/a/b");
+  EXPECT_EQ(adapter::path_of_target("http://127.0.0.1:3000/memory-store-counter"), "/memory-store-counter");
+  EXPECT_EQ(adapter::path_of_target("https://example.com/a?b=c#d"), "/a");
+  EXPECT_EQ(adapter::path_of_target("http://example.com"), "/");
+  EXPECT_EQ(adapter::path_of_target("http://example.com?x=1"), "/");
+  EXPECT_EQ(adapter::path_of_target("*"), "*");
+  EXPECT_EQ(adapter::path_of_target("/odd://path"), "/odd://path");
+  EXPECT_EQ(adapter::absolute_form_prefix("http://h:1/x"), 10u);
+  EXPECT_EQ(adapter::absolute_form_prefix("/x"), 0u);
+  EXPECT_EQ(adapter::absolute_form_prefix("1http://h/x"), 0u);
+  const request_info info = adapter::describe_request("http://h/memory-store-counter?x", "", "", false, false);
+  EXPECT_EQ(info.path, "/memory-store-counter");
+}
+
 // Item 4: no password in any form of store URL survives redaction.
 TEST(hardening_round2, redact_url_masks_every_form_of_password) {
   EXPECT_EQ(redact_url("unix:/run/redis.sock?password=SECRET&db=abc"), "unix:/run/redis.sock?password=***&db=abc");

@@ -11,8 +11,7 @@ namespace sessionkit::beast {
 context::context(request& req, response& res, bool secure) : req_(req), res_(res), secure_(secure) {}
 
 std::string_view context::path() const noexcept {
-  const std::string_view target(req_.target().data(), req_.target().size());
-  return target.substr(0, target.find('?'));
+  return adapter::path_of_target(std::string_view(req_.target().data(), req_.target().size()));
 }
 
 std::string_view context::query() const noexcept {

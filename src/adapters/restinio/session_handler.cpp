@@ -23,9 +23,9 @@ std::shared_ptr<request_driver> begin(const sessionkit::engine& engine,
   };
   header.for_each_value_of(::restinio::http_field_t::cookie, add_to(cookies));
   header.for_each_value_of(::restinio::string_view_t("X-Forwarded-Proto"), add_to(protos));
-  const auto path = header.path();  // the raw path, without the query
-  return engine.begin(adapter::describe_request(std::string_view(path.data(), path.size()), cookies.value(),
-                                                protos.value(), opts.tls, opts.trust_proxy));
+  const std::string& target = header.request_target();  // origin or absolute form
+  return engine.begin(
+      adapter::describe_request(target, cookies.value(), protos.value(), opts.tls, opts.trust_proxy));
 }
 
 void load(const std::shared_ptr<request_driver>& driver, const options& opts,
