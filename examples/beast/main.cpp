@@ -33,9 +33,12 @@ asio::awaitable<void> counter(context& ctx) {
 }
 
 asio::awaitable<void> destroy(context& ctx) {
-  std::error_code ec;
-  if (sessionkit::session* s = ctx.session())
-    std::tie(ec) = co_await sessionkit::async_destroy(*s, asio::as_tuple(asio::use_awaitable));
+  sessionkit::session* s = ctx.session();
+  if (!s) {
+    send(ctx, ex::destroy_without_session());
+    co_return;
+  }
+  auto [ec] = co_await sessionkit::async_destroy(*s, asio::as_tuple(asio::use_awaitable));
   send(ctx, ex::destroyed(ec));
 }
 

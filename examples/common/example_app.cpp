@@ -7,22 +7,149 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
 #include <exception>
 #include <iostream>
 #include <vector>
 
 namespace sessionkit::examples {
 
+namespace {
+
+// JavaScript's truthiness of a stored value (`if (session.count)`).
+bool js_truthy(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return false;
+    case boost::json::kind::bool_: return v.get_bool();
+    case boost::json::kind::int64: return v.get_int64() != 0;
+    case boost::json::kind::uint64: return v.get_uint64() != 0;
+    case boost::json::kind::double_: return v.get_double() != 0 && !std::isnan(v.get_double());
+    case boost::json::kind::string: return !v.get_string().empty();
+    default: return true;  // objects and arrays
+  }
+}
+
+// JavaScript's StringToNumber: whitespace trimmed, "" is 0, decimal literals with an optional
+// sign, Infinity, and 0x / 0o / 0b integers; anything else is NaN.
+double js_string_to_number(std::string_view s) {
+  constexpr std::string_view space = " \t\n\v\f\r";
+  const std::size_t begin = s.find_first_not_of(space);
+  if (begin == std::string_view::npos) return 0;
+  s = s.substr(begin, s.find_last_not_of(space) - begin + 1);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (s.size() > 2 && s[0] == '0') {
+    int base = 0;
+    if (s[1] == 'x' || s[1] == 'X') base = 16;
+    else if (s[1] == 'o' || s[1] == 'O') base = 8;
+    else if (s[1] == 'b' || s[1] == 'B') base = 2;
+    if (base) {
+      double n = 0;
+      for (char c : s.substr(2)) {
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 99;
+        if (d >= base) return nan;
+        n = n * base + d;
+      }
+      return n;
+    }
+  }
+  double sign = 1;
+  if (s.front() == '+' || s.front() == '-') {
+    if (s.front() == '-') sign = -1;
+    s.remove_prefix(1);
+  }
+  if (s == "Infinity") return sign * std::numeric_limits<double>::infinity();
+  // digits [. digits] [e [+-] digits], or . digits [...]: what a decimal literal allows
+  std::size_t i = 0, digits = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  }
+  if (digits == 0) return nan;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t exponent_digits = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++exponent_digits;
+    if (exponent_digits == 0) return nan;
+  }
+  if (i != s.size()) return nan;
+  const std::string text(s);  // strtod reads what the checks above let through exactly
+  return sign * std::strtod(text.c_str(), nullptr);
+}
+
+// JavaScript's ToNumber of a stored value (the `++` in `session.count++`).
+double js_to_number(const boost::json::value& v);
+
+// String(element) inside Array.prototype.join: null is "".
+std::string js_join_element(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return "";
+    case boost::json::kind::string: return std::string(v.get_string());
+    case boost::json::kind::bool_: return v.get_bool() ? "true" : "false";
+    case boost::json::kind::object: return "[object Object]";
+    case boost::json::kind::array: {
+      std::string out;
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        out += js_join_element(e);
+      }
+      return out;
+    }
+    default: {
+      std::string out;
+      sessionkit::stringify_to(out, v);  // numbers print as JavaScript prints them
+      return out;
+    }
+  }
+}
+
+double js_to_number(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return 0;
+    case boost::json::kind::bool_: return v.get_bool() ? 1 : 0;
+    case boost::json::kind::int64: return double(v.get_int64());
+    case boost::json::kind::uint64: return double(v.get_uint64());
+    case boost::json::kind::double_: return v.get_double();
+    case boost::json::kind::string: return js_string_to_number(v.get_string());
+    case boost::json::kind::array: return js_string_to_number(js_join_element(v));
+    default: return std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
+// `'count is ' + n`: JavaScript's Number to String (NaN and Infinity spelled out).
+std::string js_number_text(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  std::string out;
+  sessionkit::append_js_number(out, d);
+  return out;
+}
+
+}  // namespace
+
 std::string increment_count(sessionkit::session& s) {
+  // The seed's `if (session.count) session.count++; else session.count = 1;`, with JavaScript's
+  // semantics: a stored "5" becomes 6, true becomes 2, "abc" becomes NaN (stored as null).
   boost::json::value& count = s["count"];
-  if (count.is_int64() && count.get_int64() != 0) count = count.get_int64() + 1;
-  else if (count.is_uint64() && count.get_uint64() != 0) count = count.get_uint64() + 1;
-  else if (count.is_double() && count.get_double() != 0 && count.get_double() == count.get_double())
-    count = count.get_double() + 1;
-  else count = 1;
-  std::string text;
-  sessionkit::stringify_to(text, count);
-  return text;
+  constexpr std::int64_t exact = std::int64_t{1} << 53;
+  if (!js_truthy(count)) {
+    count = 1;
+    return "1";
+  }
+  if (count.is_int64() && count.get_int64() < exact && count.get_int64() > -exact) {
+    count = count.get_int64() + 1;  // the usual case, exact as in JavaScript
+    return std::to_string(count.get_int64());
+  }
+  const double next = js_to_number(count) + 1;
+  if (std::isfinite(next) && next == std::trunc(next) && std::fabs(next) < double(exact)) count = std::int64_t(next);
+  else count = next;  // NaN and Infinity are written as null, as JSON.stringify does
+  return js_number_text(next);
 }
 
 reply counter(sessionkit::session* s) {
@@ -52,6 +179,12 @@ reply session_data(sessionkit::session* s, bool post, std::string_view body) {
   std::string json;
   sessionkit::stringify_to(json, s->data());
   return {200, std::move(json), json_type};
+}
+
+reply destroy_without_session() {
+  // The seed's `req.session.destroy()` throws where there is no session (outside the cookie's
+  // path): Express answers 500.
+  return {500, "no session\n", text_type};
 }
 
 reply destroyed(std::error_code ec) {

@@ -57,6 +57,9 @@ reply read_only(const sessionkit::session* s);
 reply session_data(sessionkit::session* s, bool post, std::string_view body);
 /// GET /session-destroy, once `session.destroy()` completed with `ec` (or there was no session).
 reply destroyed(std::error_code ec);
+/// GET /session-destroy where the request has no session (outside the cookie's path): 500, as
+/// the seed's `req.session.destroy()` throws there.
+reply destroy_without_session();
 /// GET /.
 reply home_page();
 /// GET /no-session.

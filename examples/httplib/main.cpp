@@ -96,9 +96,8 @@ int run(const ex::example_flags& flags) {
   for (std::string_view path : ex::counter_paths) server.Get(express_path(path), counter);
   server.Get(express_path("/session-destroy"),
              with_session([](const httplib::Request&, httplib::Response& res, skh::context& c) {
-               std::error_code ec;
-               if (sessionkit::session* s = c.session()) ec = skh::destroy(*s);
-               send(res, ex::destroyed(ec));
+               sessionkit::session* s = c.session();
+               send(res, s ? ex::destroyed(skh::destroy(*s)) : ex::destroy_without_session());
              }));
   // Everything else: 404 (405 for a known path), through the session layer as in Express.
   auto no_route = with_session([](const httplib::Request& req, httplib::Response& res, skh::context&) {

@@ -118,7 +118,7 @@ int run(const ex::example_flags& flags) {
     app->http_get(path, [](const handle& req, auto) { return reply(req, ex::counter(skr::session(req))); });
   app->http_get("/session-destroy", [executor = io.get_executor()](const handle& req, auto) {
     sessionkit::session* s = skr::session(req);
-    if (!s) return reply(req, ex::destroyed({}));
+    if (!s) return reply(req, ex::destroy_without_session());
     sessionkit::async_destroy(*s, asio::bind_executor(executor, [req](std::error_code ec) {
                                 reply(req, ex::destroyed(ec));
                               }));

@@ -1560,6 +1560,46 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 // ===========================================================================
+// The seed's counter follows JavaScript: `if (s.count) s.count++; else s.count = 1` on whatever
+// value the session holds.
+
+TEST_F(interop_base, the_counter_increments_stored_values_as_javascript_does)
+{
+    start_pair({});
+    for (const std::string stored :
+         {R"("5")", "true", R"("abc")", "[]", "[5]", "[[7]]", "[1,2]", R"(" 7 ")", R"("0x10")", R"("0b101")",
+          "{}", "1.5", R"("1e3")", R"("Infinity")", R"("-Infinity")", "9007199254740993", "false", "0",
+          R"("")", "null", R"("1_0")", R"(".5")", R"("5.")", "-3", "[null]", "[true]"}) {
+        SCOPED_TRACE("stored count: " + stored);
+        std::string bodies[2], records[2];
+        for (const app_server* s : {node, sk}) {
+            const auto made = s->post_data(R"({"count":)" + stored + "}");
+            ASSERT_EQ(made.status, 200U) << s->name() << ": " << describe(made);
+            ASSERT_EQ(made.set_cookies.size(), 1U) << describe(made);
+            const auto c = normalise_set_cookie(made.set_cookies[0], "connect.sid", seed_secret);
+            const auto r = s->get(counter_path, with_cookie(pair_for(c.id)));
+            EXPECT_EQ(r.status, 200U) << s->name() << ": " << describe(r);
+            const int i = s == node ? 0 : 1;
+            bodies[i] = r.body;
+            records[i] = value("sess:" + c.id);
+        }
+        EXPECT_EQ(bodies[1], bodies[0]);
+        EXPECT_EQ(records[1], records[0]);
+    }
+}
+
+TEST_F(interop_base, session_destroy_outside_the_cookie_path_fails_as_in_node)
+{
+    config c;
+    c.path = "/red";
+    start_pair(c);
+    const auto n = node->get("/session-destroy");
+    const auto k = sk->get("/session-destroy");
+    EXPECT_EQ(n.status, 500U) << describe(n);
+    EXPECT_EQ(k.status, n.status) << describe(k);
+}
+
+// ===========================================================================
 // Destroy on one side ends the session for the other.
 
 class interop_destroy : public interop_base, public ::testing::WithParamInterface<side> {};
