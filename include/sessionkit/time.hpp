@@ -15,6 +15,15 @@ namespace sessionkit {
 /// A point in time with JavaScript `Date` precision (milliseconds since the Unix epoch).
 using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 
+/// The limit of JavaScript's Date: ±8.64e15 ms around the epoch (years -271821 to +275760). A
+/// time outside it is an Invalid Date in Node, which it can neither write nor read back.
+inline constexpr long long max_js_time_ms = 8'640'000'000'000'000;
+
+/// Whether `t` is a time JavaScript's Date can hold.
+constexpr bool in_js_date_range(timestamp t) noexcept {
+  return t.time_since_epoch().count() <= max_js_time_ms && t.time_since_epoch().count() >= -max_js_time_ms;
+}
+
 /// The current time, truncated to milliseconds like `Date.now()`.
 SESSIONKIT_API timestamp now() noexcept;
 
@@ -22,7 +31,8 @@ SESSIONKIT_API timestamp now() noexcept;
 /// `Thu, 01 Jan 1970 00:00:00 GMT`. Milliseconds are truncated.
 SESSIONKIT_API std::string format_http_date(timestamp t);
 
-/// Formats like `Date.prototype.toISOString()`: `1970-01-01T00:00:00.000Z` (years 0..9999).
+/// Formats like `Date.prototype.toISOString()`: `1970-01-01T00:00:00.000Z`, and with a sign and
+/// six year digits outside 0000..9999 (`+275760-09-13T00:00:00.000Z`).
 SESSIONKIT_API std::string format_iso_date(timestamp t);
 
 /// `format_http_date` appended to `out` (no temporary string).

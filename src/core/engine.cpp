@@ -44,6 +44,15 @@ engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_
     }
   }
   if (!is_valid_cookie_name(options_.name)) throw std::invalid_argument("argument name is invalid");
+  // An expiry past JavaScript's last date would be an Invalid Date in Node: no cookie it could
+  // send, no record it could read.
+  if (const auto& max_age = options_.cookie.max_age;
+      max_age && (max_age->count() > max_js_time_ms || max_age->count() < -max_js_time_ms ||
+                  !in_js_date_range(now() + *max_age)))
+    throw std::invalid_argument("cookie.maxAge " + std::to_string(max_age->count()) +
+                                " ms puts the expiry past JavaScript's last date (+275760-09-13)");
+  if (const auto& expires = options_.cookie.expires; expires && !in_js_date_range(*expires))
+    throw std::invalid_argument("cookie.expires is outside JavaScript's date range");
   // Check the cookie options once with a sample cookie, so a bad domain or sameSite fails at
   // start-up instead of on every response.
   set_cookie_options sample;

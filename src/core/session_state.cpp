@@ -8,6 +8,15 @@
 #include <sessionkit/record.hpp>
 
 namespace sessionkit {
+namespace {
+
+// A stored cookie whose lifetime, restarted now, would end past JavaScript's last date cannot
+// be served (Node fails such a request): the record is treated as not a session.
+bool lifetime_fits(const session_cookie& cookie) {
+  return !cookie.original_max_age || in_js_date_range(now() + std::chrono::milliseconds(*cookie.original_max_age));
+}
+
+}  // namespace
 
 session_state::session_state(const engine& owner, const request_info& request, bool store_ready,
                              request_driver* driver)
@@ -79,7 +88,7 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
   step_ = step::ready;
   if (json) {
     record::parts parts;
-    if (record::decode(*json, parts)) {
+    if (record::decode(*json, parts) && lifetime_fits(parts.cookie)) {
       session_.cookie_ = std::move(parts.cookie);
       session_.data_ = std::move(parts.data);
       session_.keys_before_cookie_ = std::move(parts.keys_before_cookie);
@@ -204,7 +213,7 @@ std::error_code session_state::prepare_save(session_record& out) {
 std::error_code session_state::on_reloaded(std::optional<std::string_view> json) {
   if (!json) return error::failed_to_load_session;
   record::parts parts;
-  if (!record::decode(*json, parts)) {
+  if (!record::decode(*json, parts) || !lifetime_fits(parts.cookie)) {
     log(log_level::warning, "reload: stored session " + redact_id(session_.id_) + " is not a valid session record");
     return error::invalid_record;
   }

@@ -5,7 +5,6 @@
 
 #include <array>
 #include <charconv>
-#include <cstdio>
 
 namespace sessionkit {
 namespace {
@@ -17,22 +16,56 @@ constexpr std::array<const char*, 12> month_names{"Jan", "Feb", "Mar", "Apr", "M
                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 struct broken_down {
-  int year;
+  long long year;
   unsigned month, day, weekday, hour, minute, second, millisecond;
 };
 
+constexpr long long ms_per_day = 86'400'000;
+
+long long floor_div(long long a, long long b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Days since 1970-01-01 of a proleptic Gregorian date, and back, for any year JavaScript's Date
+// reaches (std::chrono::year stops at 32767). The usual era-of-400-years arithmetic.
+long long days_from_civil(long long y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const long long era = floor_div(y, 400);
+  const auto year_of_era = static_cast<unsigned>(y - era * 400);
+  const unsigned day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<long long>(day_of_era) - 719468;
+}
+
+void civil_from_days(long long z, long long& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const long long era = floor_div(z, 146097);
+  const auto day_of_era = static_cast<unsigned>(z - era * 146097);
+  const unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned mp = (5 * day_of_year + 2) / 153;
+  d = day_of_year - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<long long>(year_of_era) + era * 400 + (m <= 2);
+}
+
+bool is_leap(long long y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+
+unsigned days_in_month(long long y, unsigned m) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
 broken_down split(timestamp t) {
-  const auto day_point = floor<days>(t);
-  const year_month_day ymd{day_point};
-  const hh_mm_ss hms{t - day_point};
-  return {int(ymd.year()),
-          unsigned(ymd.month()),
-          unsigned(ymd.day()),
-          weekday{day_point}.c_encoding(),
-          unsigned(hms.hours().count()),
-          unsigned(hms.minutes().count()),
-          unsigned(hms.seconds().count()),
-          unsigned(duration_cast<milliseconds>(hms.subseconds()).count())};
+  const long long ms = t.time_since_epoch().count();
+  const long long day = floor_div(ms, ms_per_day);
+  const auto in_day = static_cast<unsigned>(ms - day * ms_per_day);
+  broken_down b{};
+  civil_from_days(day, b.year, b.month, b.day);
+  b.weekday = static_cast<unsigned>(floor_div(day + 4, 7) * -7 + day + 4);  // 1970-01-01: Thursday
+  b.hour = in_day / 3'600'000;
+  b.minute = in_day / 60'000 % 60;
+  b.second = in_day / 1000 % 60;
+  b.millisecond = in_day % 1000;
+  return b;
 }
 
 // Reads exactly `width` digits at `pos`, advancing it.
@@ -55,17 +88,32 @@ bool expect(std::string_view s, std::size_t& pos, char c) {
   return true;
 }
 
-std::optional<timestamp> make_time(int y, int mo, int d, int h, int mi, int sec, int ms) {
-  const year_month_day ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
-  if (!ymd.ok() || h > 24 || mi > 59 || sec > 59) return std::nullopt;
+std::optional<timestamp> make_time(long long y, int mo, int d, int h, int mi, int sec, int ms) {
+  if (mo < 1 || mo > 12 || d < 1 || unsigned(d) > days_in_month(y, unsigned(mo)) || h > 24 || mi > 59 || sec > 59)
+    return std::nullopt;
   if (h == 24 && (mi != 0 || sec != 0 || ms != 0)) return std::nullopt;
-  return timestamp{sys_days{ymd}} + hours{h} + minutes{mi} + seconds{sec} + milliseconds{ms};
+  const long long t = days_from_civil(y, unsigned(mo), unsigned(d)) * ms_per_day + h * 3'600'000LL +
+                      mi * 60'000LL + sec * 1000LL + ms;
+  if (t > max_js_time_ms || t < -max_js_time_ms) return std::nullopt;  // an Invalid Date
+  return timestamp{milliseconds{t}};
 }
 
 std::optional<timestamp> parse_iso(std::string_view s) {
   std::size_t pos = 0;
-  int y = 0, mo = 1, d = 1, h = 0, mi = 0, sec = 0, ms = 0;
-  if (!read_digits(s, pos, 4, y)) return std::nullopt;
+  int mo = 1, d = 1, h = 0, mi = 0, sec = 0, ms = 0;
+  long long y = 0;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    // An expanded year (toISOString past 0000..9999): a sign and six digits, not "-000000".
+    const bool negative = s[0] == '-';
+    pos = 1;
+    int six = 0;
+    if (!read_digits(s, pos, 6, six) || (negative && six == 0)) return std::nullopt;
+    y = negative ? -six : six;
+  } else {
+    int four = 0;
+    if (!read_digits(s, pos, 4, four)) return std::nullopt;
+    y = four;
+  }
   if (pos < s.size() && !(expect(s, pos, '-') && read_digits(s, pos, 2, mo))) return std::nullopt;
   if (pos < s.size() && s[pos] == '-' && !(expect(s, pos, '-') && read_digits(s, pos, 2, d)))
     return std::nullopt;
@@ -108,7 +156,9 @@ std::optional<timestamp> parse_iso(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   auto t = make_time(y, mo, d, h, mi, sec, ms);
   if (!t) return std::nullopt;
-  return *t - minutes{offset_minutes};
+  const timestamp at = *t - minutes{offset_minutes};
+  if (!in_js_date_range(at)) return std::nullopt;
+  return at;
 }
 
 // "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -146,23 +196,19 @@ void append_digits(std::string& out, unsigned value, int width) {
 
 }  // namespace
 
-// Hand-formatted for the years cookies use (the hot path: every Set-Cookie and stored record);
-// snprintf for the rest, which keeps the historical output for odd years.
+// Hand-formatted (the hot path: every Set-Cookie and stored record).
 void append_http_date(std::string& out, timestamp t) {
+  // Date.prototype.toUTCString: the year zero-padded to four digits, "-" before negative ones
+  // ("Sat, 01 Jan 10000", "Fri, 31 Dec -0001").
   const auto b = split(t);
-  if (b.year < 0 || b.year > 9999) {
-    char buffer[64];
-    const int n = std::snprintf(buffer, sizeof buffer, "%s, %02u %s %04d %02u:%02u:%02u GMT",
-                                weekday_names[b.weekday], b.day, month_names[b.month - 1], b.year,
-                                b.hour, b.minute, b.second);
-    out.append(buffer, std::size_t(n));
-    return;
-  }
   out.append(weekday_names[b.weekday], 3).append(", ");
   append_digits(out, b.day, 2);
   out.push_back(' ');
   out.append(month_names[b.month - 1], 3).push_back(' ');
-  append_digits(out, unsigned(b.year), 4);
+  if (b.year < 0) out.push_back('-');
+  const unsigned long long year = static_cast<unsigned long long>(b.year < 0 ? -b.year : b.year);
+  if (year <= 9999) append_digits(out, unsigned(year), 4);
+  else out.append(std::to_string(year));
   out.push_back(' ');
   append_digits(out, b.hour, 2);
   out.push_back(':');
@@ -185,16 +231,15 @@ char* write_digits(char* out, unsigned value, int width) {
 }  // namespace
 
 std::size_t write_iso_date(char* out, timestamp t) {
+  // Date.prototype.toISOString: four year digits for 0000..9999, else a sign and six digits.
   const auto b = split(t);
-  if (b.year < 0 || b.year > 9999) {
-    char buffer[64];
-    const int n = std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", b.year,
-                                b.month, b.day, b.hour, b.minute, b.second, b.millisecond);
-    const std::size_t size = std::min<std::size_t>(std::size_t(n), max_iso_date_size);
-    std::memcpy(out, buffer, size);
-    return size;
+  char* p = out;
+  if (b.year >= 0 && b.year <= 9999) {
+    p = write_digits(p, unsigned(b.year), 4);
+  } else {
+    *p++ = b.year < 0 ? '-' : '+';
+    p = write_digits(p, unsigned(b.year < 0 ? -b.year : b.year) % 1'000'000, 6);
   }
-  char* p = write_digits(out, unsigned(b.year), 4);
   *p++ = '-';
   p = write_digits(p, b.month, 2);
   *p++ = '-';
@@ -231,7 +276,8 @@ std::string format_iso_date(timestamp t) {
 }
 
 std::optional<timestamp> parse_date(std::string_view text) noexcept {
-  if (text.size() >= 4 && text[0] >= '0' && text[0] <= '9') return parse_iso(text);
+  if (text.size() >= 4 && ((text[0] >= '0' && text[0] <= '9') || text[0] == '+' || text[0] == '-'))
+    return parse_iso(text);
   return parse_imf(text);
 }
 

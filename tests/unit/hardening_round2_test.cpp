@@ -7,6 +7,7 @@
 #include <sessionkit/log.hpp>
 #include <sessionkit/record.hpp>
 #include <sessionkit/signer.hpp>
+#include <sessionkit/time.hpp>
 
 namespace sessionkit::test {
 namespace {
@@ -99,6 +100,86 @@ TEST(hardening_round2, absolute_form_targets_have_their_path) {
   EXPECT_EQ(adapter::absolute_form_prefix("1http://h/x"), 0u);
   const request_info info = adapter::describe_request("http://h/memory-store-counter?x", "", "", false, false);
   EXPECT_EQ(info.path, "/memory-store-counter");
+}
+
+// Item 3: dates as JavaScript's Date writes and reads them over its whole range (vectors from
+// Node 20: `new Date(ms).toISOString()`, `.toUTCString()`).
+TEST(hardening_round2, dates_follow_javascript_over_its_whole_range) {
+  struct vector {
+    long long ms;
+    const char* iso;
+    const char* http;
+  };
+  for (const vector& v : std::initializer_list<vector>{
+           {8'640'000'000'000'000, "+275760-09-13T00:00:00.000Z", "Sat, 13 Sep 275760 00:00:00 GMT"},
+           {-8'640'000'000'000'000, "-271821-04-20T00:00:00.000Z", "Tue, 20 Apr -271821 00:00:00 GMT"},
+           {253'402'300'800'000, "+010000-01-01T00:00:00.000Z", "Sat, 01 Jan 10000 00:00:00 GMT"},
+           {253'402'300'799'999, "9999-12-31T23:59:59.999Z", "Fri, 31 Dec 9999 23:59:59 GMT"},
+           {-62'167'219'200'000, "0000-01-01T00:00:00.000Z", "Sat, 01 Jan 0000 00:00:00 GMT"},
+           {-62'167'219'200'001, "-000001-12-31T23:59:59.999Z", "Fri, 31 Dec -0001 23:59:59 GMT"},
+           {1'000'000'000'000'000, "+033658-09-27T01:46:40.000Z", "Fri, 27 Sep 33658 01:46:40 GMT"},
+           {901'764'300'000'000, "+030545-10-09T19:20:00.000Z", "Sat, 09 Oct 30545 19:20:00 GMT"},
+           {-1'000'000'000'000'000, "-029719-04-05T22:13:20.000Z", "Tue, 05 Apr -29719 22:13:20 GMT"},
+           {0, "1970-01-01T00:00:00.000Z", "Thu, 01 Jan 1970 00:00:00 GMT"}}) {
+    SCOPED_TRACE(v.iso);
+    const timestamp t{std::chrono::milliseconds{v.ms}};
+    EXPECT_EQ(format_iso_date(t), v.iso);
+    EXPECT_EQ(format_http_date(t), v.http);
+    EXPECT_EQ(parse_date(v.iso), t);  // what we write, we (and Node) read back
+  }
+  // Past the range, and the forms Date.parse refuses, are no dates.
+  EXPECT_FALSE(parse_date("+275760-09-13T00:00:00.001Z"));
+  EXPECT_FALSE(parse_date("-000000-01-01T00:00:00.000Z"));
+  EXPECT_FALSE(parse_date("30546-10-09T00:00:00.000Z"));
+}
+
+TEST(hardening_round2, expiries_past_year_9999_stay_readable) {
+  options o = test_options();
+  o.cookie.max_age = std::chrono::milliseconds(900'000'000'000'000);  // ~28,500 years
+  engine_harness h(o);
+  const auto first = counting_request(h, "");
+  ASSERT_TRUE(first.set_cookie);
+  EXPECT_NE(h.store->records.at(first.id).json.find("\"expires\":\"+0"), std::string::npos)
+      << h.store->records.at(first.id).json;
+  const auto second = counting_request(h, first.cookie_header());
+  EXPECT_EQ(second.id, first.id);  // the same session, not a new one per request
+  EXPECT_NE(h.store->records.at(first.id).json.find("\"count\":2"), std::string::npos);
+}
+
+TEST(hardening_round2, impossible_expiries_are_refused_at_configuration) {
+  options o = test_options();
+  o.cookie.max_age = std::chrono::milliseconds(9'000'000'000'000'000);
+  try {
+    engine e(o);
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("maxAge"), std::string::npos) << e.what();
+  }
+  o.cookie.max_age.reset();
+  o.cookie.expires = timestamp{std::chrono::milliseconds{9'000'000'000'000'000}};
+  EXPECT_THROW(engine{o}, std::invalid_argument);
+}
+
+TEST(hardening_round2, stored_lifetimes_are_kept_in_range) {
+  engine_harness h(test_options());
+  // A stored originalMaxAge of ~31,700 years: revived, and rewritten with an expanded year.
+  h.store->records["long"] = {
+      R"({"cookie":{"originalMaxAge":999999999999999,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"count":1})",
+      std::nullopt};
+  const std::string long_cookie = "connect.sid=" + encode_uri_component("s:" + sign("long", "keyboard cat"));
+  const auto kept = counting_request(h, long_cookie);
+  EXPECT_EQ(kept.id, "long");
+  const std::string& record = h.store->records.at("long").json;
+  const std::size_t at = record.find("\"expires\":\"");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(record[at + 11], '+') << record;
+  EXPECT_TRUE(parse_date(record.substr(at + 11, 27))) << record;
+  // One that would end past JavaScript's last date is no session Node could serve: a new one.
+  h.store->records["past"] = {
+      R"({"cookie":{"originalMaxAge":8639000000000000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"count":1})",
+      std::nullopt};
+  const auto replaced = counting_request(h, "connect.sid=" + encode_uri_component("s:" + sign("past", "keyboard cat")));
+  EXPECT_NE(replaced.id, "past");
 }
 
 // Item 4: no password in any form of store URL survives redaction.
