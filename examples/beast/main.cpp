@@ -64,6 +64,7 @@ int run(const ex::example_flags& flags) {
   server_opts.threads = flags.threads;
   server_opts.trust_proxy = flags.trust_proxy;
   server_opts.read_timeout = flags.read_timeout;
+  server_opts.max_connections = flags.max_connections;
 
   sessionkit::beast::app app;
   sessionkit::beast::server server(app, server_opts);

@@ -119,6 +119,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     else if (flag == "--domain") s.cookie.domain = value();
     else if (flag == "--proxy") s.proxy = parse_bool(flag, value());
     else if (flag == "--trust-proxy") f.trust_proxy = boolean();
+    else if (flag == "--max-connections")
+      f.max_connections = parse_int<std::size_t>(flag, value(), 0, 1'000'000);
     else if (flag == "--read-timeout")
       f.read_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 3600000));
     else if (flag == "--unset") {
@@ -169,7 +171,8 @@ Server:
   --redis-connect-timeout MS, --redis-command-timeout MS   (default 2000 each)
   --redis-disable-touch [BOOL], --redis-disable-ttl [BOOL]
   --trust-proxy [BOOL]      treat X-Forwarded-Proto: https as secure (Express's trust proxy)
-  --read-timeout MS         time to receive a request / keep an idle connection (default 30000)
+  --read-timeout MS         time to receive a whole request / keep an idle connection (default 30000)
+  --max-connections N       connections open at once; more get 503 (default 1024; 0: no limit)
   --prune-interval MS       how often MemoryStore / SqliteStore remove expired sessions (default 60000)
 
 Session (express-session's options):

@@ -24,6 +24,8 @@ struct example_flags {
   bool trust_proxy = false;
   /// Time allowed to receive a request (slow clients) and to wait on an idle connection.
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
+  /// Connections open at once (Beast and cpp-httplib examples); 0: no limit.
+  std::size_t max_connections = 1024;
   std::chrono::milliseconds prune_interval{std::chrono::seconds(60)};
   sessionkit::options session;  // defaults are the seed app's
   /// Whether the secret is the seed's public demo secret (no --secret given).

@@ -65,12 +65,18 @@ int run(const ex::example_flags& flags) {
   skh::sessions with_session(engine, {flags.trust_proxy});
 
   ex::httplib_server server;
+  // A thread per connection (no fixed pool that slow clients could all hold), at most
+  // --max-connections of them; --threads picks a fixed pool instead, which that many slow
+  // clients can hold for up to --read-timeout each.
   if (flags.threads != 0) {
     const unsigned threads = flags.threads;
     server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  } else {
+    server.new_task_queue = [] { return ex::httplib_server::connection_threads(); };
   }
+  server.max_connections = flags.max_connections;
   server.set_keep_alive_max_count(std::numeric_limits<std::size_t>::max());
-  server.set_read_timeout(std::chrono::seconds(30));
+  server.set_read_timeout(flags.read_timeout);
   server.set_write_timeout(std::chrono::seconds(30));
   server.set_payload_max_length(1024 * 1024);
 

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -74,7 +77,13 @@ class connection_stream final : public ::httplib::Stream {
   connection_stream(int fd, milliseconds read_timeout, milliseconds write_timeout)
       : fd_(fd), read_timeout_(read_timeout), write_timeout_(write_timeout), buf_(16 * 1024) {}
 
-  bool is_readable() const override { return begin_ < end_ || wait_fd(fd_, POLLIN, read_timeout_); }
+  bool is_readable() const override { return begin_ < end_ || wait_fd(fd_, POLLIN, read_time_left()); }
+
+  // The current request must arrive whole (head and body) within the read timeout from now: a
+  // deadline for the request, not a timeout per read, so a client trickling a byte at a time
+  // cannot keep the connection's thread for longer.
+  void start_request_deadline() { deadline_ = clock_type::now() + read_timeout_; }
+  void end_request_deadline() { deadline_.reset(); }
   bool is_writable() const override { return wait_fd(fd_, POLLOUT, write_timeout_); }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -198,13 +207,18 @@ class connection_stream final : public ::httplib::Stream {
         buf_.resize(buf_.size() * 2);
       }
     }
-    if (!wait_fd(fd_, POLLIN, read_timeout_)) return -1;
+    if (!wait_fd(fd_, POLLIN, read_time_left())) return -1;
     for (;;) {
       const ssize_t n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n > 0) end_ += static_cast<std::size_t>(n);
       return n;
     }
+  }
+
+  milliseconds read_time_left() const {
+    if (!deadline_) return read_timeout_;
+    return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(*deadline_ - clock_type::now()));
   }
 
   // "HTTP/1.1 NNN" starts each response; interim (1xx) ones are skipped.
@@ -220,6 +234,7 @@ class connection_stream final : public ::httplib::Stream {
 
   int fd_;
   milliseconds read_timeout_;
+  std::optional<clock_type::time_point> deadline_;  // of the request being read
   milliseconds write_timeout_;
   std::vector<char> buf_;
   std::size_t begin_ = 0;
@@ -359,6 +374,34 @@ void refuse(connection_stream& strm, unsigned status) {
 
 }  // namespace
 
+// A thread per connection, started on demand: a connection waiting on a slow client holds
+// only its own thread (for at most the read timeout per request), never a slot in a fixed pool
+// that others wait for. The number of connections is capped in process_and_close_socket.
+class thread_per_connection final : public ::httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard lock(mutex_);
+    ++running_;
+    std::thread([this, fn = std::move(fn)] {
+      fn();
+      std::lock_guard lock(mutex_);
+      if (--running_ == 0) idle_.notify_all();
+    }).detach();
+  }
+  // Waits for every connection's thread to finish (the server has stopped accepting).
+  void shutdown() override {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return running_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  std::size_t running_ = 0;
+};
+
+::httplib::TaskQueue* httplib_server::connection_threads() { return new thread_per_connection(); }
+
 httplib_server::httplib_server() {
   if (::pipe2(stop_pipe_, O_CLOEXEC) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe2");
@@ -391,12 +434,26 @@ bool httplib_server::process_and_close_socket(socket_t sock) {
   ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
   connection_stream strm(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                          to_ms(write_timeout_sec_, write_timeout_usec_));
+  struct counted {
+    std::atomic<std::size_t>& open;
+    ~counted() { --open; }
+  } count_this{open_connections_};
+  if (++open_connections_ > max_connections && max_connections != 0) {
+    // At the cap: a clear answer and a close; the connections already open keep being served.
+    strm.write_all(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 34\r\nConnection: close\r\n\r\nServer busy: too many connections\n");
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return true;
+  }
   bool ret = true;
   for (std::size_t count = keep_alive_max_count_; count > 0; --count) {
     if (stopping_ || svr_sock_ == INVALID_SOCKET) break;
     using idle = connection_stream::idle_result;
     if (strm.wait_for_request(std::chrono::seconds(keep_alive_timeout_sec_), stop_pipe_[0]) != idle::request)
       break;
+    strm.start_request_deadline();  // from its first byte, the request has the read timeout
 
     using head = connection_stream::head_result;
     std::size_t head_size = 0;
@@ -442,6 +499,7 @@ bool httplib_server::process_and_close_socket(socket_t sock) {
       strm.limit_body(parsed.length);
     });
     strm.limit_body(std::nullopt);
+    strm.end_request_deadline();
     // httplib refused the request itself (an unknown method, say) or the connection asked to
     // close; after an error on a request with a body, the stream may be out of step.
     if (!ret || connection_closed || !reached_handler) break;

@@ -34,6 +34,13 @@ class httplib_server : public ::httplib::Server {
 
   /// Limit of a request head (request line and header fields); bigger ones get 431.
   std::size_t header_limit = 32 * 1024;
+  /// Connections open at once; one more is answered 503 (with `Retry-After`) and closed. 0: no
+  /// limit.
+  std::size_t max_connections = 1024;
+
+  /// A task queue running each connection on a thread of its own (for `new_task_queue`): no
+  /// fixed number of slow clients can take every thread.
+  static ::httplib::TaskQueue* connection_threads();
 
   /// Stops: no new connections, idle connections closed at once, requests in flight finish and
   /// get `Connection: close`. `listen_after_bind()` then returns once they are done. Thread-safe.
@@ -44,6 +51,7 @@ class httplib_server : public ::httplib::Server {
 
   int stop_pipe_[2] = {-1, -1};  // readable once shutdown() ran
   std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> open_connections_{0};
 };
 
 }  // namespace sessionkit::examples

@@ -167,7 +167,8 @@ int run(const ex::example_flags& flags) {
                                           .max_field_value_size(32 * 1024)
                                           .max_field_count(100)
                                           .max_body_size(1024 * 1024))
-            .read_next_http_message_timelimit(std::chrono::seconds(30))
+            // A whole request (from its first byte) within --read-timeout, as on the other servers.
+            .read_next_http_message_timelimit(flags.read_timeout)
             .write_http_response_timelimit(std::chrono::seconds(30))
             .handle_request_timeout(std::chrono::seconds(30));
       }};

@@ -212,6 +212,9 @@ struct server_options {
   /// Treat `X-Forwarded-Proto: https` from the client as a secure request (Express's
   /// `trust proxy`); only behind a proxy that sets it.
   bool trust_proxy = false;
+  /// Connections open at once; one more is answered `503 Service Unavailable` (with
+  /// `Retry-After`) and closed, and the ones already open keep being served. 0: no limit.
+  std::size_t max_connections = 1024;
   /// How long `stop()` lets in-flight requests finish before closing everything.
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
 };

@@ -138,14 +138,39 @@ struct server::impl {
         co_await pause.async_wait(as_tuple(use_awaitable));
         continue;
       }
+      bool full = false;
       auto state = std::make_shared<connection_state>(std::move(socket));
       {
         std::lock_guard lock(connections_mutex);
-        connections.insert(state);
+        full = options.max_connections != 0 && connections.size() >= options.max_connections;
+        if (!full) connections.insert(state);
+      }
+      if (full) {
+        // At the cap: a clear answer and a close, on the connection's own strand, so clients
+        // already connected keep being served.
+        asio::co_spawn(state->socket.get_executor(), refuse_busy(state), asio::detached);
+        continue;
       }
       auto executor = state->socket.get_executor();
       asio::co_spawn(executor, serve(state), [this, state](std::exception_ptr) { finished(state); });
     }
+  }
+
+  // The answer when `max_connections` are open: 503 with Retry-After, then close.
+  static asio::awaitable<void> refuse_busy(std::shared_ptr<connection_state> state) {
+    static constexpr std::string_view answer =
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 34\r\nConnection: close\r\n\r\nServer busy: too many connections\n";
+    asio::steady_timer limit(state->socket.get_executor(), std::chrono::seconds(1));
+    limit.async_wait([state](boost::system::error_code ec) {
+      boost::system::error_code ignored;
+      if (!ec) state->socket.close(ignored);  // a client that does not read cannot hold us
+    });
+    co_await asio::async_write(state->socket, asio::buffer(answer), as_tuple(use_awaitable));
+    boost::system::error_code ignored;
+    state->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    state->socket.close(ignored);
+    limit.cancel();
   }
 
   void finished(const std::shared_ptr<connection_state>& state) {
