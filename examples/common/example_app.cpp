@@ -234,7 +234,7 @@ bool is_known_path(std::string_view path) {
 std::shared_ptr<sessionkit::store> make_store(const example_flags& flags, boost::asio::io_context& io,
                          std::string_view program) {
   if (flags.store == "memory") {
-    sessionkit::memory_store_options store_opts;
+    sessionkit::memory_store_options store_opts = flags.memory;
     store_opts.prune_interval = flags.prune_interval;
     auto memory = std::make_shared<sessionkit::memory_store>(io.get_executor(), store_opts);
     return memory;

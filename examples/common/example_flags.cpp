@@ -128,6 +128,10 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       if (v == "keep") s.unset = unset_action::keep;
       else if (v == "destroy") s.unset = unset_action::destroy;
       else throw flag_error("--unset: expected keep or destroy, got '" + v + "'");
+    } else if (flag == "--memory-max-sessions") {
+      f.memory.max_sessions = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
+    } else if (flag == "--memory-max-bytes") {
+      f.memory.max_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 50);
     } else if (flag == "--max-session-bytes") {
       s.max_session_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
     } else if (flag == "--redis-prefix") {
@@ -192,7 +196,9 @@ Session (express-session's options):
   --domain DOMAIN           Domain attribute
   --proxy true|false        trust X-Forwarded-Proto for secure cookies (default: --trust-proxy)
   --unset keep|destroy      what dropping req.session does (default keep)
-  --max-session-bytes N     refuse to store sessions larger than N bytes (default: no limit)
+  --max-session-bytes N     refuse to store sessions larger than N bytes (default 1048576; 0: no limit)
+  --memory-max-sessions N   memory store: sessions held at most (default 1000000; 0: no limit)
+  --memory-max-bytes N      memory store: record bytes held at most (default 268435456; 0: no limit)
   --help                    this text
 )";
 }

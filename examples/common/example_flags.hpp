@@ -3,6 +3,7 @@
 // option, so behaviour can be tried without recompiling.
 
 #include <sessionkit/options.hpp>
+#include <sessionkit/stores/memory_store.hpp>
 #include <sessionkit/stores/redis_store.hpp>
 #include <sessionkit/stores/sqlite_store.hpp>
 
@@ -21,6 +22,7 @@ struct example_flags {
   std::string store = "memory";  // "memory", a Redis URL, or sqlite:PATH
   sessionkit::redis_store_options redis;
   sessionkit::sqlite_store_options sqlite;
+  sessionkit::memory_store_options memory;
   bool trust_proxy = false;
   /// Time allowed to receive a request (slow clients) and to wait on an idle connection.
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};

@@ -22,6 +22,7 @@ enum class error {
   shut_down,              ///< the store was shut down with the operation still in flight
   no_session,             ///< a session method was called after the session was destroyed
   invalid_cookie_option,  ///< a cookie attribute cannot be serialised (bad domain, path, ...)
+  store_full,             ///< the store is at its limits and takes no new session now (retry later)
 };
 
 /// The category of sessionkit's error codes (name "sessionkit").

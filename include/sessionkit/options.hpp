@@ -70,9 +70,10 @@ struct options {
   bool resign_old_secrets = false;
   /// What `unset_session()` does to the stored session (`unset`).
   unset_action unset = unset_action::keep;
-  /// Largest serialised session accepted for saving, in bytes; 0 means no limit. A larger
-  /// session is not stored and the request fails with `error::session_too_large`.
-  std::size_t max_session_bytes = 0;
+  /// Largest serialised session accepted for saving, in bytes (default 1 MiB, far more than a
+  /// session normally holds; express-session has no limit); 0 means no limit. A larger session
+  /// is not stored and the request fails with `error::session_too_large` (a 500).
+  std::size_t max_session_bytes = std::size_t(1) << 20;
 };
 
 }  // namespace sessionkit

@@ -19,6 +19,7 @@ class category final : public std::error_category {
       case error::shut_down: return "session store shut down";
       case error::no_session: return "no session";
       case error::invalid_cookie_option: return "invalid cookie option";
+      case error::store_full: return "session store full";
     }
     return "unknown sessionkit error";
   }
@@ -36,7 +37,8 @@ std::error_code make_error_code(error e) noexcept {
 }
 
 bool is_unavailable(std::error_code ec) noexcept {
-  return ec == error::store_unavailable || ec == error::store_timeout || ec == error::shut_down;
+  return ec == error::store_unavailable || ec == error::store_timeout || ec == error::shut_down ||
+         ec == error::store_full;
 }
 
 }  // namespace sessionkit

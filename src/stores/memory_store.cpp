@@ -185,6 +185,25 @@ std::string expand(const entry& e) {
   return out;
 }
 
+// What a session costs against the store's limits: its record's length (the cookie template is
+// shared, but counted in every record, as the record a client gets back is that long).
+std::size_t record_size(const entry& e) {
+  std::size_t n = e.rest.size();
+  if (!e.cookie) return n;
+  n += record::prefix().size() + e.cookie->text.size();
+  if (e.cookie->insert_at != std::string::npos) {
+    // The ISO date: 24 characters for years 0000..9999, 27 with an expanded year.
+    constexpr long long year_0 = -62'167'219'200'000, year_10000 = 253'402'300'800'000;
+    const long long ms = e.cookie_expires.time_since_epoch().count();
+    n += ms >= year_0 && ms < year_10000 ? 24 : 27;
+  }
+  return n;
+}
+
+// A session with nothing but its cookie (express-session's uninitialized session, what every
+// cookieless request makes with saveUninitialized): the first to go when the store is full.
+bool holds_no_data(const entry& e) { return e.cookie && e.rest == "}"; }
+
 // --- keys ---------------------------------------------------------------------------------------
 // Default ids (32 base64url characters) are kept as their 24 bytes, in the map node itself.
 
@@ -223,6 +242,7 @@ struct shard {
   // per new session, fewer cache misses with millions of them).
   boost::unordered_flat_map<raw_id, entry, raw_hash> compact_ids;
   std::unordered_map<std::string, entry, id_hash, std::equal_to<>> other_ids;
+  std::size_t without_data = 0;  // entries that hold no data (see holds_no_data)
 
   template <class F>
   void for_each(F&& f) const {
@@ -248,19 +268,64 @@ struct memory_store::state {
   state(boost::asio::any_io_executor ex, memory_store_options opts)
       : executor(ex), options(opts), timer(ex) {}
 
-  // Calls f(map, iterator, make_key) for the entry of `id` (end when absent) with its shard
-  // locked. A default id's bytes are random already: its shard comes from them, not a hash.
+  // Calls f(shard, map, iterator, make_key) for the entry of `id` (end when absent) with its
+  // shard locked. A default id's bytes are random already: its shard comes from them, not a hash.
   template <class F>
   void with_entry(std::string_view id, F&& f) {
     if (auto raw = to_raw(id)) {
       shard& sh = shards[(*raw)[0] & (shard_count - 1)];
       std::lock_guard lock(sh.mutex);
-      f(sh.compact_ids, sh.compact_ids.find(*raw), [&] { return *raw; });
+      f(sh, sh.compact_ids, sh.compact_ids.find(*raw), [&] { return *raw; });
       return;
     }
     shard& sh = shards[id_hash{}(id) & (shard_count - 1)];
     std::lock_guard lock(sh.mutex);
-    f(sh.other_ids, sh.other_ids.find(id), [&] { return std::string(id); });
+    f(sh, sh.other_ids, sh.other_ids.find(id), [&] { return std::string(id); });
+  }
+
+  // --- the limits: every change of a map goes through these (with the shard locked) ----------
+  std::atomic<std::size_t> session_count{0};
+  std::atomic<std::size_t> byte_count{0};
+  std::atomic<std::size_t> evict_cursor{0};
+
+  void added(shard& sh, const entry& e) {
+    ++session_count;
+    byte_count += record_size(e);
+    sh.without_data += holds_no_data(e);
+  }
+  void removed(shard& sh, const entry& e) {
+    --session_count;
+    byte_count -= record_size(e);
+    sh.without_data -= holds_no_data(e);
+  }
+  template <class Map>
+  void erase(shard& sh, Map& map, typename Map::iterator it) {
+    removed(sh, it->second);
+    map.erase(it);
+  }
+  bool over_limits(std::size_t more_sessions, std::size_t more_bytes) const {
+    return (options.max_sessions != 0 && session_count + more_sessions > options.max_sessions) ||
+           (options.max_bytes != 0 && byte_count + more_bytes > options.max_bytes);
+  }
+
+  // Makes room for a record of `size` bytes when the store is at its limits: removes expired
+  // sessions, then sessions that hold no data, a shard at a time. Sessions with data are never
+  // evicted: once only they are left, new sessions are refused (`error::store_full`).
+  void make_room(std::size_t size) {
+    if (!over_limits(1, size)) return;
+    const timestamp at = now();
+    for (std::size_t i = 0; i < shard_count && over_limits(1, size); ++i) {
+      shard& sh = shards[evict_cursor++ % shard_count];
+      std::lock_guard lock(sh.mutex);
+      const bool empties = sh.without_data != 0;
+      auto goes = [&](const entry& e) {
+        if (e.expires > at && !(empties && holds_no_data(e))) return false;
+        removed(sh, e);
+        return true;
+      };
+      boost::unordered::erase_if(sh.compact_ids, [&](const auto& kv) { return goes(kv.second); });
+      std::erase_if(sh.other_ids, [&](const auto& kv) { return goes(kv.second); });
+    }
   }
 
   timestamp expiry_of(const session_record& record, timestamp at) const {
@@ -290,8 +355,13 @@ struct memory_store::state {
 
   std::size_t prune_shard(shard& sh, timestamp at) {
     std::lock_guard lock(sh.mutex);
-    return boost::unordered::erase_if(sh.compact_ids, [&](const auto& kv) { return kv.second.expires <= at; }) +
-           std::erase_if(sh.other_ids, [&](const auto& kv) { return kv.second.expires <= at; });
+    auto expired = [&](const entry& e) {
+      if (e.expires > at) return false;
+      removed(sh, e);
+      return true;
+    };
+    return boost::unordered::erase_if(sh.compact_ids, [&](const auto& kv) { return expired(kv.second); }) +
+           std::erase_if(sh.other_ids, [&](const auto& kv) { return expired(kv.second); });
   }
 
   std::size_t prune() {
@@ -324,9 +394,9 @@ void memory_store::defer(detail::unique_function<void()> fn) {
 
 get_result memory_store::get_now(std::string_view id) {
   get_result result;
-  state_->with_entry(id, [&](auto& map, auto it, auto) {
+  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
     if (it == map.end()) return;
-    if (it->second.expires <= now()) map.erase(it);  // expired: never returned
+    if (it->second.expires <= now()) state_->erase(sh, map, it);  // expired: never returned
     else result.json = expand(it->second);
   });
   return result;
@@ -335,25 +405,41 @@ get_result memory_store::get_now(std::string_view id) {
 std::error_code memory_store::set_now(std::string_view id, session_record record) {
   const timestamp at = now();
   const timestamp expires = state_->expiry_of(record, at);
+  const std::size_t size = record.json.size();
+  if (expires > at) state_->make_room(size);  // outside the shard lock: it takes others
   // Compact outside the shard lock: it may take the template table's.
   std::optional<entry> fresh;
   if (expires > at) fresh = compact(state_->templates, std::move(record.json), record.expires, expires);
-  state_->with_entry(id, [&](auto& map, auto it, auto make_key) {
+  bool full = false;
+  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto make_key) {
     if (!fresh) {
       // Already expired (connect-redis deletes instead of writing): nothing live to keep.
-      if (it != map.end()) map.erase(it);
+      if (it != map.end()) state_->erase(sh, map, it);
     } else if (it != map.end()) {
+      // An existing session may grow while the bytes allow it.
+      const std::size_t old = record_size(it->second);
+      if (size > old && state_->over_limits(0, size - old)) {
+        full = true;
+        return;
+      }
+      state_->removed(sh, it->second);
       it->second = std::move(*fresh);
+      state_->added(sh, it->second);
     } else {
-      map.emplace(make_key(), std::move(*fresh));
+      if (state_->over_limits(1, size)) {  // only sessions with data left: no new ones
+        full = true;
+        return;
+      }
+      state_->added(sh, map.emplace(make_key(), std::move(*fresh)).first->second);
     }
   });
+  if (full) return error::store_full;
   return {};
 }
 
 std::error_code memory_store::destroy_now(std::string_view id) {
-  state_->with_entry(id, [&](auto& map, auto it, auto) {
-    if (it != map.end()) map.erase(it);
+  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
+    if (it != map.end()) state_->erase(sh, map, it);
   });
   return {};
 }
@@ -362,11 +448,11 @@ std::error_code memory_store::touch_now(std::string_view id, session_record reco
   const timestamp at = now();
   // Like express's MemoryStore: only a live session is touched; its data is kept and only
   // the cookie (expiry) is refreshed, so a concurrent write is not undone.
-  state_->with_entry(id, [&](auto& map, auto it, auto) {
+  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
     if (it == map.end() || it->second.expires <= at) return;
     const timestamp expires = state_->expiry_of(record, at);
     if (expires <= at) {
-      map.erase(it);
+      state_->erase(sh, map, it);
       return;
     }
     entry& e = it->second;
@@ -387,10 +473,13 @@ std::error_code memory_store::touch_now(std::string_view id, session_record reco
       if (record.expires) e.cookie_expires = *record.expires;
       return;
     }
-    if (auto spliced = record::with_cookie(expand(e), *cookie))
+    if (auto spliced = record::with_cookie(expand(e), *cookie)) {
+      state_->removed(sh, e);
       e = compact(state_->templates, std::move(*spliced), record.expires, expires);
-    else
+      state_->added(sh, e);
+    } else {
       e.expires = expires;
+    }
   });
   return {};
 }
@@ -454,6 +543,8 @@ void memory_store::length(length_handler handler) {
 void memory_store::clear(completion_handler handler) {
   for (auto& sh : state_->shards) {
     std::lock_guard lock(sh.mutex);
+    for (const auto& kv : sh.compact_ids) state_->removed(sh, kv.second);
+    for (const auto& kv : sh.other_ids) state_->removed(sh, kv.second);
     sh.compact_ids.clear();
     sh.other_ids.clear();
   }
@@ -461,6 +552,8 @@ void memory_store::clear(completion_handler handler) {
 }
 
 std::size_t memory_store::prune() { return state_->prune(); }
+
+std::size_t memory_store::stored_bytes() const { return state_->byte_count; }
 
 std::size_t memory_store::stored_count() const {
   std::size_t n = 0;

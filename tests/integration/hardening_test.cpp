@@ -207,6 +207,35 @@ TEST_F(hardening, slow_clients_are_cut_off_by_the_read_timeout) {
   still_serving();
 }
 
+TEST_F(hardening, a_flood_of_cookieless_requests_never_pushes_out_a_session_with_data) {
+  start({"--memory-max-sessions", "50"});
+  cookie_jar jar;
+  auto first = counter();
+  ASSERT_EQ(first.body, "count is 1");
+  jar.store(first);
+  // Cookieless requests make sessions with no data: they go first when the store is full.
+  for (int i = 0; i < 300; ++i) {
+    const auto r = get(port_, "/session-read");
+    ASSERT_EQ(r.status, 200u) << i << ": " << describe(r);
+  }
+  EXPECT_EQ(get(port_, "/memory-store-counter", jar.headers()).body, "count is 2");
+  // Cookieless requests that store data: once only such sessions are left, new ones get a 503
+  // and existing users keep working.
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto r = counter();
+    if (r.status == 503) {
+      ++refused;
+      EXPECT_EQ(r.header("Retry-After"), "1");
+      EXPECT_FALSE(r.header("Set-Cookie"));
+    } else {
+      EXPECT_EQ(r.status, 200u) << describe(r);
+    }
+  }
+  EXPECT_GE(refused, 50);
+  EXPECT_EQ(get(port_, "/memory-store-counter", jar.headers()).body, "count is 3");
+}
+
 TEST_F(hardening, hundreds_of_idle_connections_do_not_stop_service_and_memory_stays_bounded) {
   start();
   const long rss_before = rss_kb(server_->pid());

@@ -242,3 +242,80 @@ TEST(memory_store, concurrent_use_from_several_threads) {
 
 }  // namespace
 }  // namespace sessionkit::test
+
+namespace sessionkit::test {
+namespace {
+
+// Issue 13, item 2: a bounded MemoryStore. The synchronous side (`immediate()`) answers in the
+// call, which keeps these tests short.
+const std::string empty_record =
+    R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"}})";
+std::string data_record(int n) {
+  return R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"count":)" +
+         std::to_string(n) + "}";
+}
+std::string id_of(int n) {
+  std::string id = std::to_string(n);
+  return std::string(32 - id.size(), 'A') + id;  // a default-shaped id (32 base64url characters)
+}
+
+TEST(memory_store_limits, a_flood_of_sessions_without_data_never_evicts_one_with_data) {
+  boost::asio::io_context io;
+  memory_store_options o;
+  o.max_sessions = 100;
+  memory_store s(io.get_executor(), o);
+  immediate_store& now_form = *s.immediate();
+  for (int i = 0; i < 10; ++i) ASSERT_FALSE(now_form.set_now(id_of(i), record(data_record(i), std::nullopt)));
+  for (int i = 1000; i < 6000; ++i) ASSERT_FALSE(now_form.set_now(id_of(i), record(empty_record, std::nullopt))) << i;
+  EXPECT_LE(s.stored_count(), 100u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(now_form.get_now(id_of(i)).json, data_record(i)) << i;
+  // ... and those users keep working.
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(now_form.set_now(id_of(i), record(data_record(i + 1), std::nullopt)));
+  EXPECT_EQ(now_form.get_now(id_of(3)).json, data_record(4));
+}
+
+TEST(memory_store_limits, when_only_sessions_with_data_are_left_new_ones_are_refused) {
+  boost::asio::io_context io;
+  memory_store_options o;
+  o.max_sessions = 20;
+  memory_store s(io.get_executor(), o);
+  immediate_store& now_form = *s.immediate();
+  for (int i = 0; i < 20; ++i) ASSERT_FALSE(now_form.set_now(id_of(i), record(data_record(i), std::nullopt)));
+  EXPECT_EQ(now_form.set_now(id_of(100), record(data_record(1), std::nullopt)), error::store_full);
+  EXPECT_EQ(now_form.set_now(id_of(101), record(empty_record, std::nullopt)), error::store_full);
+  EXPECT_TRUE(is_unavailable(make_error_code(error::store_full)));  // a 503 with Retry-After
+  EXPECT_EQ(now_form.get_now(id_of(100)).json, std::nullopt);
+  // Existing sessions keep working; a destroyed one makes room again.
+  EXPECT_FALSE(now_form.set_now(id_of(5), record(data_record(50), std::nullopt)));
+  EXPECT_FALSE(now_form.destroy_now(id_of(6)));
+  EXPECT_FALSE(now_form.set_now(id_of(100), record(data_record(1), std::nullopt)));
+  // Expired sessions go before anything is refused.
+  EXPECT_FALSE(now_form.set_now(id_of(7), record(data_record(7), now() + 50ms)));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(now_form.set_now(id_of(102), record(data_record(1), std::nullopt)));
+}
+
+TEST(memory_store_limits, bytes_are_bounded_too) {
+  boost::asio::io_context io;
+  memory_store_options o;
+  o.max_bytes = 64 * 1024;
+  memory_store s(io.get_executor(), o);
+  immediate_store& now_form = *s.immediate();
+  const std::string big = R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"blob":")" +
+                          std::string(10'000, 'x') + "\"}";
+  int stored = 0;
+  for (int i = 0; i < 20; ++i) stored += !now_form.set_now(id_of(i), record(big, std::nullopt));
+  EXPECT_EQ(stored, 6);  // 6 x ~10 KB fit in 64 KiB
+  EXPECT_LE(s.stored_bytes(), o.max_bytes);
+  // An existing session may not grow past the limit, but may shrink.
+  EXPECT_EQ(now_form.set_now(id_of(0), record(big + std::string(10'000, ' '), std::nullopt)), error::store_full);
+  EXPECT_FALSE(now_form.set_now(id_of(0), record(data_record(1), std::nullopt)));
+  EXPECT_FALSE(now_form.set_now(id_of(99), record(big, std::nullopt)));
+  // The count follows every change.
+  EXPECT_FALSE(now_form.destroy_now(id_of(99)));
+  std::size_t expected = data_record(1).size() + 5 * big.size();
+  EXPECT_EQ(s.stored_bytes(), expected);
+}
+
+}  // namespace
+}  // namespace sessionkit::test

@@ -20,10 +20,19 @@ struct memory_store_options {
   /// Lifetime of sessions whose cookie has no expiry (browser-session cookies); like
   /// connect-redis's default TTL. Express's MemoryStore keeps them forever, and leaks.
   std::chrono::milliseconds ttl_without_expiry{std::chrono::hours(24)};
+  /// Sessions held at most; 0: no limit. At the limit, expired sessions and sessions that hold
+  /// no data (what a cookieless request makes) go first; sessions with data are never evicted:
+  /// once only they are left, new sessions are refused with `error::store_full` (a 503 with
+  /// `Retry-After`) while existing ones keep working.
+  std::size_t max_sessions = 1'000'000;
+  /// Bytes of session records held at most (their JSON length); 0: no limit. The same policy as
+  /// `max_sessions`; an existing session may not grow past it either.
+  std::size_t max_bytes = std::size_t(256) * 1024 * 1024;
 };
 
 /// Sessions in memory, as their JSON records, sharded by id so threads rarely contend; every
-/// operation costs the same however many sessions are stored. `get` never returns an expired
+/// operation costs the same however many sessions are stored. Bounded: see
+/// `memory_store_options::max_sessions` and `max_bytes`. `get` never returns an expired
 /// session; a timer removes expired ones every `prune_interval`.
 class SESSIONKIT_API memory_store final : public store, private immediate_store {
  public:
@@ -50,6 +59,8 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
 
   /// Sessions held, expired ones not yet pruned included (for tests and metrics).
   std::size_t stored_count() const;
+  /// Bytes of session records held, as counted against `max_bytes`.
+  std::size_t stored_bytes() const;
 
   /// Stops the pruning timer (so the executor can run out of work). Nothing is ever in flight.
   void shutdown() override;
