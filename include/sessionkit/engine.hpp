@@ -104,6 +104,9 @@ struct end_plan {
   /// The session the operation is about. Views the state's id: valid while the state lives.
   std::string_view id;
   session_record record;                  ///< for save and touch
+  /// For save: replace only a live record (a loaded session: a destroy meanwhile stays final)
+  /// or insert only where none is (a new session).
+  write_condition condition = write_condition::always;
   std::optional<std::string> set_cookie;  ///< the `Set-Cookie` value to append, if any
   /// Set when the request must fail without any store operation (`error::session_too_large`):
   /// then no cookie is sent either.
@@ -168,6 +171,13 @@ class SESSIONKIT_API session_state {
   void regenerate();
   /// `destroy()`: the request has no session any more.
   void on_destroyed() noexcept { present_ = false; }
+  /// A save of the session was stored (later saves replace it).
+  void on_saved() noexcept { stored_ = true; }
+  /// How a save of the session may write: over its live record when it has one in the store
+  /// (loaded or saved), else only where none is.
+  write_condition save_condition() const noexcept {
+    return stored_ ? write_condition::if_present : write_condition::if_absent;
+  }
   /// @}
 
   const engine& owner() const noexcept { return engine_; }
@@ -205,6 +215,7 @@ class SESSIONKIT_API session_state {
   std::optional<std::string> saved_data_;
   bool touched_ = false;
   bool present_ = false;
+  bool stored_ = false;  // the session's id has a record in the store (loaded, or saved)
   session session_;
 };
 

@@ -23,6 +23,7 @@ enum class error {
   no_session,             ///< a session method was called after the session was destroyed
   invalid_cookie_option,  ///< a cookie attribute cannot be serialised (bad domain, path, ...)
   store_full,             ///< the store is at its limits and takes no new session now (retry later)
+  session_gone,           ///< a conditional write found the session destroyed (nothing written)
 };
 
 /// The category of sessionkit's error codes (name "sessionkit").

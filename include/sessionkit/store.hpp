@@ -30,6 +30,14 @@ struct get_result {
   std::optional<std::string> json;
 };
 
+/// When a `set` may write (destroy is final: a session destroyed by one request is not brought
+/// back by another request's save; see README, "Concurrent requests").
+enum class write_condition {
+  always,      ///< insert or replace (express-session's `set`)
+  if_present,  ///< replace a live record only (saving a session that was loaded)
+  if_absent,   ///< insert only where no live record is (saving a new session)
+};
+
 /// The expiry a store gives a record: the cookie's, or `at + ttl` for a browser-session cookie.
 inline timestamp expiry_of(const session_record& record, timestamp at, std::chrono::milliseconds ttl) {
   return record.expires ? *record.expires : at + ttl;
@@ -53,7 +61,9 @@ using length_handler = detail::unique_function<void(std::error_code, std::size_t
 class SESSIONKIT_API immediate_store {
  public:
   virtual get_result get_now(std::string_view id) = 0;
-  virtual std::error_code set_now(std::string_view id, session_record record) = 0;
+  /// `set`, or `set_if` with `condition` (`error::session_gone` when it did not hold).
+  virtual std::error_code set_now(std::string_view id, session_record record,
+                                  write_condition condition = write_condition::always) = 0;
   virtual std::error_code touch_now(std::string_view id, session_record record) = 0;
   virtual std::error_code destroy_now(std::string_view id) = 0;
 
@@ -77,6 +87,15 @@ class SESSIONKIT_API store {
   virtual void get(std::string_view id, get_handler handler) = 0;
   /// Stores `record` under `id`, replacing any previous record.
   virtual void set(std::string_view id, session_record record, completion_handler handler) = 0;
+  /// Whether `set_if` honours its condition (MemoryStore, RedisStore and SqliteStore do). The
+  /// request driver uses it so that a destroyed session stays destroyed; without it, writes are
+  /// unconditional, as in express-session.
+  virtual bool has_conditional_set() const noexcept { return false; }
+  /// `set` when `condition` holds, atomically with the check; otherwise nothing is written and
+  /// the completion gets `error::session_gone`. Default: `set` (unconditional).
+  virtual void set_if(std::string_view id, session_record record, write_condition condition,
+                      completion_handler handler);
+
   /// Removes the record under `id` (no error when there is none).
   virtual void destroy(std::string_view id, completion_handler handler) = 0;
 

@@ -20,6 +20,7 @@ class category final : public std::error_category {
       case error::no_session: return "no session";
       case error::invalid_cookie_option: return "invalid cookie option";
       case error::store_full: return "session store full";
+      case error::session_gone: return "session no longer exists";
     }
     return "unknown sessionkit error";
   }

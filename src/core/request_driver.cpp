@@ -54,16 +54,21 @@ void request_driver::load(completion_handler handler) {
 
 void request_driver::end(end_handler handler) {
   end_plan plan = state_.plan_end(store_.has_touch());
-  // A failed write withholds the cookie: the response becomes an error, nothing is claimed.
+  // A failed write withholds the cookie: the response becomes an error, nothing is claimed. A
+  // session destroyed meanwhile (by another request) stays destroyed: the response goes out as
+  // it is, with no cookie for it.
   auto finish = [h = std::move(handler), cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
-    if (ec) h(ec, std::nullopt);
+    if (ec == error::session_gone) h({}, std::nullopt);
+    else if (ec) h(ec, std::nullopt);
     else h({}, std::move(cookie));
   };
+  const bool conditional = store_.has_conditional_set();
+  const write_condition condition = conditional ? plan.condition : write_condition::always;
   if (plan.error) return finish(plan.error);  // no store call: answered now
   if (immediate_) {
     switch (plan.operation) {
       case store_operation::none: return finish({});
-      case store_operation::save: return finish(immediate_->set_now(plan.id, std::move(plan.record)));
+      case store_operation::save: return finish(immediate_->set_now(plan.id, std::move(plan.record), condition));
       case store_operation::touch: return finish(immediate_->touch_now(plan.id, std::move(plan.record)));
       case store_operation::destroy: return finish(immediate_->destroy_now(plan.id));
     }
@@ -73,7 +78,9 @@ void request_driver::end(end_handler handler) {
   auto later = [self = shared_from_this(), f = std::move(finish)](std::error_code ec) mutable { f(ec); };
   switch (plan.operation) {
     case store_operation::none: return later({});
-    case store_operation::save: return store_.set(plan.id, std::move(plan.record), std::move(later));
+    case store_operation::save:
+      if (conditional) return store_.set_if(plan.id, std::move(plan.record), condition, std::move(later));
+      return store_.set(plan.id, std::move(plan.record), std::move(later));
     case store_operation::touch: return store_.touch(plan.id, std::move(plan.record), std::move(later));
     case store_operation::destroy: return store_.destroy(plan.id, std::move(later));
   }
@@ -83,9 +90,22 @@ void request_driver::save(completion_handler handler) {
   const std::string& id = state_.id();
   session_record record;
   if (auto ec = state_.prepare_save(record)) return handler(ec);
-  if (immediate_) return handler(immediate_->set_now(id, std::move(record)));
-  store_.set(id, std::move(record),
-             [self = shared_from_this(), h = std::move(handler)](std::error_code ec) mutable { h(ec); });
+  // A session destroyed meanwhile is not brought back: the save reports `error::session_gone`.
+  const write_condition condition =
+      store_.has_conditional_set() ? state_.save_condition() : write_condition::always;
+  if (immediate_) {
+    const std::error_code ec = immediate_->set_now(id, std::move(record), condition);
+    if (!ec) state_.on_saved();
+    return handler(ec);
+  }
+  auto done = [self = shared_from_this(), h = std::move(handler)](std::error_code ec) mutable {
+    h(self->apply_late([&] {
+      if (!ec) self->state_.on_saved();
+      return ec;
+    }));
+  };
+  if (condition == write_condition::always) return store_.set(id, std::move(record), std::move(done));
+  store_.set_if(id, std::move(record), condition, std::move(done));
 }
 
 void request_driver::reload(completion_handler handler) {

@@ -82,6 +82,7 @@ void session_state::generate() {
   original_data_ = record::data_text(session_.data_);
   saved_data_.reset();
   present_ = true;
+  stored_ = false;
 }
 
 void session_state::on_loaded(std::optional<std::string_view> json) {
@@ -95,6 +96,7 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       original_data_ = std::move(parts.stored_data_text);
       if (!engine_.settings().resave) saved_data_ = original_data_;
       present_ = true;
+      stored_ = true;
       return;
     }
     log(log_level::warning, "stored session " + redact_id(session_.id_) +
@@ -192,6 +194,7 @@ end_plan session_state::plan_end(bool store_has_touch) {
       return plan;
     }
     plan.operation = store_operation::save;
+    plan.condition = save_condition();
   } else if (store_has_touch && is_cookie_id()) {
     plan.operation = store_operation::touch;
     plan.record = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
@@ -228,6 +231,7 @@ void session_state::regenerate() {
   if (!original_id_) original_id_ = session_.id_;
   reset_session(engine_.make_id({path_, secure_}));
   present_ = true;
+  stored_ = false;
 }
 
 }  // namespace sessionkit

@@ -8,6 +8,10 @@ void store::touch(std::string_view, session_record, completion_handler handler) 
   defer([h = std::move(handler)]() mutable { h(error::not_supported); });
 }
 
+void store::set_if(std::string_view id, session_record record, write_condition, completion_handler handler) {
+  set(id, std::move(record), std::move(handler));
+}
+
 void store::all(all_handler handler) {
   defer([h = std::move(handler)]() mutable { h(error::not_supported, {}); });
 }

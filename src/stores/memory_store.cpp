@@ -402,7 +402,7 @@ get_result memory_store::get_now(std::string_view id) {
   return result;
 }
 
-std::error_code memory_store::set_now(std::string_view id, session_record record) {
+std::error_code memory_store::set_now(std::string_view id, session_record record, write_condition condition) {
   const timestamp at = now();
   const timestamp expires = state_->expiry_of(record, at);
   const std::size_t size = record.json.size();
@@ -410,8 +410,14 @@ std::error_code memory_store::set_now(std::string_view id, session_record record
   // Compact outside the shard lock: it may take the template table's.
   std::optional<entry> fresh;
   if (expires > at) fresh = compact(state_->templates, std::move(record.json), record.expires, expires);
-  bool full = false;
+  bool full = false, gone = false;
   state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto make_key) {
+    // The condition is checked under the shard's lock, with the write: nothing can come between.
+    const bool live = it != map.end() && it->second.expires > at;
+    if ((condition == write_condition::if_present && !live) || (condition == write_condition::if_absent && live)) {
+      gone = true;
+      return;
+    }
     if (!fresh) {
       // Already expired (connect-redis deletes instead of writing): nothing live to keep.
       if (it != map.end()) state_->erase(sh, map, it);
@@ -433,6 +439,7 @@ std::error_code memory_store::set_now(std::string_view id, session_record record
       state_->added(sh, map.emplace(make_key(), std::move(*fresh)).first->second);
     }
   });
+  if (gone) return error::session_gone;
   if (full) return error::store_full;
   return {};
 }
@@ -491,7 +498,13 @@ void memory_store::get(std::string_view id, get_handler handler) {
 }
 
 void memory_store::set(std::string_view id, session_record record, completion_handler handler) {
-  const std::error_code ec = set_now(id, std::move(record));
+  const std::error_code ec = set_now(id, std::move(record), write_condition::always);
+  state_->post([h = std::move(handler), ec]() mutable { h(ec); });
+}
+
+void memory_store::set_if(std::string_view id, session_record record, write_condition condition,
+                          completion_handler handler) {
+  const std::error_code ec = set_now(id, std::move(record), condition);
   state_->post([h = std::move(handler), ec]() mutable { h(ec); });
 }
 

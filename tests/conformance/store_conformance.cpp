@@ -75,6 +75,12 @@ class harness {
       s().set(id, {std::move(json), expires}, [done](std::error_code ec) { done(ec); });
     });
   }
+  std::error_code set_if(const std::string& id, std::string json, std::optional<timestamp> expires,
+                         write_condition condition) {
+    return call<std::error_code>([&](auto done) {
+      s().set_if(id, {std::move(json), expires}, condition, [done](std::error_code ec) { done(ec); });
+    });
+  }
   std::error_code destroy(const std::string& id) {
     return call<std::error_code>([&](auto done) { s().destroy(id, [done](std::error_code ec) { done(ec); }); });
   }
@@ -158,6 +164,9 @@ TEST_P(store_conformance, answers_at_once_agree_with_the_asynchronous_forms) {
   if (!now_form) GTEST_SKIP() << "the store answers nothing at once";
   const std::string json = record_json(R"("n":1)");
   EXPECT_FALSE(now_form->set_now("at-once", {json, now() + 1h}));
+  EXPECT_EQ(now_form->set_now("at-once", {json, now() + 1h}, write_condition::if_absent), error::session_gone);
+  EXPECT_EQ(now_form->set_now("at-once-absent", {json, now() + 1h}, write_condition::if_present),
+            error::session_gone);
   EXPECT_EQ(h.get("at-once").second, json);  // written at once, read asynchronously
   {
     const get_result got = now_form->get_now("at-once");
@@ -181,6 +190,64 @@ TEST_P(store_conformance, answers_at_once_agree_with_the_asynchronous_forms) {
   EXPECT_FALSE(now_form->destroy_now("at-once"));
   EXPECT_EQ(h.get("at-once").second, std::nullopt);
   EXPECT_EQ(now_form->get_now("at-once").json, std::nullopt);
+}
+
+// Destroy is final: a store that offers conditional writes replaces only a live record when
+// asked to (a loaded session's save) and inserts only where none is (a new session's).
+TEST_P(store_conformance, conditional_sets_never_bring_a_destroyed_session_back) {
+  harness h(GetParam());
+  if (!h.s().has_conditional_set()) GTEST_SKIP() << "the store offers no conditional writes";
+  const std::string v1 = record_json(R"("v":1)"), v2 = record_json(R"("v":2)");
+  // if_absent: inserts a new session, never over a live one.
+  EXPECT_FALSE(h.set_if("c", v1, now() + 1h, write_condition::if_absent));
+  EXPECT_EQ(h.get("c").second, v1);
+  EXPECT_EQ(h.set_if("c", v2, now() + 1h, write_condition::if_absent), error::session_gone);
+  EXPECT_EQ(h.get("c").second, v1);
+  // if_present: replaces a live session only.
+  EXPECT_FALSE(h.set_if("c", v2, now() + 1h, write_condition::if_present));
+  EXPECT_EQ(h.get("c").second, v2);
+  EXPECT_FALSE(h.destroy("c"));
+  EXPECT_EQ(h.set_if("c", v1, now() + 1h, write_condition::if_present), error::session_gone);
+  EXPECT_EQ(h.get("c").second, std::nullopt);  // still destroyed
+  // A touch never creates either.
+  if (h.s().has_touch()) {
+    EXPECT_FALSE(h.touch("c", v1, now() + 1h));
+    EXPECT_EQ(h.get("c").second, std::nullopt);
+  }
+  // An expired record is no live session: if_absent may take its place, if_present may not.
+  EXPECT_FALSE(h.set("e", v1, now() + GetParam().expiry_resolution));
+  std::this_thread::sleep_for(GetParam().expiry_resolution + 1200ms);
+  EXPECT_EQ(h.set_if("e", v2, now() + 1h, write_condition::if_present), error::session_gone);
+  EXPECT_FALSE(h.set_if("e", v2, now() + 1h, write_condition::if_absent));
+  EXPECT_EQ(h.get("e").second, v2);
+  // always: express-session's unconditional set.
+  EXPECT_FALSE(h.set_if("a", v1, now() + 1h, write_condition::always));
+  EXPECT_FALSE(h.set_if("a", v2, now() + 1h, write_condition::always));
+  EXPECT_EQ(h.get("a").second, v2);
+}
+
+// Many writers racing a destroy: once the destroy has completed, no if_present write lands.
+TEST_P(store_conformance, a_destroy_wins_over_concurrent_conditional_saves) {
+  harness h(GetParam());
+  if (!h.s().has_conditional_set()) GTEST_SKIP() << "the store offers no conditional writes";
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::string id = "race" + std::to_string(trial);
+    ASSERT_FALSE(h.set(id, record_json(R"("v":0)"), now() + 1h));
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 4; ++w) {
+      writers.emplace_back([&, w] {
+        for (int i = 0; !stop; ++i)
+          h.set_if(id, record_json(R"("v":)" + std::to_string(w * 1000 + i)), now() + 1h, write_condition::if_present);
+      });
+    }
+    std::this_thread::sleep_for(5ms);
+    ASSERT_FALSE(h.destroy(id));
+    std::this_thread::sleep_for(5ms);
+    stop = true;
+    for (auto& t : writers) t.join();
+    EXPECT_EQ(h.get(id).second, std::nullopt) << "trial " << trial << ": the destroyed session came back";
+  }
 }
 
 TEST_P(store_conformance, unicode_ids_and_data) {

@@ -31,6 +31,17 @@ class recording_store final : public store, private immediate_store {
     do_set(id, r);
     complete(std::move(h));
   }
+  bool conditional = true;  // honours set_if's conditions (as the shipped stores do)
+  bool has_conditional_set() const noexcept override { return conditional; }
+  void set_if(std::string_view id, session_record r, write_condition c, completion_handler h) override {
+    if (!condition_holds(id, c)) {
+      calls.push_back("set-refused " + std::string(id));
+      queue_.push_back([h = std::move(h)]() mutable { h(error::session_gone); });
+      return;
+    }
+    do_set(id, r);
+    complete(std::move(h));
+  }
   void destroy(std::string_view id, completion_handler h) override {
     do_destroy(id);
     complete(std::move(h));
@@ -55,8 +66,12 @@ class recording_store final : public store, private immediate_store {
     if (fail_with) return get_result{fail_with, std::nullopt};
     return get_result{{}, std::move(found)};
   }
-  std::error_code set_now(std::string_view id, session_record r) override {
+  std::error_code set_now(std::string_view id, session_record r, write_condition c) override {
     ++answered_at_once;
+    if (!condition_holds(id, c)) {
+      calls.push_back("set-refused " + std::string(id));
+      return error::session_gone;
+    }
     do_set(id, r);
     return fail_with;
   }
@@ -82,6 +97,10 @@ class recording_store final : public store, private immediate_store {
   std::size_t pending() const { return queue_.size(); }
 
  private:
+  bool condition_holds(std::string_view id, write_condition c) const {
+    const bool live = records.find(id) != records.end();
+    return c == write_condition::always || (c == write_condition::if_present) == live;
+  }
   std::optional<std::string> do_get(std::string_view id) {
     calls.push_back("get " + std::string(id));
     if (auto it = records.find(id); it != records.end()) return it->second.json;

@@ -42,6 +42,9 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
 
   void get(std::string_view id, get_handler handler) override;
   void set(std::string_view id, session_record record, completion_handler handler) override;
+  bool has_conditional_set() const noexcept override { return true; }
+  void set_if(std::string_view id, session_record record, write_condition condition,
+              completion_handler handler) override;
   void destroy(std::string_view id, completion_handler handler) override;
   bool has_touch() const noexcept override { return true; }
   void touch(std::string_view id, session_record record, completion_handler handler) override;
@@ -67,7 +70,7 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
 
  private:
   get_result get_now(std::string_view id) override;
-  std::error_code set_now(std::string_view id, session_record record) override;
+  std::error_code set_now(std::string_view id, session_record record, write_condition condition) override;
   std::error_code touch_now(std::string_view id, session_record record) override;
   std::error_code destroy_now(std::string_view id) override;
 

@@ -78,6 +78,10 @@ class SESSIONKIT_API redis_store final : public store {
 
   void get(std::string_view id, get_handler handler) override;
   void set(std::string_view id, session_record record, completion_handler handler) override;
+  bool has_conditional_set() const noexcept override { return true; }
+  /// `SET ... XX` / `SET ... NX`: checked and written in one step.
+  void set_if(std::string_view id, session_record record, write_condition condition,
+              completion_handler handler) override;
   void destroy(std::string_view id, completion_handler handler) override;
   bool has_touch() const noexcept override { return true; }
   void touch(std::string_view id, session_record record, completion_handler handler) override;

@@ -40,6 +40,10 @@ class SESSIONKIT_API sqlite_store final : public store {
 
   void get(std::string_view id, get_handler handler) override;
   void set(std::string_view id, session_record record, completion_handler handler) override;
+  bool has_conditional_set() const noexcept override { return true; }
+  /// One statement: `UPDATE ... WHERE` a live row / `INSERT ... ON CONFLICT` only over an expired one.
+  void set_if(std::string_view id, session_record record, write_condition condition,
+              completion_handler handler) override;
   void destroy(std::string_view id, completion_handler handler) override;
   bool has_touch() const noexcept override { return true; }
   void touch(std::string_view id, session_record record, completion_handler handler) override;

@@ -127,18 +127,31 @@ void redis_store::get(std::string_view id, get_handler handler) {
 }
 
 void redis_store::set(std::string_view id, session_record record, completion_handler handler) {
+  set_if(id, std::move(record), write_condition::always, std::move(handler));
+}
+
+void redis_store::set_if(std::string_view id, session_record record, write_condition condition,
+                         completion_handler handler) {
   const long long ttl = redis_ttl_for(impl_->options, record);
   if (ttl <= 0) {
-    // An expired session is deleted, not written (connect-redis does the same).
+    // An expired session is deleted, not written (connect-redis does the same); a new one that
+    // is expired already has nothing to insert.
+    if (condition == write_condition::if_absent) return defer([h = std::move(handler)]() mutable { h({}); });
     impl_->run_simple(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
     return;
   }
-  const std::string key = impl_->key(id);
-  const std::string value = impl_->options.serializer.stringify(record.json);
-  impl_->run_simple(impl_->options.disable_ttl
-                        ? detail::resp_command({"SET", key, value})
-                        : detail::resp_command({"SET", key, value, "EX", std::to_string(ttl)}),
-                    std::move(handler));
+  std::vector<std::string> command{"SET", impl_->key(id), impl_->options.serializer.stringify(record.json)};
+  if (!impl_->options.disable_ttl) command.insert(command.end(), {"EX", std::to_string(ttl)});
+  // XX / NX: Redis checks and writes in one step, so a destroy on another server is final.
+  if (condition == write_condition::if_present) command.emplace_back("XX");
+  if (condition == write_condition::if_absent) command.emplace_back("NX");
+  if (condition == write_condition::always) return impl_->run_simple(detail::resp_command(command), std::move(handler));
+  impl_->run(detail::resp_command(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+    if (!ec && r.type == redis_reply::kind::nil) return h(error::session_gone);
+    if (!ec) ec = error_of(r);
+    if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
+    h(ec);
+  });
 }
 
 void redis_store::destroy(std::string_view id, completion_handler handler) {

@@ -78,7 +78,8 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
   boost::asio::any_io_executor executor;
   sqlite_store_options options;
   sqlite3* db = nullptr;
-  std::unique_ptr<statement> get_stmt, upsert_stmt, delete_stmt, prune_stmt, all_stmt, count_stmt, clear_stmt;
+  std::unique_ptr<statement> get_stmt, upsert_stmt, update_live_stmt, insert_absent_stmt, delete_stmt, prune_stmt,
+      all_stmt, count_stmt, clear_stmt;
   std::thread worker;
   std::mutex mutex;
   std::condition_variable wake;
@@ -90,7 +91,8 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
       : executor(ex), options(std::move(o)), prune_timer(ex) {}
 
   ~impl() {
-    get_stmt.reset(); upsert_stmt.reset(); delete_stmt.reset(); prune_stmt.reset();
+    get_stmt.reset(); upsert_stmt.reset(); update_live_stmt.reset(); insert_absent_stmt.reset();
+    delete_stmt.reset(); prune_stmt.reset();
     all_stmt.reset(); count_stmt.reset(); clear_stmt.reset();
     if (db) sqlite3_close_v2(db);
   }
@@ -119,6 +121,14 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     upsert_stmt = std::make_unique<statement>(
         db, "INSERT INTO sessions (id, record, expires) VALUES (?1, ?2, ?3) "
             "ON CONFLICT(id) DO UPDATE SET record = excluded.record, expires = excluded.expires");
+    // The conditional writes: the check and the write are one statement, so a destroy by another
+    // process cannot come between them.
+    update_live_stmt = std::make_unique<statement>(
+        db, "UPDATE sessions SET record = ?2, expires = ?3 WHERE id = ?1 AND expires > ?4");
+    insert_absent_stmt = std::make_unique<statement>(
+        db, "INSERT INTO sessions (id, record, expires) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT(id) DO UPDATE SET record = excluded.record, expires = excluded.expires "
+            "WHERE sessions.expires <= ?4");
     delete_stmt = std::make_unique<statement>(db, "DELETE FROM sessions WHERE id = ?1");
     prune_stmt = std::make_unique<statement>(db, "DELETE FROM sessions WHERE expires <= ?1");
     all_stmt = std::make_unique<statement>(db, "SELECT id, record FROM sessions WHERE expires > ?1");
@@ -172,6 +182,17 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     reset_guard g{*upsert_stmt};
     upsert_stmt->bind(1, id).bind(2, json).bind(3, ms_of(expires));
     return upsert_stmt->step();
+  }
+
+  // A write under `condition`; `written` says whether a row changed. @return SQLite's status
+  int write_if(std::string_view id, std::string_view json, timestamp expires, timestamp at,
+               write_condition condition, bool& written) {
+    statement& st = condition == write_condition::if_present ? *update_live_stmt : *insert_absent_stmt;
+    reset_guard g{st};
+    st.bind(1, id).bind(2, json).bind(3, ms_of(expires)).bind(4, ms_of(at));
+    const int rc = st.step();
+    written = rc == SQLITE_DONE && sqlite3_changes(db) > 0;
+    return rc;
   }
 
   int remove(std::string_view id) {
@@ -243,13 +264,27 @@ void sqlite_store::get(std::string_view id, get_handler handler) {
 }
 
 void sqlite_store::set(std::string_view id, session_record record, completion_handler handler) {
-  impl_->submit([self = impl_, id = std::string(id), record = std::move(record), h = std::move(handler)](bool run) mutable {
+  set_if(id, std::move(record), write_condition::always, std::move(handler));
+}
+
+void sqlite_store::set_if(std::string_view id, session_record record, write_condition condition,
+                          completion_handler handler) {
+  impl_->submit([self = impl_, id = std::string(id), record = std::move(record), condition,
+                 h = std::move(handler)](bool run) mutable {
     if (!run) return self->complete([h = std::move(h)]() mutable { h(error::shut_down); });
     const timestamp at = now();
     const timestamp expires = self->expiry_of(record, at);
-    // Already expired: delete rather than store, as connect-redis does.
-    const int rc = expires <= at ? self->remove(id) : self->upsert(id, record.json, expires);
-    const std::error_code ec = self->report(rc, "set");
+    std::error_code ec;
+    if (expires <= at) {
+      // Already expired: delete rather than store, as connect-redis does (a new one: nothing).
+      if (condition != write_condition::if_absent) ec = self->report(self->remove(id), "set");
+    } else if (condition == write_condition::always) {
+      ec = self->report(self->upsert(id, record.json, expires), "set");
+    } else {
+      bool written = false;
+      ec = self->report(self->write_if(id, record.json, expires, at, condition, written), "set");
+      if (!ec && !written) ec = error::session_gone;
+    }
     self->complete([h = std::move(h), ec]() mutable { h(ec); });
   });
 }
