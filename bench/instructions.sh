@@ -5,15 +5,19 @@
 # by N cancels start-up. (Under valgrind OpenSSL uses its generic SHA-256 code, so the HMAC
 # counts several thousand instructions more than with the CPU's SHA extensions.)
 #
-#   bench/instructions.sh [--requests N] [ROUTE...]   (default: /no-session /memory-store-counter /session-read)
+#   bench/instructions.sh [--requests N] [--server-args "ARGS"] [ROUTE...]
+#     (default routes: /no-session /memory-store-counter /session-read; ARGS go to the server,
+#      e.g. "--metrics")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n=2000
 routes=()
+server_args=""
 while (($#)); do
   case "$1" in
     --requests) n=$2; shift 2 ;;
+    --server-args) server_args=$2; shift 2 ;;
     *) routes+=("$1"); shift ;;
   esac
 done
@@ -28,7 +32,7 @@ trap 'rm -rf "$work"' EXIT
 # Total instructions of one server run that answers `count` requests on `route`.
 run() {  # route count
   valgrind --tool=callgrind --callgrind-out-file="$work/out" "$bin" --port 0 --threads 1 \
-    --store memory >"$work/log" 2>&1 &
+    --store memory $server_args >"$work/log" 2>&1 &
   local pid=$!
   for _ in $(seq 300); do grep -q "listening on" "$work/log" && break; sleep 0.1; done
   local port

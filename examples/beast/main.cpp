@@ -77,6 +77,10 @@ int run(const ex::example_flags& flags) {
     send(ctx, ex::no_session());
     co_return;
   });
+  app.get("/metrics", [&flags](context& ctx) -> asio::awaitable<void> {
+    send(ctx, ex::metrics_page(flags.session));
+    co_return;
+  });
   app.use(sessionkit::beast::session_middleware(engine));
   app.get("/", home_page);
   app.get("/session-read", read_only);

@@ -181,6 +181,11 @@ reply session_data(sessionkit::session* s, bool post, std::string_view body) {
   return {200, std::move(json), json_type};
 }
 
+reply metrics_page(const sessionkit::options& session) {
+  if (!session.metrics) return {404, "Not Found (start with --metrics)\n", text_type};
+  return {200, session.metrics->render_prometheus(), "text/plain; version=0.0.4; charset=utf-8"};
+}
+
 reply destroy_without_session() {
   // The seed's `req.session.destroy()` throws where there is no session (outside the cookie's
   // path): Express answers 500.

@@ -64,6 +64,9 @@ reply destroy_without_session();
 reply home_page();
 /// GET /no-session.
 reply no_session();
+/// GET /metrics (with --metrics): the engine's counters in the Prometheus text format; 404
+/// without --metrics.
+reply metrics_page(const sessionkit::options& session);
 /// No route for this request: 405 when the path is known (another method), else 404.
 reply no_route(std::string_view path);
 

@@ -94,6 +94,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
           parse_int<long long>(flag, value(), 0, std::numeric_limits<long long>::max() / 2));
     } else if (flag == "--rolling") s.rolling = boolean();
     else if (flag == "--resign-old-secrets") s.resign_old_secrets = boolean();
+    else if (flag == "--metrics") s.metrics = boolean() ? std::make_shared<sessionkit::metrics>() : nullptr;
     else if (flag == "--resave") s.resave = boolean();
     else if (flag == "--save-uninitialized") s.save_uninitialized = boolean();
     else if (flag == "--http-only") s.cookie.http_only = boolean();
@@ -182,6 +183,7 @@ Server:
 Session (express-session's options):
   --secret S                signing secret; repeat for rotation, the first one signs
   --resign-old-secrets [BOOL]  re-sign cookies made with a later --secret (default false)
+  --metrics [BOOL]          count sessions and store operations; GET /metrics serves them
   --name NAME               cookie name (default connect.sid)
   --max-age MS              cookie lifetime in ms (default: browser-session cookie)
   --rolling [BOOL]          send the cookie on every response (default false)

@@ -81,6 +81,9 @@ int run(const ex::example_flags& flags) {
   server.set_payload_max_length(1024 * 1024);
 
   // The framework's floor (for benchmarks): no session layer.
+  server.Get(express_path("/metrics"), [&flags](const httplib::Request&, httplib::Response& res) {
+    send(res, ex::metrics_page(flags.session));
+  });
   server.Get(express_path("/no-session"), [](const httplib::Request&, httplib::Response& res) {
     send(res, ex::no_session());
   });

@@ -99,6 +99,9 @@ int run(const ex::example_flags& flags) {
 
   // The framework's floor (for benchmarks): before the session layer.
   auto before = std::make_shared<router_t>();
+  before->http_get("/metrics", [&flags](const handle& req, auto) {
+    return make_response(req, ex::metrics_page(flags.session)).done([req](const auto&) {});
+  });
   before->http_get("/no-session", [](const handle& req, auto) {
     return make_response(req, ex::no_session()).done([req](const auto&) {});
   });

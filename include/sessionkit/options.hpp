@@ -4,9 +4,11 @@
 /// express-session's options of the same name.
 
 #include <sessionkit/cookie.hpp>
+#include <sessionkit/metrics.hpp>
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,6 +72,9 @@ struct options {
   bool resign_old_secrets = false;
   /// What `unset_session()` does to the stored session (`unset`).
   unset_action unset = unset_action::keep;
+  /// Where the engine counts sessions and store operations (see metrics.hpp); none: nothing is
+  /// counted and nothing is timed.
+  std::shared_ptr<sessionkit::metrics> metrics;
   /// Largest serialised session accepted for saving, in bytes (default 1 MiB, far more than a
   /// session normally holds; express-session has no limit); 0 means no limit. A larger session
   /// is not stored and the request fails with `error::session_too_large` (a 500).

@@ -14,6 +14,7 @@
 
 #include <sessionkit/engine.hpp>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,13 +80,19 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   const engine& owner() const noexcept { return state_.owner(); }
 
  private:
+  using clock = std::chrono::steady_clock;
   std::error_code take_loaded(std::error_code ec, std::optional<std::string> json);
+  clock::time_point started() const noexcept;
+  void observe(metrics::operation op, clock::time_point start, std::error_code ec) noexcept;
+  void count_outcome(store_operation op, std::error_code ec) noexcept;
+  void count_load(std::error_code ec) noexcept;
   // Applies a late store answer to the state unless the waits were abandoned.
   template <class F>
   std::error_code apply_late(F&& change);
 
   store& store_;
   immediate_store* immediate_;
+  sessionkit::metrics* metrics_;  // null: nothing counted
   session_state state_;
   std::mutex late_answers_;  // orders late answers against abandon_waits()
   bool abandoned_ = false;

@@ -13,7 +13,37 @@ std::shared_ptr<request_driver> engine::begin(const request_info& request) const
 request_driver::request_driver(const engine& owner, const request_info& request)
     : store_(owner.backing_store()),
       immediate_(store_.immediate()),
+      metrics_(owner.settings().metrics.get()),
       state_(owner, request, store_.ready(), this) {}
+
+// --- metrics (nothing is counted or timed without options::metrics) ------------------------
+
+request_driver::clock::time_point request_driver::started() const noexcept {
+  return metrics_ ? clock::now() : clock::time_point{};
+}
+
+void request_driver::observe(metrics::operation op, clock::time_point start, std::error_code ec) noexcept {
+  if (!metrics_) return;
+  metrics_->store_latency(op, clock::now() - start);
+  if (ec && ec != error::session_gone) metrics_->store_error(ec);
+}
+
+void request_driver::count_outcome(store_operation op, std::error_code ec) noexcept {
+  if (!metrics_ || ec) return;
+  switch (op) {
+    case store_operation::save: metrics_->session_saved(); break;
+    case store_operation::touch: metrics_->session_touched(); break;
+    case store_operation::destroy: metrics_->session_destroyed(); break;
+    case store_operation::none: break;
+  }
+}
+
+void request_driver::count_load(std::error_code ec) noexcept {
+  if (!metrics_ || ec) return;
+  // A record found is a loaded session; none (or a broken one) made a new session.
+  if (state_.save_condition() == write_condition::if_present) metrics_->session_loaded();
+  else metrics_->session_created();
+}
 
 void request_driver::abandon_waits() noexcept {
   std::lock_guard lock(late_answers_);
@@ -35,20 +65,33 @@ std::error_code request_driver::take_loaded(std::error_code ec, std::optional<st
 
 void request_driver::load(completion_handler handler) {
   switch (state_.first_step()) {  // no store call needed: answered now
-    case step::unavailable: return handler(error::store_unavailable);
+    case step::unavailable:
+      if (metrics_) metrics_->store_error(error::store_unavailable);
+      return handler(error::store_unavailable);
     case step::load: break;
-    case step::skip:
-    case step::ready: return handler({});
+    case step::skip: return handler({});
+    case step::ready:
+      if (metrics_) metrics_->session_created();
+      return handler({});
   }
   const std::string& id = state_.id_to_load();
+  const auto start = started();
   if (immediate_) {
     get_result answer = immediate_->get_now(id);
-    handler(take_loaded(answer.error, std::move(answer.json)));
+    const std::error_code ec = take_loaded(answer.error, std::move(answer.json));
+    observe(metrics::operation::get, start, ec);
+    count_load(ec);
+    handler(ec);
     return;
   }
-  store_.get(id, [self = shared_from_this(), h = std::move(handler)](
+  store_.get(id, [self = shared_from_this(), start, h = std::move(handler)](
                      std::error_code ec, std::optional<std::string> json) mutable {
-    h(self->apply_late([&] { return self->take_loaded(ec, std::move(json)); }));
+    h(self->apply_late([&] {
+      const std::error_code loaded = self->take_loaded(ec, std::move(json));
+      self->observe(metrics::operation::get, start, loaded);
+      self->count_load(loaded);
+      return loaded;
+    }));
   });
 }
 
@@ -65,17 +108,30 @@ void request_driver::end(end_handler handler) {
   const bool conditional = store_.has_conditional_set();
   const write_condition condition = conditional ? plan.condition : write_condition::always;
   if (plan.error) return finish(plan.error);  // no store call: answered now
+  const store_operation op = plan.operation;
+  const auto start = started();
+  static constexpr metrics::operation timed_as[] = {metrics::operation::get, metrics::operation::set,
+                                                    metrics::operation::touch, metrics::operation::destroy};
   if (immediate_) {
-    switch (plan.operation) {
+    std::error_code ec;
+    switch (op) {
       case store_operation::none: return finish({});
-      case store_operation::save: return finish(immediate_->set_now(plan.id, std::move(plan.record), condition));
-      case store_operation::touch: return finish(immediate_->touch_now(plan.id, std::move(plan.record)));
-      case store_operation::destroy: return finish(immediate_->destroy_now(plan.id));
+      case store_operation::save: ec = immediate_->set_now(plan.id, std::move(plan.record), condition); break;
+      case store_operation::touch: ec = immediate_->touch_now(plan.id, std::move(plan.record)); break;
+      case store_operation::destroy: ec = immediate_->destroy_now(plan.id); break;
     }
-    return;
+    observe(timed_as[static_cast<int>(op)], start, ec);
+    count_outcome(op, ec);
+    return finish(ec);
   }
   // The driver (and so the session's id the plan views) lives until the completion.
-  auto later = [self = shared_from_this(), f = std::move(finish)](std::error_code ec) mutable { f(ec); };
+  auto later = [self = shared_from_this(), op, start, f = std::move(finish)](std::error_code ec) mutable {
+    if (op != store_operation::none) {
+      self->observe(timed_as[static_cast<int>(op)], start, ec);
+      self->count_outcome(op, ec);
+    }
+    f(ec);
+  };
   switch (plan.operation) {
     case store_operation::none: return later({});
     case store_operation::save:
@@ -93,12 +149,17 @@ void request_driver::save(completion_handler handler) {
   // A session destroyed meanwhile is not brought back: the save reports `error::session_gone`.
   const write_condition condition =
       store_.has_conditional_set() ? state_.save_condition() : write_condition::always;
+  const auto start = started();
   if (immediate_) {
     const std::error_code ec = immediate_->set_now(id, std::move(record), condition);
+    observe(metrics::operation::set, start, ec);
+    count_outcome(store_operation::save, ec);
     if (!ec) state_.on_saved();
     return handler(ec);
   }
-  auto done = [self = shared_from_this(), h = std::move(handler)](std::error_code ec) mutable {
+  auto done = [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
+    self->observe(metrics::operation::set, start, ec);
+    self->count_outcome(store_operation::save, ec);
     h(self->apply_late([&] {
       if (!ec) self->state_.on_saved();
       return ec;
@@ -143,8 +204,18 @@ void request_driver::regenerate(completion_handler handler) {
 void request_driver::destroy(completion_handler handler) {
   const std::string& id = state_.id();
   state_.on_destroyed();
-  if (immediate_) return handler(immediate_->destroy_now(id));
-  store_.destroy(id, [self = shared_from_this(), h = std::move(handler)](std::error_code ec) mutable { h(ec); });
+  const auto start = started();
+  if (immediate_) {
+    const std::error_code ec = immediate_->destroy_now(id);
+    observe(metrics::operation::destroy, start, ec);
+    count_outcome(store_operation::destroy, ec);
+    return handler(ec);
+  }
+  store_.destroy(id, [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
+    self->observe(metrics::operation::destroy, start, ec);
+    self->count_outcome(store_operation::destroy, ec);
+    h(ec);
+  });
 }
 
 }  // namespace sessionkit
