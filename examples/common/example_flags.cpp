@@ -177,7 +177,8 @@ Server:
   --redis-disable-touch [BOOL], --redis-disable-ttl [BOOL]
   --trust-proxy [BOOL]      treat X-Forwarded-Proto: https as secure (Express's trust proxy)
   --read-timeout MS         time to receive a whole request / keep an idle connection (default 30000)
-  --max-connections N       connections open at once; more get 503 (default 1024; 0: no limit)
+  --max-connections N       Beast and cpp-httplib servers: connections open at once; more get 503
+                            (default 1024; 0: no limit)
   --prune-interval MS       how often MemoryStore / SqliteStore remove expired sessions (default 60000)
 
 Session (express-session's options):

@@ -64,20 +64,6 @@ long rss_kb(pid_t pid) {
   return -1;
 }
 
-// Raw TCP connection to the server (for idle and slow clients).
-int connect_raw(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 class hardening : public ::testing::Test {
  protected:
   std::uint16_t start(std::vector<std::string> extra = {}) {

@@ -22,19 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int connect_raw(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Sends a request head one byte at a time, `gap` apart, until the server closes the
 // connection or `give_up` passes. @return how long the server let it go on
 std::chrono::steady_clock::duration trickle(std::uint16_t port, std::chrono::milliseconds gap,

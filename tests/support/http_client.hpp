@@ -67,6 +67,10 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
+/// A plain TCP connection to 127.0.0.1:`port` (for idle and slow clients): the socket's file
+/// descriptor, to `::close()`, or -1 when it cannot connect.
+int connect_raw(std::uint16_t port);
+
 /// What came back from raw_exchange().
 struct raw_result {
     std::string data;             ///< every byte the server sent
