@@ -4,6 +4,7 @@
 //                                                 /sqlite-store-counter:
 //                                                 every counter uses the store chosen by --store)
 //   GET /session-destroy       -> "Session Destroyed!"
+//   GET /session-hold?ms=N     -> the counter, answered N ms after the session was loaded
 
 #include "example_app.hpp"
 
@@ -11,6 +12,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <csignal>
@@ -30,6 +33,22 @@ void send(context& ctx, const ex::reply& r) {
 asio::awaitable<void> counter(context& ctx) {
   send(ctx, ex::counter(ctx.session()));
   co_return;
+}
+
+// GET /session-hold?ms=N: counts like the counter, N ms (at most 60000) after the session was
+// loaded: the request keeps its session (and with --concurrency lock the session's lock) that
+// long. For trying concurrency control.
+asio::awaitable<void> hold(context& ctx) {
+  const std::string_view target = ctx.req().target();
+  const auto at = target.find("ms=");
+  long long ms = 0;
+  if (at != std::string_view::npos) {
+    for (std::size_t i = at + 3; i < target.size() && target[i] >= '0' && target[i] <= '9' && ms <= 60000; ++i)
+      ms = ms * 10 + (target[i] - '0');
+  }
+  asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(std::min(ms, 60000LL)));
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  send(ctx, ex::counter(ctx.session()));
 }
 
 asio::awaitable<void> destroy(context& ctx) {
@@ -88,6 +107,7 @@ int run(const ex::example_flags& flags) {
   app.post("/session-data", session_data);
   for (std::string_view path : ex::counter_paths) app.get(std::string(path), counter);
   app.get("/session-destroy", destroy);
+  app.get("/session-hold", hold);
 
   const unsigned short port = server.listen();
   asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);

@@ -133,6 +133,16 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       f.memory.max_sessions = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
     } else if (flag == "--memory-max-bytes") {
       f.memory.max_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 50);
+    } else if (flag == "--concurrency") {
+      const std::string v = value();
+      if (v == "none") s.concurrency = concurrency_mode::none;
+      else if (v == "lock") s.concurrency = concurrency_mode::lock;
+      else if (v == "merge") s.concurrency = concurrency_mode::merge;
+      else throw flag_error("--concurrency: expected none, lock or merge, got '" + v + "'");
+    } else if (flag == "--lock-timeout") {
+      s.lock_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 0, 600000));
+    } else if (flag == "--lock-lease") {
+      s.lock_lease = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 86400000));
     } else if (flag == "--max-session-bytes") {
       s.max_session_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
     } else if (flag == "--redis-prefix") {
@@ -162,7 +172,10 @@ std::string usage(const std::string& program) {
 
 The seed app: GET /memory-store-counter (also /redis-store-counter, /radis-store-counter,
 /sqlite-store-counter)
-answers "count is N" using the store chosen with --store; GET /session-destroy ends the session.
+answers "count is N" using the store chosen with --store; GET /session-destroy ends the session;
+GET /session-read reads the count; GET /session-data shows the session, POST /session-data
+merges a JSON object's keys into it; the Beast server also has GET /session-hold?ms=N (the
+counter, answered N ms after the session was loaded).
 Listens on 127.0.0.1:3000 by default.
 
 Server:
@@ -199,6 +212,11 @@ Session (express-session's options):
   --domain DOMAIN           Domain attribute
   --proxy true|false        trust X-Forwarded-Proto for secure cookies (default: --trust-proxy)
   --unset keep|destroy      what dropping req.session does (default keep)
+  --concurrency none|lock|merge  concurrent requests of one session (default none: last writer
+                            wins, as express-session); lock: one after another across servers;
+                            merge: each request's own changed keys are kept
+  --lock-timeout MS         lock: longest wait for a session's lock, then 503 (default 5000)
+  --lock-lease MS           lock: a lock not released frees itself after this (default 30000)
   --max-session-bytes N     refuse to store sessions larger than N bytes (default 1048576; 0: no limit)
   --memory-max-sessions N   memory store: sessions held at most (default 1000000; 0: no limit)
   --memory-max-bytes N      memory store: record bytes held at most (default 268435456; 0: no limit)

@@ -56,8 +56,8 @@ struct signed_cookie {
 class SESSIONKIT_API engine {
  public:
   /// @throws std::invalid_argument for a bad configuration (no secret, invalid cookie name,
-  ///         domain, path, priority or sameSite), with the message express-session gives, or
-  ///         when `backing_store` is empty
+  ///         domain, path, priority or sameSite), with the message express-session gives,
+  ///         when `backing_store` is empty, or when it lacks what `options::concurrency` needs
   engine(options opts, std::shared_ptr<store> backing_store);
 
   /// An engine that only decides (`session_state`), for tests and tools: `begin()` needs a store.
@@ -89,6 +89,7 @@ class SESSIONKIT_API engine {
 
  private:
   engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_t);  // validates
+  void check_concurrency() const;
 
   options options_;
   std::shared_ptr<store> store_;
@@ -173,6 +174,23 @@ class SESSIONKIT_API session_state {
   void on_destroyed() noexcept { present_ = false; }
   /// A save of the session was stored (later saves replace it).
   void on_saved() noexcept { stored_ = true; }
+  /// @}
+
+  /// @name Merge (`concurrency_mode::merge`)
+  /// @{
+  /// The record the store holds for the session as far as this request knows (loaded, or
+  /// last written, or found by a failed compare-and-set): what a compare-and-set expects.
+  const std::string& expected_record() const noexcept { return expected_record_; }
+  /// `record`'s text is now what the store holds (a write of it succeeded).
+  void on_written(std::string record_json);
+  /// Another request stored `current` since this one read the session: makes `out` the record
+  /// to write instead: `current`'s data with this request's own changes put back key by key
+  /// (the top-level keys it added, changed or deleted since it last read or wrote the record;
+  /// the same key changed on both sides: this request's value), and this request's cookie.
+  /// The session's data becomes the merged data.
+  /// @return `error::invalid_record` when `current` is not a session record (logged; nothing to
+  ///         merge into), `error::session_too_large`, or no error
+  std::error_code rebase(std::string_view current, session_record& out);
   /// How a save of the session may write: over its live record when it has one in the store
   /// (loaded or saved), else only where none is.
   write_condition save_condition() const noexcept {
@@ -216,6 +234,11 @@ class SESSIONKIT_API session_state {
   bool touched_ = false;
   bool present_ = false;
   bool stored_ = false;  // the session's id has a record in the store (loaded, or saved)
+  // merge only: the record the store holds as far as this request knows, and its data's text
+  // (the base this request's own changes are measured from).
+  bool merging_ = false;
+  std::string expected_record_;
+  std::string merge_base_;
   session session_;
 };
 

@@ -24,6 +24,9 @@ enum class error {
   invalid_cookie_option,  ///< a cookie attribute cannot be serialised (bad domain, path, ...)
   store_full,             ///< the store is at its limits and takes no new session now (retry later)
   session_gone,           ///< a conditional write found the session destroyed (nothing written)
+  lock_timeout,           ///< another request held the session's lock past `options::lock_timeout`
+  lock_lost,              ///< the request's session lock ran out (its lease) before it ended: nothing written
+  record_changed,         ///< a compare-and-set found another record (merge: retried, then reported)
 };
 
 /// The category of sessionkit's error codes (name "sessionkit").

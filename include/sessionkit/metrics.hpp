@@ -28,6 +28,10 @@ class SESSIONKIT_API metrics {
   void session_saved() noexcept { saved_.fetch_add(1, std::memory_order_relaxed); }
   void session_touched() noexcept { touched_.fetch_add(1, std::memory_order_relaxed); }
   void session_destroyed() noexcept { destroyed_.fetch_add(1, std::memory_order_relaxed); }
+  /// A request waited for a session's lock (`concurrency_mode::lock`).
+  void lock_waited() noexcept { lock_waits_.fetch_add(1, std::memory_order_relaxed); }
+  /// A merge found the record changed and re-applied the request's changes (`merge`).
+  void merge_retried() noexcept { merge_retries_.fetch_add(1, std::memory_order_relaxed); }
   /// A store error that failed a request (or a session method), by kind.
   void store_error(std::error_code ec) noexcept;
   /// How long one store operation took.
@@ -47,8 +51,9 @@ class SESSIONKIT_API metrics {
     std::atomic<std::uint64_t> sum_ns{0};
   };
   std::atomic<std::uint64_t> created_{0}, loaded_{0}, saved_{0}, touched_{0}, destroyed_{0};
-  // unavailable, timeout, full, shut down, other
-  std::array<std::atomic<std::uint64_t>, 5> errors_{};
+  std::atomic<std::uint64_t> lock_waits_{0}, merge_retries_{0};
+  // unavailable, timeout, full, shut down, other, lock timeout, lock lost, merge conflict
+  std::array<std::atomic<std::uint64_t>, 8> errors_{};
   std::array<histogram, 4> latency_{};
 };
 

@@ -41,6 +41,21 @@ struct cookie_options {
 /// What becomes of the stored session when the application drops it (`unset_session()`).
 enum class unset_action { keep, destroy };
 
+/// How requests of one session that run at the same time are kept from undoing each other's
+/// writes (see README, "Concurrent requests").
+enum class concurrency_mode {
+  /// express-session's behaviour: each request writes back the whole session it loaded, the
+  /// last writer wins (a destroyed session still stays destroyed).
+  none,
+  /// Requests of one session run one after another across every server sharing the store: a
+  /// request takes the session's lock as it loads it and releases it with its write.
+  lock,
+  /// Optimistic: a save only replaces the record this request loaded; when another request
+  /// changed it meanwhile, this request's own changes (top-level keys added, changed or
+  /// deleted) are applied to the fresh record and the save is retried.
+  merge,
+};
+
 /// What the request knows when an id is generated (express-session passes `req` to `genid`).
 struct genid_context {
   std::string_view path;  ///< the request's path, without the query
@@ -79,6 +94,21 @@ struct options {
   /// session normally holds; express-session has no limit); 0 means no limit. A larger session
   /// is not stored and the request fails with `error::session_too_large` (a 500).
   std::size_t max_session_bytes = std::size_t(1) << 20;
+  /// Concurrency control between requests of one session (default: none, as express-session).
+  /// `lock` needs a store with session locks, `merge` one with compare-and-set (MemoryStore,
+  /// RedisStore and SqliteStore have both); the engine refuses the mode otherwise.
+  concurrency_mode concurrency = concurrency_mode::none;
+  /// `lock`: how long a request waits for a session another request holds; past it the request
+  /// fails with `error::lock_timeout` (503 with Retry-After) and writes nothing.
+  std::chrono::milliseconds lock_timeout{std::chrono::seconds(5)};
+  /// `lock`: how long a lock lasts unless released: a server that dies holding one frees it
+  /// after this. A request still running then has lost it: its write is refused
+  /// (`error::lock_lost`, a 503). Longer than the slowest request.
+  std::chrono::milliseconds lock_lease{std::chrono::seconds(30)};
+  /// `merge`: how many times a save is tried against records changed meanwhile before the
+  /// request fails with `error::record_changed` (503). Retries against a remote store are
+  /// spread by a short random delay.
+  unsigned merge_attempts = 32;
 };
 
 }  // namespace sessionkit

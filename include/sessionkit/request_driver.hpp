@@ -35,6 +35,8 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   /// run later keep the driver alive).
   /// @throws std::logic_error when the engine has no store
   request_driver(const engine& owner, const request_info& request);
+  /// Releases the session's lock if the request still holds one (it ended without `end`).
+  ~request_driver();
   request_driver(const request_driver&) = delete;
   request_driver& operator=(const request_driver&) = delete;
 
@@ -44,7 +46,8 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
 
   /// Whether every completion of this request runs inside the initiating call (the store
   /// answers at once), rather than some later on the store's completion context.
-  bool completes_at_once() const noexcept { return immediate_ != nullptr; }
+  /// (Never with `concurrency_mode::lock`: waiting for a lock takes time.)
+  bool completes_at_once() const noexcept { return immediate_ != nullptr && mode_ != concurrency_mode::lock; }
 
   /// The caller stops waiting for this request's operations (a cancelled wait): late store
   /// answers of `load`, `reload` and `regenerate` are then dropped instead of applied to the
@@ -54,7 +57,8 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
 
   /// Loads the session when the cookie names one (a missing, expired or broken record gives a
   /// new session). Completes with the store's error (`error::store_unavailable` when the store
-  /// is not ready: answer 503), or none.
+  /// is not ready: answer 503), or none. With `concurrency_mode::lock` it first takes the
+  /// session's lock, waiting up to `options::lock_timeout` (`error::lock_timeout`).
   void load(completion_handler handler);
 
   /// Ends the request: save / touch / destroy as express-session would. Call once, after the
@@ -89,11 +93,30 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   // Applies a late store answer to the state unless the waits were abandoned.
   template <class F>
   std::error_code apply_late(F&& change);
+  // lock: one attempt to take the lock and load, and its answer (waits and tries again).
+  void try_lock(completion_handler handler, clock::time_point start, unsigned attempt);
+  std::error_code take_lock_answer(lock_result answer, completion_handler& handler, clock::time_point start,
+                                   unsigned attempt, bool& done);
+  // Destroys the session's record (with the lock, when the request holds it).
+  void destroy_record(completion_handler handler);
+  // lock: releases the lock without writing (the write went elsewhere, or none is needed).
+  void release_lock() noexcept;
+  // Whether a write to `id` carries the request's lock with it (and so releases it).
+  bool holds_lock_of(std::string_view id) const noexcept { return !locked_id_.empty() && locked_id_ == id; }
+  // merge: writes `record` over the record this request expects, merging on conflicts.
+  void write_merged(session_record record, unsigned attempts_left, completion_handler done);
+  std::error_code merge_answer(compare_and_set_result answer, std::string written, unsigned attempts_left,
+                               session_record& retry);
 
   store& store_;
   immediate_store* immediate_;
   sessionkit::metrics* metrics_;  // null: nothing counted
   session_state state_;
+  concurrency_mode mode_;
+  // lock: the request's owner token, the id whose lock it holds (empty: none), the wait's end.
+  std::string lock_owner_;
+  std::string locked_id_;
+  clock::time_point lock_deadline_{};
   std::mutex late_answers_;  // orders late answers against abandon_waits()
   bool abandoned_ = false;
 };

@@ -43,8 +43,44 @@ inline timestamp expiry_of(const session_record& record, timestamp at, std::chro
   return record.expires ? *record.expires : at + ttl;
 }
 
+/// A request's claim on a session's lock (`concurrency_mode::lock`).
+struct lock_claim {
+  std::string_view owner;           ///< the request's random token: only it may write and release
+  std::chrono::milliseconds lease;  ///< the lock frees itself this long after it was taken
+};
+
+/// The answer to `lock_and_get`.
+struct lock_result {
+  std::error_code error;
+  bool acquired = false;
+  std::optional<std::string> json;  ///< when acquired: the record (none: no live session)
+  /// When not acquired: how long the holder's lease has left, if the store knows (a hint for
+  /// when to try again; zero: unknown).
+  std::chrono::milliseconds held_for{0};
+};
+
+/// What `write_and_unlock` does to the session before it releases the lock.
+struct locked_write {
+  enum class kind { none, set, touch, destroy };
+  kind what = kind::none;
+  session_record record;                                ///< set and touch
+  write_condition condition = write_condition::always;  ///< set
+};
+
+/// The answer to `compare_and_set`.
+struct compare_and_set_result {
+  /// none: written; `error::session_gone`: no live record; `error::record_changed`: another
+  /// record is stored (`current`); or the store's error.
+  std::error_code error;
+  std::optional<std::string> current;  ///< with `record_changed`: the record stored now
+};
+
 /// Completion of `get`: the record's JSON, or none when there is no live session with that id.
 using get_handler = detail::unique_function<void(std::error_code, std::optional<std::string>)>;
+/// Completion of `lock_and_get`.
+using lock_handler = detail::unique_function<void(lock_result)>;
+/// Completion of `compare_and_set`.
+using compare_and_set_handler = detail::unique_function<void(compare_and_set_result)>;
 /// Completion of set / destroy / touch / clear.
 using completion_handler = detail::unique_function<void(std::error_code)>;
 /// Completion of `all`: (id, JSON) pairs.
@@ -66,6 +102,12 @@ class SESSIONKIT_API immediate_store {
                                   write_condition condition = write_condition::always) = 0;
   virtual std::error_code touch_now(std::string_view id, session_record record) = 0;
   virtual std::error_code destroy_now(std::string_view id) = 0;
+  /// The lock capability (see `store::has_locks`); default: `error::not_supported`.
+  virtual lock_result lock_and_get_now(std::string_view id, lock_claim claim);
+  virtual std::error_code write_and_unlock_now(std::string_view id, std::string_view owner, locked_write write);
+  /// The compare-and-set capability (see `store::has_compare_and_set`); default: `not_supported`.
+  virtual compare_and_set_result compare_and_set_now(std::string_view id, std::string_view expected,
+                                                     session_record record);
 
  protected:
   ~immediate_store() = default;
@@ -104,6 +146,36 @@ class SESSIONKIT_API store {
   /// Extends the life of the record under `id` to `record.expires` without rewriting the data
   /// the store holds (it may refresh the stored cookie). Default: `error::not_supported`.
   virtual void touch(std::string_view id, session_record record, completion_handler handler);
+
+  /// @name Session locks (optional; `concurrency_mode::lock` needs them)
+  /// A lock is a per-session value apart from the session's record (a Node app sharing the
+  /// store never sees it), held by one owner token until released or until its lease runs out.
+  /// @{
+  virtual bool has_locks() const noexcept { return false; }
+  /// One attempt, in one step: takes the lock of `id` for `claim.owner` when no live lock is
+  /// there, and then loads the record. Not acquired is not an error (`acquired` false; the
+  /// caller waits and tries again). Default: `error::not_supported`.
+  virtual void lock_and_get(std::string_view id, lock_claim claim, lock_handler handler);
+  /// In one step: while `owner` still holds the lock of `id`, does `write` and releases the lock.
+  /// When it does not (its lease ran out): a `set` is refused with `error::lock_lost` (nothing
+  /// written), while `none`, `touch` and `destroy` (which cannot undo another request's data)
+  /// are done. A conditional set that finds its condition false completes with
+  /// `error::session_gone` and releases the lock. Default: `error::not_supported`.
+  virtual void write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
+                                completion_handler handler);
+  /// Runs `fn` after `delay` on the store's completion context (lock waits use it). Stores that
+  /// have locks implement it; the default runs `fn` through `defer`, without the delay.
+  virtual void defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn);
+  /// @}
+
+  /// @name Compare-and-set (optional; `concurrency_mode::merge` needs it)
+  /// @{
+  virtual bool has_compare_and_set() const noexcept { return false; }
+  /// In one step: replaces the live record of `id` with `record` only when it is byte for byte
+  /// `expected` (the text `get` gave, or the last record written). Default: `not_supported`.
+  virtual void compare_and_set(std::string_view id, std::string_view expected, session_record record,
+                               compare_and_set_handler handler);
+  /// @}
 
   /// Whether the store can take requests now (express-session's store readiness). While false,
   /// requests that need a session fail fast with `error::store_unavailable`.

@@ -67,6 +67,28 @@ engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_
   } catch (const invalid_cookie& e) {
     throw std::invalid_argument(e.what());
   }
+  check_concurrency();
+}
+
+void engine::check_concurrency() const {
+  switch (options_.concurrency) {
+    case concurrency_mode::none: return;
+    case concurrency_mode::lock:
+      if (options_.lock_timeout.count() < 0) throw std::invalid_argument("lock_timeout must not be negative");
+      if (options_.lock_lease.count() <= 0) throw std::invalid_argument("lock_lease must be positive");
+      if (store_ && !store_->has_locks())
+        throw std::invalid_argument(
+            "concurrency 'lock' needs a store with session locks (MemoryStore, RedisStore and "
+            "SqliteStore have them); this store has none");
+      return;
+    case concurrency_mode::merge:
+      if (options_.merge_attempts == 0) throw std::invalid_argument("merge_attempts must be at least 1");
+      if (store_ && !store_->has_compare_and_set())
+        throw std::invalid_argument(
+            "concurrency 'merge' needs a store with compare-and-set (MemoryStore, RedisStore and "
+            "SqliteStore have it); this store has none");
+      return;
+  }
 }
 
 store& engine::backing_store() const {

@@ -21,6 +21,9 @@ class category final : public std::error_category {
       case error::invalid_cookie_option: return "invalid cookie option";
       case error::store_full: return "session store full";
       case error::session_gone: return "session no longer exists";
+      case error::lock_timeout: return "timed out waiting for the session's lock";
+      case error::lock_lost: return "the session's lock expired before the request ended";
+      case error::record_changed: return "the stored session changed concurrently";
     }
     return "unknown sessionkit error";
   }
@@ -39,7 +42,8 @@ std::error_code make_error_code(error e) noexcept {
 
 bool is_unavailable(std::error_code ec) noexcept {
   return ec == error::store_unavailable || ec == error::store_timeout || ec == error::shut_down ||
-         ec == error::store_full;
+         ec == error::store_full || ec == error::lock_timeout || ec == error::lock_lost ||
+         ec == error::record_changed;
 }
 
 }  // namespace sessionkit

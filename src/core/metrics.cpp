@@ -8,7 +8,8 @@
 namespace sessionkit {
 namespace {
 
-constexpr std::array<const char*, 5> error_kinds{"unavailable", "timeout", "full", "shut_down", "other"};
+constexpr std::array<const char*, 8> error_kinds{"unavailable", "timeout",   "full",           "shut_down",
+                                                 "other",       "lock_timeout", "lock_lost", "merge_conflict"};
 constexpr std::array<const char*, 4> operation_names{"get", "set", "touch", "destroy"};
 
 void append_number(std::string& out, double v) { append_js_number(out, v); }
@@ -21,6 +22,9 @@ void metrics::store_error(std::error_code ec) noexcept {
   else if (ec == error::store_timeout) kind = 1;
   else if (ec == error::store_full) kind = 2;
   else if (ec == error::shut_down) kind = 3;
+  else if (ec == error::lock_timeout) kind = 5;
+  else if (ec == error::lock_lost) kind = 6;
+  else if (ec == error::record_changed) kind = 7;
   errors_[kind].fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -48,6 +52,9 @@ std::string metrics::render_prometheus() const {
   counter("sessions_touched_total", "Sessions whose expiry was renewed without a write.", load(touched_));
   counter("sessions_destroyed_total", "Sessions destroyed (destroy(), regenerate(), unset with destroy).",
           load(destroyed_));
+  counter("lock_waits_total", "Requests that waited for a session's lock (concurrency lock).", load(lock_waits_));
+  counter("merge_retries_total", "Saves that found the record changed and merged (concurrency merge).",
+          load(merge_retries_));
   out.append("# HELP sessionkit_store_errors_total Store errors that failed a request, by kind.\n");
   out.append("# TYPE sessionkit_store_errors_total counter\n");
   for (std::size_t i = 0; i < errors_.size(); ++i)

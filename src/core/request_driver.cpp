@@ -4,6 +4,12 @@
 
 #include <sessionkit/request_driver.hpp>
 
+#include <sessionkit/id.hpp>
+#include <sessionkit/log.hpp>
+
+#include <algorithm>
+#include <random>
+
 namespace sessionkit {
 
 std::shared_ptr<request_driver> engine::begin(const request_info& request) const {
@@ -14,7 +20,10 @@ request_driver::request_driver(const engine& owner, const request_info& request)
     : store_(owner.backing_store()),
       immediate_(store_.immediate()),
       metrics_(owner.settings().metrics.get()),
-      state_(owner, request, store_.ready(), this) {}
+      state_(owner, request, store_.ready(), this),
+      mode_(owner.settings().concurrency) {}
+
+request_driver::~request_driver() { release_lock(); }
 
 // --- metrics (nothing is counted or timed without options::metrics) ------------------------
 
@@ -74,6 +83,11 @@ void request_driver::load(completion_handler handler) {
       if (metrics_) metrics_->session_created();
       return handler({});
   }
+  if (mode_ == concurrency_mode::lock) {
+    lock_owner_ = generate_id();
+    lock_deadline_ = clock::now() + owner().settings().lock_timeout;
+    return try_lock(std::move(handler), started(), 0);
+  }
   const std::string& id = state_.id_to_load();
   const auto start = started();
   if (immediate_) {
@@ -95,6 +109,149 @@ void request_driver::load(completion_handler handler) {
   });
 }
 
+// --- lock: take the session's lock with the load, release it with the write ---------------
+
+void request_driver::try_lock(completion_handler handler, clock::time_point start, unsigned attempt) {
+  const lock_claim claim{lock_owner_, owner().settings().lock_lease};
+  const std::string& id = state_.id_to_load();
+  if (immediate_) {
+    bool done = false;
+    const std::error_code ec = take_lock_answer(immediate_->lock_and_get_now(id, claim), handler, start, attempt, done);
+    if (done) handler(ec);
+    return;
+  }
+  store_.lock_and_get(id, claim, [self = shared_from_this(), start, attempt,
+                                  h = std::move(handler)](lock_result answer) mutable {
+    bool done = true;
+    bool release = false;
+    std::error_code ec;
+    {
+      std::lock_guard lock(self->late_answers_);
+      if (self->abandoned_) {
+        // Nobody waits for this load any more: a lock it took is given back at once.
+        ec = std::make_error_code(std::errc::operation_canceled);
+        if (answer.acquired) {
+          self->locked_id_ = self->state_.id_to_load();
+          release = true;
+        }
+      } else {
+        ec = self->take_lock_answer(std::move(answer), h, start, attempt, done);
+      }
+    }
+    if (release) self->release_lock();
+    if (done) h(ec);
+  });
+}
+
+std::error_code request_driver::take_lock_answer(lock_result answer, completion_handler& handler,
+                                                 clock::time_point start, unsigned attempt, bool& done) {
+  done = true;
+  if (answer.error) {
+    observe(metrics::operation::get, start, answer.error);
+    return answer.error;
+  }
+  if (answer.acquired) {
+    locked_id_ = state_.id_to_load();  // kept even if the record is gone and the id replaced
+    const std::error_code ec = take_loaded({}, std::move(answer.json));
+    observe(metrics::operation::get, start, ec);
+    count_load(ec);
+    return ec;
+  }
+  const auto at = clock::now();
+  if (at >= lock_deadline_) {
+    log(log_level::warning, "session " + redact_id(state_.id_to_load()) +
+                                " stayed locked by another request past lock_timeout; not served");
+    if (metrics_) metrics_->store_error(error::lock_timeout);
+    return error::lock_timeout;
+  }
+  if (attempt == 0 && metrics_) metrics_->lock_waited();
+  // Try again after 1, 2, 4 ... 32 ms plus jitter (waiters on one session spread out), sooner
+  // when the holder's lease ends sooner, never past the deadline.
+  thread_local std::minstd_rand jitter(std::random_device{}());
+  using std::chrono::milliseconds;
+  const milliseconds step(1u << std::min(attempt, 5u));
+  milliseconds delay = step + milliseconds(jitter() % (step.count() / 2 + 1));
+  if (answer.held_for.count() > 0) delay = std::min(delay, answer.held_for + milliseconds(1));
+  delay = std::min(delay, std::chrono::ceil<milliseconds>(lock_deadline_ - at));
+  done = false;
+  store_.defer_for(delay, [self = shared_from_this(), h = std::move(handler), start, attempt]() mutable {
+    self->try_lock(std::move(h), start, attempt + 1);
+  });
+  return {};
+}
+
+void request_driver::release_lock() noexcept {
+  if (locked_id_.empty()) return;
+  const std::string id = std::move(locked_id_);
+  locked_id_.clear();
+  try {
+    if (immediate_) {
+      (void)immediate_->write_and_unlock_now(id, lock_owner_, {});
+      return;
+    }
+    store_.write_and_unlock(id, lock_owner_, {}, [](std::error_code ec) {
+      if (ec && ec != error::shut_down)
+        log(log_level::warning, "a session lock was not released (" + ec.message() +
+                                    "); it frees itself when its lease ends");
+    });
+  } catch (const std::exception& e) {
+    log(log_level::warning, std::string("a session lock was not released: ") + e.what());
+  }
+}
+
+// --- merge: compare-and-set, re-applying this request's changes on conflicts -----------------
+
+std::error_code request_driver::merge_answer(compare_and_set_result answer, std::string written,
+                                             unsigned attempts_left, session_record& retry) {
+  retry = {};
+  if (!answer.error) {
+    state_.on_written(std::move(written));
+    return {};
+  }
+  if (answer.error != error::record_changed) return answer.error;
+  if (attempts_left <= 1 || !answer.current) {
+    log(log_level::warning, "session " + redact_id(state_.id()) + " kept changing under a merge; not saved");
+    return error::record_changed;
+  }
+  if (metrics_) metrics_->merge_retried();
+  if (auto ec = state_.rebase(*answer.current, retry)) return ec;
+  return error::record_changed;  // with `retry` to write
+}
+
+void request_driver::write_merged(session_record record, unsigned attempts_left, completion_handler done) {
+  std::string written = record.json;
+  const std::string& id = state_.id();
+  if (immediate_) {  // in-process: a conflict is retried at once (and is rare: a shard lock away)
+    session_record retry;
+    const std::error_code ec = merge_answer(
+        immediate_->compare_and_set_now(id, state_.expected_record(), std::move(record)), std::move(written),
+        attempts_left, retry);
+    if (ec == error::record_changed && !retry.json.empty())
+      return write_merged(std::move(retry), attempts_left - 1, std::move(done));
+    return done(ec);
+  }
+  store_.compare_and_set(
+      id, state_.expected_record(), std::move(record),
+      [self = shared_from_this(), written = std::move(written), attempts_left,
+       h = std::move(done)](compare_and_set_result answer) mutable {
+        session_record retry;
+        const std::error_code ec = self->apply_late([&] {
+          return self->merge_answer(std::move(answer), std::move(written), attempts_left, retry);
+        });
+        if (ec != error::record_changed || retry.json.empty()) return h(ec);
+        // Many requests merging into one session at once: spread the retries (0-1 ms after the
+        // first conflict, up to 0-16 ms later on), so each round lets more of them through.
+        const unsigned conflicts = self->owner().settings().merge_attempts - attempts_left + 1;
+        thread_local std::minstd_rand jitter(std::random_device{}());
+        const auto delay = std::chrono::milliseconds(jitter() % ((1u << std::min(conflicts, 4u)) + 1));
+        self->store_.defer_for(delay, [self, retry = std::move(retry), attempts_left, h = std::move(h)]() mutable {
+          self->write_merged(std::move(retry), attempts_left - 1, std::move(h));
+        });
+      });
+}
+
+// --- the end of the request and the session's methods ----------------------------------------
+
 void request_driver::end(end_handler handler) {
   end_plan plan = state_.plan_end(store_.has_touch());
   // A failed write withholds the cookie: the response becomes an error, nothing is claimed. A
@@ -105,40 +262,55 @@ void request_driver::end(end_handler handler) {
     else if (ec) h(ec, std::nullopt);
     else h({}, std::move(cookie));
   };
-  const bool conditional = store_.has_conditional_set();
-  const write_condition condition = conditional ? plan.condition : write_condition::always;
+  // A lock of another id than the one written (the session was replaced) is released apart.
+  if (!locked_id_.empty() && (plan.error || !holds_lock_of(plan.id))) release_lock();
   if (plan.error) return finish(plan.error);  // no store call: answered now
   const store_operation op = plan.operation;
+  const bool conditional = store_.has_conditional_set();
+  const write_condition condition = conditional ? plan.condition : write_condition::always;
   const auto start = started();
   static constexpr metrics::operation timed_as[] = {metrics::operation::get, metrics::operation::set,
                                                     metrics::operation::touch, metrics::operation::destroy};
-  if (immediate_) {
-    std::error_code ec;
-    switch (op) {
-      case store_operation::none: return finish({});
-      case store_operation::save: ec = immediate_->set_now(plan.id, std::move(plan.record), condition); break;
-      case store_operation::touch: ec = immediate_->touch_now(plan.id, std::move(plan.record)); break;
-      case store_operation::destroy: ec = immediate_->destroy_now(plan.id); break;
-    }
-    observe(timed_as[static_cast<int>(op)], start, ec);
-    count_outcome(op, ec);
-    return finish(ec);
-  }
-  // The driver (and so the session's id the plan views) lives until the completion.
-  auto later = [self = shared_from_this(), op, start, f = std::move(finish)](std::error_code ec) mutable {
+  // Counts and times the operation, then finishes. The driver (and so the session's id the
+  // plan views) lives until then.
+  auto complete = [self = shared_from_this(), op, start, f = std::move(finish)](std::error_code ec) mutable {
     if (op != store_operation::none) {
       self->observe(timed_as[static_cast<int>(op)], start, ec);
       self->count_outcome(op, ec);
     }
     f(ec);
   };
-  switch (plan.operation) {
-    case store_operation::none: return later({});
+  if (holds_lock_of(plan.id)) {  // lock: the write releases the lock, in one step
+    locked_write write;
+    switch (op) {
+      case store_operation::none: break;
+      case store_operation::save: write.what = locked_write::kind::set; break;
+      case store_operation::touch: write.what = locked_write::kind::touch; break;
+      case store_operation::destroy: write.what = locked_write::kind::destroy; break;
+    }
+    write.record = std::move(plan.record);
+    write.condition = condition;
+    locked_id_.clear();  // released by this write, whatever its outcome
+    if (immediate_) return complete(immediate_->write_and_unlock_now(plan.id, lock_owner_, std::move(write)));
+    return store_.write_and_unlock(plan.id, lock_owner_, std::move(write), std::move(complete));
+  }
+  if (op == store_operation::save && mode_ == concurrency_mode::merge && condition == write_condition::if_present)
+    return write_merged(std::move(plan.record), owner().settings().merge_attempts, std::move(complete));
+  if (immediate_) {
+    switch (op) {
+      case store_operation::none: return complete({});
+      case store_operation::save: return complete(immediate_->set_now(plan.id, std::move(plan.record), condition));
+      case store_operation::touch: return complete(immediate_->touch_now(plan.id, std::move(plan.record)));
+      case store_operation::destroy: return complete(immediate_->destroy_now(plan.id));
+    }
+  }
+  switch (op) {
+    case store_operation::none: return complete({});
     case store_operation::save:
-      if (conditional) return store_.set_if(plan.id, std::move(plan.record), condition, std::move(later));
-      return store_.set(plan.id, std::move(plan.record), std::move(later));
-    case store_operation::touch: return store_.touch(plan.id, std::move(plan.record), std::move(later));
-    case store_operation::destroy: return store_.destroy(plan.id, std::move(later));
+      if (conditional) return store_.set_if(plan.id, std::move(plan.record), condition, std::move(complete));
+      return store_.set(plan.id, std::move(plan.record), std::move(complete));
+    case store_operation::touch: return store_.touch(plan.id, std::move(plan.record), std::move(complete));
+    case store_operation::destroy: return store_.destroy(plan.id, std::move(complete));
   }
 }
 
@@ -150,18 +322,24 @@ void request_driver::save(completion_handler handler) {
   const write_condition condition =
       store_.has_conditional_set() ? state_.save_condition() : write_condition::always;
   const auto start = started();
-  if (immediate_) {
-    const std::error_code ec = immediate_->set_now(id, std::move(record), condition);
-    observe(metrics::operation::set, start, ec);
-    count_outcome(store_operation::save, ec);
-    if (!ec) state_.on_saved();
-    return handler(ec);
-  }
-  auto done = [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
+  auto saved = [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
     self->observe(metrics::operation::set, start, ec);
     self->count_outcome(store_operation::save, ec);
+    if (!ec) self->state_.on_saved();
+    h(ec);
+  };
+  if (mode_ == concurrency_mode::merge && condition == write_condition::if_present)
+    return write_merged(std::move(record), owner().settings().merge_attempts, std::move(saved));
+  // merge: a new session's first write makes the record later saves compare against.
+  std::string written = mode_ == concurrency_mode::merge ? record.json : std::string();
+  if (immediate_) {
+    const std::error_code ec = immediate_->set_now(id, std::move(record), condition);
+    if (!ec) state_.on_written(std::move(written));
+    return saved(ec);
+  }
+  auto done = [self = shared_from_this(), written = std::move(written), h = std::move(saved)](std::error_code ec) mutable {
     h(self->apply_late([&] {
-      if (!ec) self->state_.on_saved();
+      if (!ec) self->state_.on_written(std::move(written));
       return ec;
     }));
   };
@@ -185,15 +363,27 @@ void request_driver::reload(completion_handler handler) {
   });
 }
 
-void request_driver::regenerate(completion_handler handler) {
+void request_driver::destroy_record(completion_handler handler) {
   const std::string& id = state_.id();
-  // As in express-session the new session is made even when the destroy failed.
-  if (immediate_) {
-    const std::error_code ec = immediate_->destroy_now(id);
-    state_.regenerate();
-    return handler(ec);
+  if (holds_lock_of(id)) {  // lock: destroyed and released in one step
+    locked_id_.clear();
+    locked_write write;
+    write.what = locked_write::kind::destroy;
+    if (immediate_) return handler(immediate_->write_and_unlock_now(id, lock_owner_, std::move(write)));
+    return store_.write_and_unlock(id, lock_owner_, std::move(write), std::move(handler));
   }
-  store_.destroy(id, [self = shared_from_this(), h = std::move(handler)](std::error_code ec) mutable {
+  if (immediate_) return handler(immediate_->destroy_now(id));
+  store_.destroy(id, std::move(handler));
+}
+
+void request_driver::regenerate(completion_handler handler) {
+  // As in express-session the new session is made even when the destroy failed.
+  destroy_record([self = shared_from_this(), at_once = immediate_ != nullptr,
+                  h = std::move(handler)](std::error_code ec) mutable {
+    if (at_once) {
+      self->state_.regenerate();
+      return h(ec);
+    }
     h(self->apply_late([&] {
       self->state_.regenerate();
       return ec;
@@ -202,20 +392,14 @@ void request_driver::regenerate(completion_handler handler) {
 }
 
 void request_driver::destroy(completion_handler handler) {
-  const std::string& id = state_.id();
-  state_.on_destroyed();
   const auto start = started();
-  if (immediate_) {
-    const std::error_code ec = immediate_->destroy_now(id);
-    observe(metrics::operation::destroy, start, ec);
-    count_outcome(store_operation::destroy, ec);
-    return handler(ec);
-  }
-  store_.destroy(id, [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
+  auto done = [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
     self->observe(metrics::operation::destroy, start, ec);
     self->count_outcome(store_operation::destroy, ec);
     h(ec);
-  });
+  };
+  state_.on_destroyed();  // the id stays for the store call
+  destroy_record(std::move(done));
 }
 
 }  // namespace sessionkit

@@ -4,6 +4,7 @@
 #include <sessionkit/engine.hpp>
 
 #include <sessionkit/id.hpp>
+#include <sessionkit/json.hpp>
 #include <sessionkit/log.hpp>
 #include <sessionkit/record.hpp>
 
@@ -20,7 +21,10 @@ bool lifetime_fits(const session_cookie& cookie) {
 
 session_state::session_state(const engine& owner, const request_info& request, bool store_ready,
                              request_driver* driver)
-    : engine_(owner), secure_(owner.is_secure(request)), session_(driver) {
+    : engine_(owner),
+      secure_(owner.is_secure(request)),
+      merging_(owner.settings().concurrency == concurrency_mode::merge),
+      session_(driver) {
   // Only a custom genid sees the path (possibly later, in regenerate): copy it just then.
   if (engine_.settings().genid) path_ = request.path;
   const std::string_view path = request.path.empty() ? std::string_view("/") : request.path;
@@ -95,6 +99,10 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       session_.keys_before_cookie_ = std::move(parts.keys_before_cookie);
       original_data_ = std::move(parts.stored_data_text);
       if (!engine_.settings().resave) saved_data_ = original_data_;
+      if (merging_) {
+        expected_record_ = *json;
+        merge_base_ = original_data_;
+      }
       present_ = true;
       stored_ = true;
       return;
@@ -225,6 +233,45 @@ std::error_code session_state::on_reloaded(std::optional<std::string_view> json)
   session_.keys_before_cookie_ = std::move(parts.keys_before_cookie);
   present_ = true;
   return {};
+}
+
+void session_state::on_written(std::string record_json) {
+  if (!merging_) return;
+  record::parts parts;
+  if (record::decode(record_json, parts)) merge_base_ = std::move(parts.stored_data_text);
+  expected_record_ = std::move(record_json);
+}
+
+std::error_code session_state::rebase(std::string_view current, session_record& out) {
+  record::parts fresh;
+  if (!record::decode(current, fresh)) {
+    log(log_level::error, "merge: the stored record of session " + redact_id(session_.id_) +
+                              " is not a session record; not overwritten");
+    return error::invalid_record;
+  }
+  // This request's changes since the base: keys whose JSON text differs, and keys it deleted.
+  std::error_code parse_error;
+  auto base_value = parse_json(merge_base_, parse_error);
+  static const boost::json::object no_keys;
+  const boost::json::object& base =
+      base_value && base_value->is_object() ? base_value->get_object() : no_keys;
+  boost::json::object merged = std::move(fresh.data);
+  for (const auto& [key, value] : session_.data_) {
+    const boost::json::value* before = base.if_contains(key);
+    if (!before || stringify(*before) != stringify(value)) merged[key] = value;
+  }
+  for (const auto& [key, value] : base)
+    if (!session_.data_.contains(key)) merged.erase(key);
+  const bool was_saved = saved_data_.has_value();
+  session_.data_ = std::move(merged);
+  session_.keys_before_cookie_ = std::move(fresh.keys_before_cookie);
+  std::string data_text = record::data_text(session_.data_);
+  out = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
+         session_.cookie_.expires};
+  expected_record_ = current;
+  merge_base_ = std::move(fresh.stored_data_text);
+  if (was_saved) saved_data_ = std::move(data_text);
+  return check_size(out);
 }
 
 void session_state::regenerate() {

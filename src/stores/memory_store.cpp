@@ -236,8 +236,16 @@ struct id_hash {
   std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
+// A session's lock (concurrency lock): its owner's token and when its lease ends.
+struct lock_entry {
+  std::string owner;
+  std::chrono::steady_clock::time_point until;
+};
+
 struct shard {
   mutable std::mutex mutex;
+  // Locks held now (one per session some request holds; gone when released or run out).
+  std::unordered_map<std::string, lock_entry, id_hash, std::equal_to<>> locks;
   // Open addressing: a session is one slot of the table, not a node of its own (no allocation
   // per new session, fewer cache misses with millions of them).
   boost::unordered_flat_map<raw_id, entry, raw_hash> compact_ids;
@@ -332,6 +340,45 @@ struct memory_store::state {
     return sessionkit::expiry_of(record, at, options.ttl_without_expiry);
   }
 
+  // Writes `record` under `id` when `check(live entry or null)` gives no error; the check runs under
+  // the shard's lock, with the write, so nothing can come between.
+  template <class Check>
+  std::error_code write_checked(std::string_view id, session_record record, Check&& check) {
+    const timestamp at = now();
+    const timestamp expires = expiry_of(record, at);
+    const std::size_t size = record.json.size();
+    if (expires > at) make_room(size);  // outside the shard lock: it takes others
+    // Compact outside the shard lock: it may take the template table's.
+    std::optional<entry> fresh;
+    if (expires > at) fresh = compact(templates, std::move(record.json), record.expires, expires);
+    std::error_code result;
+    with_entry(id, [&](shard& sh, auto& map, auto it, auto make_key) {
+      const bool live = it != map.end() && it->second.expires > at;
+      if ((result = check(live ? &it->second : nullptr))) return;
+      if (!fresh) {
+        // Already expired (connect-redis deletes instead of writing): nothing live to keep.
+        if (it != map.end()) erase(sh, map, it);
+      } else if (it != map.end()) {
+        // An existing session may grow while the bytes allow it.
+        const std::size_t old = record_size(it->second);
+        if (size > old && over_limits(0, size - old)) {
+          result = error::store_full;
+          return;
+        }
+        removed(sh, it->second);
+        it->second = std::move(*fresh);
+        added(sh, it->second);
+      } else {
+        if (over_limits(1, size)) {  // only sessions with data left: no new ones
+          result = error::store_full;
+          return;
+        }
+        added(sh, map.emplace(make_key(), std::move(*fresh)).first->second);
+      }
+    });
+    return result;
+  }
+
   template <class F>
   void post(F&& f) {
     boost::asio::post(executor, std::forward<F>(f));
@@ -355,6 +402,8 @@ struct memory_store::state {
 
   std::size_t prune_shard(shard& sh, timestamp at) {
     std::lock_guard lock(sh.mutex);
+    const auto steady_now = std::chrono::steady_clock::now();
+    std::erase_if(sh.locks, [&](const auto& kv) { return kv.second.until <= steady_now; });
     auto expired = [&](const entry& e) {
       if (e.expires > at) return false;
       removed(sh, e);
@@ -403,45 +452,73 @@ get_result memory_store::get_now(std::string_view id) {
 }
 
 std::error_code memory_store::set_now(std::string_view id, session_record record, write_condition condition) {
+  return state_->write_checked(id, std::move(record), [condition](const entry* live) -> std::error_code {
+    if ((condition == write_condition::if_present && !live) || (condition == write_condition::if_absent && live))
+      return error::session_gone;
+    return {};
+  });
+}
+
+compare_and_set_result memory_store::compare_and_set_now(std::string_view id, std::string_view expected,
+                                                         session_record record) {
+  compare_and_set_result result;
+  result.error = state_->write_checked(id, std::move(record), [&](const entry* live) -> std::error_code {
+    if (!live) return error::session_gone;
+    std::string stored = expand(*live);
+    if (stored == expected) return {};
+    result.current = std::move(stored);
+    return error::record_changed;
+  });
+  return result;
+}
+
+lock_result memory_store::lock_and_get_now(std::string_view id, lock_claim claim) {
+  lock_result result;
   const timestamp at = now();
-  const timestamp expires = state_->expiry_of(record, at);
-  const std::size_t size = record.json.size();
-  if (expires > at) state_->make_room(size);  // outside the shard lock: it takes others
-  // Compact outside the shard lock: it may take the template table's.
-  std::optional<entry> fresh;
-  if (expires > at) fresh = compact(state_->templates, std::move(record.json), record.expires, expires);
-  bool full = false, gone = false;
-  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto make_key) {
-    // The condition is checked under the shard's lock, with the write: nothing can come between.
-    const bool live = it != map.end() && it->second.expires > at;
-    if ((condition == write_condition::if_present && !live) || (condition == write_condition::if_absent && live)) {
-      gone = true;
+  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
+    const auto steady_now = std::chrono::steady_clock::now();
+    auto held = sh.locks.find(id);
+    if (held != sh.locks.end() && held->second.until > steady_now) {
+      result.held_for = std::chrono::ceil<std::chrono::milliseconds>(held->second.until - steady_now);
       return;
     }
-    if (!fresh) {
-      // Already expired (connect-redis deletes instead of writing): nothing live to keep.
-      if (it != map.end()) state_->erase(sh, map, it);
-    } else if (it != map.end()) {
-      // An existing session may grow while the bytes allow it.
-      const std::size_t old = record_size(it->second);
-      if (size > old && state_->over_limits(0, size - old)) {
-        full = true;
-        return;
-      }
-      state_->removed(sh, it->second);
-      it->second = std::move(*fresh);
-      state_->added(sh, it->second);
-    } else {
-      if (state_->over_limits(1, size)) {  // only sessions with data left: no new ones
-        full = true;
-        return;
-      }
-      state_->added(sh, map.emplace(make_key(), std::move(*fresh)).first->second);
-    }
+    const lock_entry taken{std::string(claim.owner), steady_now + claim.lease};
+    if (held != sh.locks.end()) held->second = taken;
+    else sh.locks.emplace(std::string(id), taken);
+    result.acquired = true;
+    if (it == map.end()) return;
+    if (it->second.expires <= at) state_->erase(sh, map, it);  // expired: never returned
+    else result.json = expand(it->second);
   });
-  if (gone) return error::session_gone;
-  if (full) return error::store_full;
-  return {};
+  return result;
+}
+
+std::error_code memory_store::write_and_unlock_now(std::string_view id, std::string_view owner, locked_write write) {
+  // Ours: pinned while the write runs (no lease runs out in between), released after it.
+  bool ours = false;
+  state_->with_entry(id, [&](shard& sh, auto&, auto, auto) {
+    auto held = sh.locks.find(id);
+    if (held == sh.locks.end() || held->second.owner != owner) return;
+    ours = held->second.until > std::chrono::steady_clock::now();
+    if (ours) held->second.until = std::chrono::steady_clock::time_point::max();
+    else sh.locks.erase(held);  // ran out, and nobody took it since: nothing to keep
+  });
+  std::error_code result;
+  switch (write.what) {
+    case locked_write::kind::none: break;
+    case locked_write::kind::set:
+      result = ours ? set_now(id, std::move(write.record), write.condition) : std::error_code(error::lock_lost);
+      break;
+    case locked_write::kind::touch: result = touch_now(id, std::move(write.record)); break;
+    case locked_write::kind::destroy: result = destroy_now(id); break;
+  }
+  if (ours) {
+    state_->with_entry(id, [&](shard& sh, auto&, auto, auto) {
+      auto held = sh.locks.find(id);
+      if (held != sh.locks.end() && held->second.owner == owner) sh.locks.erase(held);
+    });
+  }
+  return result;
 }
 
 std::error_code memory_store::destroy_now(std::string_view id) {
@@ -516,6 +593,28 @@ void memory_store::destroy(std::string_view id, completion_handler handler) {
 void memory_store::touch(std::string_view id, session_record record, completion_handler handler) {
   const std::error_code ec = touch_now(id, std::move(record));
   state_->post([h = std::move(handler), ec]() mutable { h(ec); });
+}
+
+void memory_store::lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) {
+  state_->post([h = std::move(handler), r = lock_and_get_now(id, claim)]() mutable { h(std::move(r)); });
+}
+
+void memory_store::write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
+                                    completion_handler handler) {
+  const std::error_code ec = write_and_unlock_now(id, owner, std::move(write));
+  state_->post([h = std::move(handler), ec]() mutable { h(ec); });
+}
+
+void memory_store::compare_and_set(std::string_view id, std::string_view expected, session_record record,
+                                   compare_and_set_handler handler) {
+  state_->post([h = std::move(handler), r = compare_and_set_now(id, expected, std::move(record))]() mutable {
+    h(std::move(r));
+  });
+}
+
+void memory_store::defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(state_->executor, delay);
+  timer->async_wait([timer, f = std::move(fn)](boost::system::error_code) mutable { f(); });
 }
 
 void memory_store::all(all_handler handler) {

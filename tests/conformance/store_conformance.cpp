@@ -90,6 +90,30 @@ class harness {
     });
   }
 
+  lock_result lock(const std::string& id, const std::string& owner, std::chrono::milliseconds lease = 10s) {
+    return call<lock_result>([&](auto done) {
+      s().lock_and_get(id, {owner, lease}, [done](lock_result r) { done(std::move(r)); });
+    });
+  }
+  std::error_code unlock(const std::string& id, const std::string& owner, locked_write::kind what = locked_write::kind::none,
+                         std::string json = {}, std::optional<timestamp> expires = {},
+                         write_condition condition = write_condition::always) {
+    return call<std::error_code>([&](auto done) {
+      locked_write w;
+      w.what = what;
+      w.record = {std::move(json), expires};
+      w.condition = condition;
+      s().write_and_unlock(id, owner, std::move(w), [done](std::error_code ec) { done(ec); });
+    });
+  }
+  compare_and_set_result cas(const std::string& id, const std::string& expected, std::string json,
+                             std::optional<timestamp> expires) {
+    return call<compare_and_set_result>([&](auto done) {
+      s().compare_and_set(id, expected, {std::move(json), expires},
+                          [done](compare_and_set_result r) { done(std::move(r)); });
+    });
+  }
+
   boost::asio::io_context io_;
 
  private:
@@ -248,6 +272,176 @@ TEST_P(store_conformance, a_destroy_wins_over_concurrent_conditional_saves) {
     for (auto& t : writers) t.join();
     EXPECT_EQ(h.get(id).second, std::nullopt) << "trial " << trial << ": the destroyed session came back";
   }
+}
+
+// --- session locks (concurrency lock) -----------------------------------------------------------
+
+TEST_P(store_conformance, a_lock_excludes_other_owners_until_released_with_the_write) {
+  harness h(GetParam());
+  if (!h.s().has_locks()) GTEST_SKIP() << "the store has no session locks";
+  const std::string v1 = record_json(R"("v":1)"), v2 = record_json(R"("v":2)"), v3 = record_json(R"("v":3)");
+  ASSERT_FALSE(h.set("l", v1, now() + 1h));
+  lock_result a = h.lock("l", "owner-a");
+  ASSERT_FALSE(a.error);
+  EXPECT_TRUE(a.acquired);
+  EXPECT_EQ(a.json, v1);  // the record comes with the lock
+  lock_result b = h.lock("l", "owner-b");
+  ASSERT_FALSE(b.error);
+  EXPECT_FALSE(b.acquired);
+  EXPECT_FALSE(b.json);
+  EXPECT_GT(b.held_for.count(), 0);
+  EXPECT_LE(b.held_for, 10s);
+  // Not the holder: its write is refused, nothing changes, the lock stays.
+  EXPECT_EQ(h.unlock("l", "owner-b", locked_write::kind::set, v3, now() + 1h, write_condition::if_present),
+            error::lock_lost);
+  EXPECT_EQ(h.get("l").second, v1);
+  EXPECT_FALSE(h.lock("l", "owner-c").acquired);
+  // The holder writes and releases in one step.
+  EXPECT_FALSE(h.unlock("l", "owner-a", locked_write::kind::set, v2, now() + 1h, write_condition::if_present));
+  EXPECT_EQ(h.get("l").second, v2);
+  lock_result c = h.lock("l", "owner-c");
+  EXPECT_TRUE(c.acquired);
+  EXPECT_EQ(c.json, v2);
+  // Released without a write (a request that saved nothing).
+  EXPECT_FALSE(h.unlock("l", "owner-c"));
+  EXPECT_TRUE(h.lock("l", "owner-d").acquired);
+  EXPECT_FALSE(h.unlock("l", "owner-d", locked_write::kind::destroy));
+  EXPECT_EQ(h.get("l").second, std::nullopt);
+}
+
+TEST_P(store_conformance, a_lock_of_a_missing_session_and_conditions_under_the_lock) {
+  harness h(GetParam());
+  if (!h.s().has_locks()) GTEST_SKIP() << "the store has no session locks";
+  const std::string v1 = record_json(R"("v":1)");
+  lock_result a = h.lock("m", "owner-a");
+  EXPECT_TRUE(a.acquired);
+  EXPECT_EQ(a.json, std::nullopt);
+  // A loaded session that is gone: the conditional write does nothing, and the lock is released.
+  EXPECT_EQ(h.unlock("m", "owner-a", locked_write::kind::set, v1, now() + 1h, write_condition::if_present),
+            error::session_gone);
+  EXPECT_EQ(h.get("m").second, std::nullopt);
+  EXPECT_TRUE(h.lock("m", "owner-b").acquired);
+  EXPECT_FALSE(h.unlock("m", "owner-b", locked_write::kind::set, v1, now() + 1h, write_condition::if_absent));
+  EXPECT_EQ(h.get("m").second, v1);
+  // A touch under the lock keeps the data.
+  EXPECT_TRUE(h.lock("m", "owner-c").acquired);
+  EXPECT_FALSE(h.unlock("m", "owner-c", locked_write::kind::touch, record_json(R"("v":9)"), now() + 2h));
+  EXPECT_EQ(h.get("m").second.value_or("").find(R"("v":1)") != std::string::npos, true);
+  EXPECT_TRUE(h.lock("m", "owner-d").acquired);
+}
+
+TEST_P(store_conformance, a_lock_frees_itself_when_its_lease_ends) {
+  harness h(GetParam());
+  if (!h.s().has_locks()) GTEST_SKIP() << "the store has no session locks";
+  const std::string v1 = record_json(R"("v":1)"), v2 = record_json(R"("v":2)");
+  ASSERT_FALSE(h.set("x", v1, now() + 1h));
+  EXPECT_TRUE(h.lock("x", "crashed", 150ms).acquired);  // its owner never comes back
+  EXPECT_FALSE(h.lock("x", "next").acquired);
+  std::this_thread::sleep_for(400ms);
+  lock_result next = h.lock("x", "next");
+  EXPECT_TRUE(next.acquired);
+  EXPECT_EQ(next.json, v1);
+  // The first owner wakes up: its save is refused, the new holder's lock is untouched.
+  EXPECT_EQ(h.unlock("x", "crashed", locked_write::kind::set, v2, now() + 1h, write_condition::if_present),
+            error::lock_lost);
+  EXPECT_EQ(h.get("x").second, v1);
+  EXPECT_FALSE(h.lock("x", "third").acquired);
+  EXPECT_FALSE(h.unlock("x", "next"));
+}
+
+TEST_P(store_conformance, locks_are_not_sessions) {
+  harness h(GetParam());
+  if (!h.s().has_locks()) GTEST_SKIP() << "the store has no session locks";
+  ASSERT_FALSE(h.set("s1", record_json(""), now() + 1h));
+  EXPECT_TRUE(h.lock("s1", "a").acquired);
+  EXPECT_TRUE(h.lock("s2", "a").acquired);  // a lock of an id with no session
+  auto [lec, n] = h.call<std::pair<std::error_code, std::size_t>>(
+      [&](auto done) { h.s().length([done](std::error_code ec, std::size_t n) { done(ec, n); }); });
+  if (lec == error::not_supported) GTEST_SKIP() << "optional operations not supported";
+  EXPECT_EQ(n, 1u);
+  auto [iec, ids] = h.call<std::pair<std::error_code, std::vector<std::string>>>(
+      [&](auto done) { h.s().ids([done](std::error_code ec, std::vector<std::string> v) { done(ec, v); }); });
+  EXPECT_EQ(ids, std::vector<std::string>{"s1"});
+}
+
+// Mutual exclusion, checked by its purpose: increments under the lock from several threads are
+// never lost.
+TEST_P(store_conformance, increments_under_the_lock_from_several_threads_are_all_kept) {
+  harness h(GetParam());
+  if (!h.s().has_locks()) GTEST_SKIP() << "the store has no session locks";
+  ASSERT_FALSE(h.set("n", record_json(R"("n":0)"), now() + 1h));
+  constexpr int threads = 4, each = 25;
+  std::vector<std::thread> workers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < each; ++i) {
+        const std::string owner = "t" + std::to_string(t) + "-" + std::to_string(i);
+        lock_result r;
+        for (int tries = 0; tries < 5000 && !(r = h.lock("n", owner)).acquired; ++tries)
+          std::this_thread::sleep_for(1ms);
+        if (!r.acquired || !r.json) {
+          ++failures;
+          continue;
+        }
+        const auto at = r.json->find(R"("n":)");
+        const int n = std::stoi(r.json->substr(at + 4));
+        if (h.unlock("n", owner, locked_write::kind::set, record_json(R"("n":)" + std::to_string(n + 1)), now() + 1h,
+                     write_condition::if_present))
+          ++failures;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(h.get("n").second, record_json(R"("n":)" + std::to_string(threads * each)));
+}
+
+// --- compare-and-set (concurrency merge) ---------------------------------------------------------
+
+TEST_P(store_conformance, compare_and_set_replaces_only_the_expected_record) {
+  harness h(GetParam());
+  if (!h.s().has_compare_and_set()) GTEST_SKIP() << "the store has no compare-and-set";
+  const std::string v1 = record_json(R"("v":1)"), v2 = record_json(R"("v":2)"), v3 = record_json(R"("v":3)");
+  ASSERT_FALSE(h.set("c", v1, now() + 1h));
+  EXPECT_FALSE(h.cas("c", v1, v2, now() + 1h).error);
+  EXPECT_EQ(h.get("c").second, v2);
+  compare_and_set_result stale = h.cas("c", v1, v3, now() + 1h);
+  EXPECT_EQ(stale.error, error::record_changed);
+  EXPECT_EQ(stale.current, v2);  // what is stored now comes back, to merge into
+  EXPECT_EQ(h.get("c").second, v2);
+  EXPECT_FALSE(h.destroy("c"));
+  compare_and_set_result gone = h.cas("c", v2, v3, now() + 1h);
+  EXPECT_EQ(gone.error, error::session_gone);
+  EXPECT_EQ(h.get("c").second, std::nullopt);  // a destroy is final
+  EXPECT_EQ(h.cas("never", v1, v3, now() + 1h).error, error::session_gone);
+  EXPECT_EQ(h.get("never").second, std::nullopt);
+}
+
+TEST_P(store_conformance, compare_and_set_increments_from_several_threads_are_all_kept) {
+  harness h(GetParam());
+  if (!h.s().has_compare_and_set()) GTEST_SKIP() << "the store has no compare-and-set";
+  ASSERT_FALSE(h.set("k", record_json(R"("n":0)"), now() + 1h));
+  constexpr int threads = 4, each = 25;
+  std::vector<std::thread> workers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = 0; i < each; ++i) {
+        std::optional<std::string> current = h.get("k").second;
+        for (int tries = 0; current && tries < 1000; ++tries) {
+          const int n = std::stoi(current->substr(current->find(R"("n":)") + 4));
+          compare_and_set_result r = h.cas("k", *current, record_json(R"("n":)" + std::to_string(n + 1)), now() + 1h);
+          if (!r.error) break;
+          current = r.error == error::record_changed ? r.current : std::nullopt;
+        }
+        if (!current) ++failures;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(h.get("k").second, record_json(R"("n":)" + std::to_string(threads * each)));
 }
 
 TEST_P(store_conformance, unicode_ids_and_data) {

@@ -1,7 +1,7 @@
-// Issue 14, part 1, end to end: a logout is final. While several clients keep using a session
-// on two servers (one for the memory store), /session-destroy ends it, and afterwards the old
-// cookie never finds it again: no request in flight brings it back, with resave on or off, on
-// memory, Redis and SQLite.
+// Issue 14, end to end: a logout is final. While several clients keep using a session on two
+// servers (one for the memory store), /session-destroy ends it, and afterwards the old cookie
+// never finds it again: no request in flight brings it back, with resave on or off, in every
+// --concurrency mode, on memory, Redis and SQLite.
 
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
@@ -26,24 +26,24 @@ struct store_case {
 
 void PrintTo(const store_case& c, std::ostream* os) { *os << c.name; }
 
-class destroy_under_load : public ::testing::TestWithParam<std::tuple<store_case, bool>> {
+class destroy_under_load : public ::testing::TestWithParam<std::tuple<store_case, bool, std::string>> {
  protected:
   void SetUp() override {
-    const auto& [store, resave] = GetParam();
+    const auto& [store, resave, mode] = GetParam();
     std::string url = "memory";
     if (store.name == "redis") {
       redis_ = std::make_unique<redis_server>();
       url = redis_->url();
     } else if (store.name == "sqlite") {
       db_ = std::filesystem::temp_directory_path() /
-            ("sessionkit-destroy-" + std::to_string(::getpid()) + "-" + std::to_string(resave) + ".db");
+            ("sessionkit-destroy-" + std::to_string(::getpid()) + "-" + std::to_string(resave) + mode + ".db");
       std::filesystem::remove(db_);
       url = "sqlite:" + db_.string();
     }
     for (int i = 0; i < store.servers; ++i) {
       servers_.push_back(std::make_unique<child_process>(
           SESSIONKIT_EXAMPLE_PATH, std::vector<std::string>{"--port", "0", "--store", url, "--resave",
-                                                             resave ? "true" : "false"}));
+                                                             resave ? "true" : "false", "--concurrency", mode}));
       ports_.push_back(servers_.back()->wait_for_listening().port);
     }
   }
@@ -101,9 +101,10 @@ TEST_P(destroy_under_load, a_destroyed_session_is_never_brought_back) {
 INSTANTIATE_TEST_SUITE_P(stores, destroy_under_load,
                          ::testing::Combine(::testing::Values(store_case{"memory", 1}, store_case{"redis", 2},
                                                               store_case{"sqlite", 2}),
-                                            ::testing::Bool()),
+                                            ::testing::Bool(), ::testing::Values("none", "lock", "merge")),
                          [](const auto& info) {
-                           return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_resave" : "");
+                           return std::get<0>(info.param).name + (std::get<1>(info.param) ? "_resave" : "") + "_" +
+                                  std::get<2>(info.param);
                          });
 
 }  // namespace

@@ -55,6 +55,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -466,6 +467,7 @@ struct config {
     std::optional<bool> proxy;
     bool trust_proxy = false;  // Express's `trust proxy` alone (express-session's proxy unset)
     std::string name = "connect.sid";
+    std::vector<std::string> sessionkit_only;  // more flags for sessionkit (e.g. --concurrency lock)
 
     [[nodiscard]] std::string signing_secret() const
     {
@@ -599,6 +601,7 @@ private:
             args.insert(args.end(), {"--proxy", boolean(*c.proxy), "--trust-proxy", boolean(*c.proxy)});
         }
         if (c.trust_proxy) args.insert(args.end(), {"--trust-proxy", "true"});
+        args.insert(args.end(), c.sessionkit_only.begin(), c.sessionkit_only.end());
         process_ = std::make_unique<st::child_process>(example_path, std::move(args));
     }
 
@@ -1597,6 +1600,53 @@ TEST_F(interop_base, session_destroy_outside_the_cookie_path_fails_as_in_node)
     const auto k = sk->get("/session-destroy");
     EXPECT_EQ(n.status, 500U) << describe(n);
     EXPECT_EQ(k.status, n.status) << describe(k);
+}
+
+// ===========================================================================
+// Concurrency control (sessionkit's --concurrency lock / merge) beside a Node app on the same
+// Redis: the sessions stay express-session's, and a lock is never a session to connect-redis.
+
+TEST_F(interop_base, a_session_in_lock_mode_continues_in_node_which_never_sees_the_lock)
+{
+    config c;
+    c.sessionkit_only = {"--concurrency", "lock"};
+    start_pair(c);
+    const auto r1 = sk->get(counter_path);
+    ASSERT_EQ(r1.body, count_body(1)) << describe(r1);
+    const auto cookie = normalise_set_cookie(r1.set_cookies.at(0), "connect.sid", seed_secret);
+    // A sessionkit request holds the session's lock while Node lists the store.
+    auto holder = std::async(std::launch::async, [this, pair = cookie.pair] {
+        return sk->get("/session-hold?ms=1000", with_cookie(pair));
+    });
+    std::this_thread::sleep_for(300ms);
+    ASSERT_EQ(redis.keys("sessionkit-lock:*").size(), 1U) << "the lock should be held now";
+    const auto listed = node->get("/store-sessions");
+    EXPECT_EQ(listed.status, 200U) << describe(listed);
+    EXPECT_EQ(listed.body, R"({"length":1,"ids":[")" + cookie.id + R"("]})");
+    EXPECT_EQ(holder.get().body, count_body(2));
+    // Node continues the session sessionkit wrote, and sessionkit (locking) continues Node's.
+    EXPECT_EQ(node->get(counter_path, with_cookie(cookie.pair)).body, count_body(3));
+    EXPECT_EQ(sk->get(counter_path, with_cookie(cookie.pair)).body, count_body(4));
+    EXPECT_EQ(value("sess:" + cookie.id), stored_json(4));
+    EXPECT_TRUE(redis.keys("sessionkit-lock:*").empty());
+}
+
+TEST_F(interop_base, a_session_merged_by_sessionkit_continues_in_node)
+{
+    config c;
+    c.sessionkit_only = {"--concurrency", "merge"};
+    start_pair(c);
+    const auto r1 = sk->get(counter_path);
+    ASSERT_EQ(r1.body, count_body(1)) << describe(r1);
+    const auto cookie = normalise_set_cookie(r1.set_cookies.at(0), "connect.sid", seed_secret);
+    const header_list h = with_cookie(cookie.pair);
+    EXPECT_EQ(sk->post_data(R"({"a":1})", h).status, 200U);
+    EXPECT_EQ(node->post_data(R"({"b":2})", h).status, 200U);
+    EXPECT_EQ(sk->post_data(R"({"c":3})", h).status, 200U);
+    EXPECT_EQ(node->get("/session-data", h).body, R"({"count":1,"a":1,"b":2,"c":3})");
+    EXPECT_EQ(sk->get("/session-data", h).body, R"({"count":1,"a":1,"b":2,"c":3})");
+    const auto listed = node->get("/store-sessions");
+    EXPECT_EQ(listed.body, R"({"length":1,"ids":[")" + cookie.id + R"("]})");
 }
 
 // ===========================================================================

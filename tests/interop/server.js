@@ -96,6 +96,17 @@ async function main() {
     res.json(data);
   });
 
+  // For interop tests: what connect-redis's own all() and length() see in the store.
+  app.get('/store-sessions', (req, res) => {
+    req.sessionStore.length((err, length) => {
+      if (err) return res.status(500).send(String(err));
+      req.sessionStore.all((err2, all) => {
+        if (err2) return res.status(500).send(String(err2));
+        res.json({ length, ids: (all || []).map((s) => s.id) });
+      });
+    });
+  });
+
   const server = app.listen(Number(env.PORT || 3001), '127.0.0.1', () => {
     console.log('node-example listening on http://127.0.0.1:' + server.address().port);
   });

@@ -102,16 +102,20 @@ response to_response(http::response<http::string_body>&& m)
 
 response exchange(net::io_context& ioc, beast::tcp_stream& stream, beast::flat_buffer& buffer,
                   std::uint16_t port, std::string_view target, const header_list& headers,
-                  std::chrono::milliseconds timeout)
+                  std::chrono::milliseconds timeout, const std::optional<std::string>& post_body = {})
 {
-    http::request<http::empty_body> req{http::verb::get, target, 11};
+    http::request<http::string_body> req{post_body ? http::verb::post : http::verb::get, target, 11};
     req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
     req.set(http::field::user_agent, "sessionkit-integration-tests");
     for (const auto& [name, value] : headers) {
         req.insert(name, value);
     }
+    if (post_body) {
+        req.body() = *post_body;
+        req.prepare_payload();
+    }
 
-    const std::string what = "GET " + std::string(target);
+    const std::string what = (post_body ? "POST " : "GET ") + std::string(target);
     error_code ec = net::error::would_block;
     stream.expires_after(timeout);
     http::async_write(stream, req, [&](error_code e, std::size_t) { ec = e; });
@@ -170,6 +174,18 @@ response get(std::uint16_t port, std::string_view target, const header_list& hea
     beast::flat_buffer buffer;
     connect(ioc, stream, port, timeout);
     auto r = exchange(ioc, stream, buffer, port, target, headers, timeout);
+    close_quietly(stream);
+    return r;
+}
+
+response post(std::uint16_t port, std::string_view target, const std::string& body, const header_list& headers,
+              std::chrono::milliseconds timeout)
+{
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    beast::flat_buffer buffer;
+    connect(ioc, stream, port, timeout);
+    auto r = exchange(ioc, stream, buffer, port, target, headers, timeout, body);
     close_quietly(stream);
     return r;
 }

@@ -42,6 +42,11 @@ std::string describe(const response& r);
 response get(std::uint16_t port, std::string_view target, const header_list& headers = {},
              std::chrono::milliseconds timeout = default_http_timeout);
 
+/// One POST of `body` (with Content-Length; give Content-Type in `headers`) on a fresh
+/// connection, as `get`.
+response post(std::uint16_t port, std::string_view target, const std::string& body, const header_list& headers = {},
+              std::chrono::milliseconds timeout = default_http_timeout);
+
 /// A persistent (keep-alive) connection. It never reconnects on its own:
 /// a test that expects reuse must see a failure if the server closed it.
 class connection {

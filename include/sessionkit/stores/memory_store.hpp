@@ -50,6 +50,15 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
   void touch(std::string_view id, session_record record, completion_handler handler) override;
   /// Every call is answered at once (the data is in this process).
   immediate_store* immediate() noexcept override { return this; }
+  /// Locks live beside the sessions, in this process: requests of one process are serialised.
+  bool has_locks() const noexcept override { return true; }
+  void lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) override;
+  void write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
+                        completion_handler handler) override;
+  void defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) override;
+  bool has_compare_and_set() const noexcept override { return true; }
+  void compare_and_set(std::string_view id, std::string_view expected, session_record record,
+                       compare_and_set_handler handler) override;
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;
@@ -73,6 +82,10 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
   std::error_code set_now(std::string_view id, session_record record, write_condition condition) override;
   std::error_code touch_now(std::string_view id, session_record record) override;
   std::error_code destroy_now(std::string_view id) override;
+  lock_result lock_and_get_now(std::string_view id, lock_claim claim) override;
+  std::error_code write_and_unlock_now(std::string_view id, std::string_view owner, locked_write write) override;
+  compare_and_set_result compare_and_set_now(std::string_view id, std::string_view expected,
+                                             session_record record) override;
 
   struct state;
   std::shared_ptr<state> state_;

@@ -44,6 +44,10 @@ struct redis_serializer {
 struct redis_store_options {
   redis_endpoint endpoint;
   std::string prefix = "sess:";  ///< key = prefix + session id
+  /// Key of a session's lock (concurrency lock) = lock_prefix + "{" + session key + "}": outside
+  /// `prefix` (connect-redis's SCAN of `prefix*` never sees a lock), and in the session's hash
+  /// slot on Redis Cluster (the braces make the session key its hash tag).
+  std::string lock_prefix = "sessionkit-lock:";
   /// TTL in seconds for sessions without a cookie expiry (connect-redis `ttl`, default 86400).
   long long ttl_seconds = 86400;
   /// Overrides every TTL when set (connect-redis `ttl` as a function).
@@ -85,6 +89,19 @@ class SESSIONKIT_API redis_store final : public store {
   void destroy(std::string_view id, completion_handler handler) override;
   bool has_touch() const noexcept override { return true; }
   void touch(std::string_view id, session_record record, completion_handler handler) override;
+  /// Locks are keys beside the sessions (see `redis_store_options::lock_prefix`) holding the
+  /// owner's token with a `PX` lease; taking one loads the session in the same script, and the
+  /// save releases it in the same script as its write: no round trip more than without locks.
+  bool has_locks() const noexcept override { return true; }
+  void lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) override;
+  void write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
+                        completion_handler handler) override;
+  void defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) override;
+  /// A script compares the stored value with the expected one and writes in one step. Needs a
+  /// serializer whose output `parse` gives back exactly (the default does).
+  bool has_compare_and_set() const noexcept override { return true; }
+  void compare_and_set(std::string_view id, std::string_view expected, session_record record,
+                       compare_and_set_handler handler) override;
   bool ready() const noexcept override;
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;

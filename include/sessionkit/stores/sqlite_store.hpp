@@ -47,6 +47,17 @@ class SESSIONKIT_API sqlite_store final : public store {
   void destroy(std::string_view id, completion_handler handler) override;
   bool has_touch() const noexcept override { return true; }
   void touch(std::string_view id, session_record record, completion_handler handler) override;
+  /// Locks are rows of a `session_locks` table in the same file (every process on the file
+  /// shares them), taken and released in the transactions that read and write the session.
+  bool has_locks() const noexcept override { return true; }
+  void lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) override;
+  void write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
+                        completion_handler handler) override;
+  void defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) override;
+  /// One `UPDATE ... WHERE record = expected`.
+  bool has_compare_and_set() const noexcept override { return true; }
+  void compare_and_set(std::string_view id, std::string_view expected, session_record record,
+                       compare_and_set_handler handler) override;
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;

@@ -117,6 +117,11 @@ void redis_connection::post(unique_function<void()> fn) {
   asio::post(strand_, [f = std::move(fn)]() mutable { f(); });
 }
 
+void redis_connection::post_after(std::chrono::milliseconds delay, unique_function<void()> fn) {
+  auto timer = std::make_shared<asio::steady_timer>(strand_, delay);
+  timer->async_wait([timer, f = std::move(fn)](boost::system::error_code) mutable { f(); });
+}
+
 void redis_connection::execute(std::vector<std::string> args, reply_handler handler) {
   execute_formatted(resp_command(args), std::move(handler));
 }

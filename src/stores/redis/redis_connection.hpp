@@ -70,6 +70,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void execute_formatted(std::string wire, reply_handler handler);
   /// Runs `fn` on the strand.
   void post(unique_function<void()> fn);
+  /// Runs `fn` on the strand after `delay`.
+  void post_after(std::chrono::milliseconds delay, unique_function<void()> fn);
   /// Connected and logged in.
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
 

@@ -34,6 +34,59 @@ std::error_code error_of(const redis_reply& r) {
   return is_transient_redis_error(r.text) ? error::store_unavailable : error::store_failure;
 }
 
+// The scripts of the lock and compare-and-set capabilities: each one step on the server.
+// KEYS[1] the lock, KEYS[2] the session; ARGV[1] the owner's token, ARGV[2] the lease (ms).
+// Takes a free lock and reads the session: {1, value or nil}; else {0, lease left in ms}. A lock
+// key with no expiry is none of ours (a foreign value): it gets one, so it cannot block forever.
+constexpr std::string_view lock_and_get_script = R"lua(
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local value = redis.pcall('GET', KEYS[2])
+  if type(value) == 'table' then value = false end
+  return {1, value}
+end
+local left = redis.call('PTTL', KEYS[1])
+if left == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
+end
+return {0, left}
+)lua";
+
+// KEYS[1] the lock, KEYS[2] the session; ARGV[1] the owner's token, ARGV[2] what to do
+// ('set', 'touch', 'del' or 'none'), ARGV[3] the value, ARGV[4] the TTL in seconds ('' none),
+// ARGV[5] 'XX', 'NX' or ''. A set needs the lock still held by the owner (-1: lost, nothing
+// written); 0: the set's condition did not hold; 1: done. The lock is released if it is ours.
+constexpr std::string_view write_and_unlock_script = R"lua(
+local held = redis.pcall('GET', KEYS[1])
+local ours = held == ARGV[1]
+local result = 1
+if ARGV[2] == 'set' then
+  if not ours then return -1 end
+  local command = {'SET', KEYS[2], ARGV[3]}
+  if ARGV[4] ~= '' then command[#command + 1] = 'EX'; command[#command + 1] = ARGV[4] end
+  if ARGV[5] ~= '' then command[#command + 1] = ARGV[5] end
+  if not redis.call(unpack(command)) then result = 0 end
+elseif ARGV[2] == 'touch' then
+  if ARGV[4] ~= '' then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+elseif ARGV[2] == 'del' then
+  redis.call('DEL', KEYS[2])
+end
+if ours then redis.call('DEL', KEYS[1]) end
+return result
+)lua";
+
+// KEYS[1] the session; ARGV[1] the value expected, ARGV[2] the new value, ARGV[3] the TTL in
+// seconds ('' none, 'del' delete). {1}: written; {0}: no session; {2, value}: another value.
+constexpr std::string_view compare_and_set_script = R"lua(
+local value = redis.pcall('GET', KEYS[1])
+if type(value) == 'table' or not value or value == '' then return {0} end
+if value ~= ARGV[1] then return {2, value} end
+if ARGV[3] == 'del' then redis.call('DEL', KEYS[1])
+elseif ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2])
+else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+return {1}
+)lua";
+
 }  // namespace
 
 struct redis_store::impl : std::enable_shared_from_this<impl> {
@@ -41,6 +94,23 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   std::shared_ptr<detail::redis_connection> connection;
 
   std::string key(std::string_view id) const { return options.prefix + std::string(id); }
+  std::string lock_key(std::string_view id) const { return options.lock_prefix + "{" + key(id) + "}"; }
+
+  // The EX argument of a write: seconds, '' for none (disable_ttl); none when the record is
+  // expired already (connect-redis deletes it instead).
+  std::optional<std::string> ttl_argument(const session_record& record) const {
+    if (options.disable_ttl) return std::string();
+    const long long ttl = redis_ttl_for(options, record);
+    if (ttl <= 0) return std::nullopt;
+    return std::to_string(ttl);
+  }
+
+  // Logs and maps a script's error reply.
+  static std::error_code script_error(std::error_code ec, const redis_reply& r) {
+    if (!ec) ec = error_of(r);
+    if (ec && !is_unavailable(ec)) log(log_level::error, "Redis script failed: " + r.text);
+    return ec;
+  }
 
   void run(std::vector<std::string> args, detail::redis_connection::reply_handler h) {
     connection->execute(std::move(args), std::move(h));
@@ -166,6 +236,90 @@ void redis_store::touch(std::string_view id, session_record record, completion_h
   impl_->run_simple(
       detail::resp_command({"EXPIRE", impl_->key(id), std::to_string(redis_ttl_for(impl_->options, record))}),
       std::move(handler));
+}
+
+void redis_store::defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) {
+  impl_->connection->post_after(delay, std::move(fn));
+}
+
+void redis_store::lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) {
+  impl_->run(detail::resp_command({"EVAL", lock_and_get_script, "2", impl_->lock_key(id), impl_->key(id), claim.owner,
+                                   std::to_string(std::max<long long>(1, claim.lease.count()))}),
+             [self = impl_, id = std::string(id), h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+               lock_result result;
+               result.error = impl::script_error(ec, r);
+               if (!result.error && (r.type != redis_reply::kind::array || r.elements.size() != 2))
+                 result.error = error::store_failure;
+               if (result.error) return h(std::move(result));
+               result.acquired = r.elements[0].integer == 1;
+               const redis_reply& second = r.elements[1];
+               if (!result.acquired) {
+                 result.held_for = std::chrono::milliseconds(std::max<long long>(0, second.integer));
+               } else if (second.type == redis_reply::kind::string && !second.text.empty()) {
+                 result.json = self->options.serializer.parse(second.text);
+                 if (!result.json) log(log_level::warning, "Redis value of session " + redact_id(id) + " cannot be parsed");
+               }
+               h(std::move(result));
+             });
+}
+
+void redis_store::write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
+                                   completion_handler handler) {
+  std::string_view what = "none";
+  std::string value, ttl, condition;
+  switch (write.what) {
+    case locked_write::kind::none: break;
+    case locked_write::kind::set:
+      if (auto t = impl_->ttl_argument(write.record)) {
+        what = "set";
+        value = impl_->options.serializer.stringify(write.record.json);
+        ttl = std::move(*t);
+        if (write.condition == write_condition::if_present) condition = "XX";
+        if (write.condition == write_condition::if_absent) condition = "NX";
+      } else if (write.condition != write_condition::if_absent) {
+        what = "del";  // expired: deleted, as connect-redis does
+      }
+      break;
+    case locked_write::kind::touch:
+      if (!impl_->options.disable_touch && !impl_->options.disable_ttl) {
+        what = "touch";
+        ttl = std::to_string(redis_ttl_for(impl_->options, write.record));
+      }
+      break;
+    case locked_write::kind::destroy: what = "del"; break;
+  }
+  impl_->run(detail::resp_command({"EVAL", write_and_unlock_script, "2", impl_->lock_key(id), impl_->key(id), owner,
+                                   what, value, ttl, condition}),
+             [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+               ec = impl::script_error(ec, r);
+               if (!ec && r.type != redis_reply::kind::integer) ec = error::store_failure;
+               if (!ec && r.integer == -1) ec = error::lock_lost;
+               if (!ec && r.integer == 0) ec = error::session_gone;
+               h(ec);
+             });
+}
+
+void redis_store::compare_and_set(std::string_view id, std::string_view expected, session_record record,
+                                  compare_and_set_handler handler) {
+  const auto ttl = impl_->ttl_argument(record);
+  impl_->run(detail::resp_command({"EVAL", compare_and_set_script, "1", impl_->key(id),
+                                   impl_->options.serializer.stringify(expected),
+                                   impl_->options.serializer.stringify(record.json), ttl ? *ttl : std::string("del")}),
+             [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+               compare_and_set_result result;
+               result.error = impl::script_error(ec, r);
+               if (!result.error && (r.type != redis_reply::kind::array || r.elements.empty()))
+                 result.error = error::store_failure;
+               if (result.error) return h(std::move(result));
+               switch (r.elements[0].integer) {
+                 case 1: break;
+                 case 0: result.error = error::session_gone; break;
+                 default:
+                   result.error = error::record_changed;
+                   if (r.elements.size() == 2) result.current = self->options.serializer.parse(r.elements[1].text);
+               }
+               h(std::move(result));
+             });
 }
 
 void redis_store::ids(ids_handler handler) {

@@ -12,6 +12,7 @@
 #include <deque>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 #include <thread>
 
 namespace sessionkit {
@@ -79,7 +80,8 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
   sqlite_store_options options;
   sqlite3* db = nullptr;
   std::unique_ptr<statement> get_stmt, upsert_stmt, update_live_stmt, insert_absent_stmt, delete_stmt, prune_stmt,
-      all_stmt, count_stmt, clear_stmt;
+      all_stmt, count_stmt, clear_stmt, take_lock_stmt, lock_holder_stmt, release_lock_stmt, cas_stmt,
+      prune_locks_stmt;
   std::thread worker;
   std::mutex mutex;
   std::condition_variable wake;
@@ -94,6 +96,8 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     get_stmt.reset(); upsert_stmt.reset(); update_live_stmt.reset(); insert_absent_stmt.reset();
     delete_stmt.reset(); prune_stmt.reset();
     all_stmt.reset(); count_stmt.reset(); clear_stmt.reset();
+    take_lock_stmt.reset(); lock_holder_stmt.reset(); release_lock_stmt.reset(); cas_stmt.reset();
+    prune_locks_stmt.reset();
     if (db) sqlite3_close_v2(db);
   }
 
@@ -134,6 +138,20 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     all_stmt = std::make_unique<statement>(db, "SELECT id, record FROM sessions WHERE expires > ?1");
     count_stmt = std::make_unique<statement>(db, "SELECT count(*) FROM sessions WHERE expires > ?1");
     clear_stmt = std::make_unique<statement>(db, "DELETE FROM sessions");
+    // Session locks (concurrency lock), shared by every process on the file: a row per held
+    // lock with its owner's token and the end of its lease (wall-clock ms).
+    exec("CREATE TABLE IF NOT EXISTS session_locks (id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+         "until INTEGER NOT NULL) WITHOUT ROWID");
+    take_lock_stmt = std::make_unique<statement>(
+        db, "INSERT INTO session_locks (id, owner, until) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT(id) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            "WHERE session_locks.until <= ?4");
+    lock_holder_stmt = std::make_unique<statement>(db, "SELECT owner, until FROM session_locks WHERE id = ?1");
+    release_lock_stmt = std::make_unique<statement>(db, "DELETE FROM session_locks WHERE id = ?1 AND owner = ?2");
+    prune_locks_stmt = std::make_unique<statement>(db, "DELETE FROM session_locks WHERE until <= ?1");
+    // Compare-and-set: the comparison and the write are one statement.
+    cas_stmt = std::make_unique<statement>(
+        db, "UPDATE sessions SET record = ?3, expires = ?4 WHERE id = ?1 AND record = ?2 AND expires > ?5");
   }
 
   void start() {
@@ -201,6 +219,62 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     return delete_stmt->step();
   }
 
+  // Runs `body` (which returns an error) in one IMMEDIATE transaction: committed when it
+  // succeeds, rolled back when it fails.
+  template <class Body>
+  std::error_code in_transaction(const char* what, Body&& body) {
+    const int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return report(rc, what);
+    std::error_code ec = body();
+    if (ec) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return ec;
+    }
+    const int committed = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    if (committed != SQLITE_OK) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return report(committed, what);
+    }
+    return {};
+  }
+
+  // The live record of `id`, if any (`ec` set when SQLite fails).
+  std::optional<std::string> live_record(std::string_view id, timestamp at, std::error_code& ec, const char* what) {
+    reset_guard g{*get_stmt};
+    get_stmt->bind(1, id).bind(2, ms_of(at));
+    const int rc = get_stmt->step();
+    if (rc == SQLITE_ROW) return get_stmt->text(0);
+    if (rc != SQLITE_DONE) ec = report(rc, what);
+    return std::nullopt;
+  }
+
+  // Touch inside a transaction: only a live session; its data stays as stored (another process
+  // may have changed it), only the cookie and the expiry are refreshed.
+  std::error_code touch_row(std::string_view id, const session_record& record, timestamp at) {
+    std::error_code ec;
+    const std::optional<std::string> stored = live_record(id, at, ec, "touch");
+    if (!stored || ec) return ec;
+    const timestamp expires = expiry_of(record, at);
+    std::optional<std::string> spliced;
+    if (auto cookie = record::leading_cookie(record.json)) spliced = record::with_cookie(*stored, *cookie);
+    return report(expires <= at ? remove(id) : upsert(id, spliced ? *spliced : *stored, expires), "touch");
+  }
+
+  // A set under `condition` (the store's `set_if`); `error::session_gone` when it did not hold.
+  std::error_code write_row(std::string_view id, const session_record& record, write_condition condition) {
+    const timestamp at = now();
+    const timestamp expires = expiry_of(record, at);
+    if (expires <= at) {
+      // Already expired: delete rather than store, as connect-redis does (a new one: nothing).
+      if (condition != write_condition::if_absent) return report(remove(id), "set");
+      return {};
+    }
+    if (condition == write_condition::always) return report(upsert(id, record.json, expires), "set");
+    bool written = false;
+    if (auto ec = report(write_if(id, record.json, expires, at, condition, written), "set")) return ec;
+    return written ? std::error_code() : std::error_code(error::session_gone);
+  }
+
   std::error_code report(int rc, const char* what) {
     if (rc == SQLITE_DONE || rc == SQLITE_ROW || rc == SQLITE_OK) return {};
     log(log_level::error, std::string("SQLite ") + what + " failed: " + sqlite3_errstr(rc));
@@ -214,9 +288,14 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
       if (ec || !self) return;
       self->submit([self](bool run) {
         if (!run) return;
-        reset_guard g{*self->prune_stmt};
-        self->prune_stmt->bind(1, ms_of(now()));
-        self->report(self->prune_stmt->step(), "prune");
+        {
+          reset_guard g{*self->prune_stmt};
+          self->prune_stmt->bind(1, ms_of(now()));
+          self->report(self->prune_stmt->step(), "prune");
+        }
+        reset_guard g{*self->prune_locks_stmt};
+        self->prune_locks_stmt->bind(1, ms_of(now()));
+        self->report(self->prune_locks_stmt->step(), "prune locks");
       });
       self->schedule_prune();
     });
@@ -272,19 +351,7 @@ void sqlite_store::set_if(std::string_view id, session_record record, write_cond
   impl_->submit([self = impl_, id = std::string(id), record = std::move(record), condition,
                  h = std::move(handler)](bool run) mutable {
     if (!run) return self->complete([h = std::move(h)]() mutable { h(error::shut_down); });
-    const timestamp at = now();
-    const timestamp expires = self->expiry_of(record, at);
-    std::error_code ec;
-    if (expires <= at) {
-      // Already expired: delete rather than store, as connect-redis does (a new one: nothing).
-      if (condition != write_condition::if_absent) ec = self->report(self->remove(id), "set");
-    } else if (condition == write_condition::always) {
-      ec = self->report(self->upsert(id, record.json, expires), "set");
-    } else {
-      bool written = false;
-      ec = self->report(self->write_if(id, record.json, expires, at, condition, written), "set");
-      if (!ec && !written) ec = error::session_gone;
-    }
+    const std::error_code ec = self->write_row(id, record, condition);
     self->complete([h = std::move(h), ec]() mutable { h(ec); });
   });
 }
@@ -300,32 +367,117 @@ void sqlite_store::destroy(std::string_view id, completion_handler handler) {
 void sqlite_store::touch(std::string_view id, session_record record, completion_handler handler) {
   impl_->submit([self = impl_, id = std::string(id), record = std::move(record), h = std::move(handler)](bool run) mutable {
     if (!run) return self->complete([h = std::move(h)]() mutable { h(error::shut_down); });
-    // Only a live session is touched; its data stays as stored (another process may have
-    // changed it), only the cookie and the expiry are refreshed. One transaction.
-    const timestamp at = now();
-    std::error_code ec;
-    int rc = sqlite3_exec(self->db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) {
-      ec = self->report(rc, "touch");
-    } else {
-      std::optional<std::string> stored;
-      {
-        reset_guard g{*self->get_stmt};
-        self->get_stmt->bind(1, id).bind(2, ms_of(at));
-        rc = self->get_stmt->step();
-        if (rc == SQLITE_ROW) stored = self->get_stmt->text(0);
-        else if (rc != SQLITE_DONE) ec = self->report(rc, "touch");
-      }
-      if (stored && !ec) {
-        const timestamp expires = self->expiry_of(record, at);
-        std::optional<std::string> spliced;
-        if (auto cookie = record::leading_cookie(record.json)) spliced = record::with_cookie(*stored, *cookie);
-        rc = expires <= at ? self->remove(id) : self->upsert(id, spliced ? *spliced : *stored, expires);
-        ec = self->report(rc, "touch");
-      }
-      sqlite3_exec(self->db, ec ? "ROLLBACK" : "COMMIT", nullptr, nullptr, nullptr);
-    }
+    const std::error_code ec = self->in_transaction("touch", [&] { return self->touch_row(id, record, now()); });
     self->complete([h = std::move(h), ec]() mutable { h(ec); });
+  });
+}
+
+void sqlite_store::defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(impl_->executor, delay);
+  timer->async_wait([timer, f = std::move(fn)](boost::system::error_code) mutable { f(); });
+}
+
+void sqlite_store::lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) {
+  impl_->submit([self = impl_, id = std::string(id), owner = std::string(claim.owner), lease = claim.lease,
+                 h = std::move(handler)](bool run) mutable {
+    lock_result result;
+    if (!run) {
+      result.error = error::shut_down;
+      return self->complete([h = std::move(h), result = std::move(result)]() mutable { h(std::move(result)); });
+    }
+    result.error = self->in_transaction("lock", [&]() -> std::error_code {
+      const timestamp at = now();
+      {
+        statement& st = *self->take_lock_stmt;
+        reset_guard g{st};
+        st.bind(1, id).bind(2, owner).bind(3, ms_of(at) + lease.count()).bind(4, ms_of(at));
+        if (auto ec = self->report(st.step(), "lock")) return ec;
+        result.acquired = sqlite3_changes(self->db) > 0;
+      }
+      std::error_code ec;
+      if (result.acquired) {
+        result.json = self->live_record(id, at, ec, "lock");
+      } else {
+        statement& st = *self->lock_holder_stmt;
+        reset_guard g{st};
+        st.bind(1, id);
+        if (st.step() == SQLITE_ROW)
+          result.held_for = std::chrono::milliseconds(std::max<long long>(0, st.integer(1) - ms_of(at)));
+      }
+      return ec;
+    });
+    if (result.error) {
+      result.acquired = false;
+      result.json.reset();
+    }
+    self->complete([h = std::move(h), result = std::move(result)]() mutable { h(std::move(result)); });
+  });
+}
+
+void sqlite_store::write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
+                                    completion_handler handler) {
+  impl_->submit([self = impl_, id = std::string(id), owner = std::string(owner), write = std::move(write),
+                 h = std::move(handler)](bool run) mutable {
+    if (!run) return self->complete([h = std::move(h)]() mutable { h(error::shut_down); });
+    std::error_code outcome;  // of the write itself: lock_lost and session_gone still commit the release
+    const std::error_code ec = self->in_transaction("unlock", [&]() -> std::error_code {
+      const timestamp at = now();
+      bool held = false, live = false;
+      {
+        statement& st = *self->lock_holder_stmt;
+        reset_guard g{st};
+        st.bind(1, id);
+        if (st.step() == SQLITE_ROW && st.text(0) == owner) {
+          held = true;
+          live = st.integer(1) > ms_of(at);
+        }
+      }
+      std::error_code failed;
+      switch (write.what) {
+        case locked_write::kind::none: break;
+        case locked_write::kind::set:
+          if (!live) outcome = error::lock_lost;
+          else if ((failed = self->write_row(id, write.record, write.condition)) == error::session_gone)
+            outcome = std::exchange(failed, {});
+          break;
+        case locked_write::kind::touch: failed = self->touch_row(id, write.record, at); break;
+        case locked_write::kind::destroy: failed = self->report(self->remove(id), "destroy"); break;
+      }
+      if (failed) return failed;
+      if (!held) return {};
+      statement& st = *self->release_lock_stmt;
+      reset_guard g{st};
+      st.bind(1, id).bind(2, owner);
+      return self->report(st.step(), "unlock");
+    });
+    self->complete([h = std::move(h), ec = ec ? ec : outcome]() mutable { h(ec); });
+  });
+}
+
+void sqlite_store::compare_and_set(std::string_view id, std::string_view expected, session_record record,
+                                   compare_and_set_handler handler) {
+  impl_->submit([self = impl_, id = std::string(id), expected = std::string(expected), record = std::move(record),
+                 h = std::move(handler)](bool run) mutable {
+    compare_and_set_result result;
+    if (!run) {
+      result.error = error::shut_down;
+      return self->complete([h = std::move(h), result = std::move(result)]() mutable { h(std::move(result)); });
+    }
+    const timestamp at = now();
+    const timestamp expires = self->expiry_of(record, at);
+    {
+      statement& st = *self->cas_stmt;
+      reset_guard g{st};
+      // An expired record's write is a delete; as a compare-and-set it expires the row at once.
+      st.bind(1, id).bind(2, expected).bind(3, record.json).bind(4, ms_of(expires > at ? expires : at)).bind(5, ms_of(at));
+      result.error = self->report(st.step(), "compare-and-set");
+    }
+    if (!result.error && sqlite3_changes(self->db) == 0) {
+      std::error_code ec;
+      result.current = self->live_record(id, at, ec, "compare-and-set");
+      result.error = ec ? ec : result.current ? std::error_code(error::record_changed) : std::error_code(error::session_gone);
+    }
+    self->complete([h = std::move(h), result = std::move(result)]() mutable { h(std::move(result)); });
   });
 }
 
