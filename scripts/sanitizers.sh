@@ -30,5 +30,5 @@ if [[ "${1:-all}" == all || "${1:-}" == tsan ]]; then
   # conformance suite (two completion threads), Redis pipelining, multi-threaded servers.
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
     ctest --test-dir build-tsan --output-on-failure -j 2 \
-      -R 'memory_store|store_conformance|redis_store_fixture|example_server_threads|sqlite_example|redis_example.two_servers|three_frameworks|hardening_shutdown|engine_decision|destroy_final|asio_forms|beast_entry'
+      -R 'memory_store|store_conformance|redis_store_fixture|example_server_threads|sqlite_example|redis_example.two_servers|three_frameworks|hardening_shutdown|engine_decision|destroy_final|asio_forms|beast_entry|lock_mode|merge_mode|concurrency_control|concurrency_frameworks'
 fi

@@ -5,6 +5,7 @@
 // --lock-timeout is a 503 that writes nothing; a foreign value in a lock key and Redis going
 // away while a lock is held do no harm.
 
+#include "example_binaries.hpp"
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
@@ -214,6 +215,44 @@ TEST_P(concurrency_control, redis_going_away_while_a_lock_is_held_fails_that_req
 INSTANTIATE_TEST_SUITE_P(stores, concurrency_control,
                          ::testing::Values(store_case{"memory", 1}, store_case{"redis", 2}, store_case{"sqlite", 2}),
                          [](const auto& info) { return info.param.name; });
+
+// Every example server takes --concurrency and --lock-timeout: 32 parallel increments (lock)
+// and 32 parallel new keys (merge) on one server each.
+class concurrency_frameworks : public ::testing::TestWithParam<std::tuple<example_binary, std::string>> {};
+
+TEST_P(concurrency_frameworks, nothing_is_lost_under_parallel_requests) {
+  const auto& [binary, mode] = GetParam();
+  child_process server(binary.path, {"--port", "0", "--concurrency", mode, "--lock-timeout", "20000"});
+  const std::uint16_t port = server.wait_for_listening().port;
+  cookie_jar jar;
+  const auto made = get(port, "/memory-store-counter");
+  ASSERT_EQ(made.body, "count is 1") << describe(made);
+  jar.store(made);
+  std::vector<std::future<response>> requests;
+  for (int i = 0; i < 32; ++i) {
+    header_list h = jar.headers();
+    h.emplace_back("Content-Type", "application/json");
+    requests.push_back(std::async(std::launch::async, [port, h, i, lock = mode == "lock"] {
+      if (lock) return get(port, "/memory-store-counter", h, 30s);
+      return post(port, "/session-data", R"({"key)" + std::to_string(i) + R"(":true})", h, 30s);
+    }));
+  }
+  for (auto& r : requests) {
+    const response got = r.get();
+    EXPECT_EQ(got.status, 200u) << describe(got);
+  }
+  const auto data = get(port, "/session-data", jar.headers()).body;
+  if (mode == "lock") {
+    EXPECT_NE(data.find(R"("count":33)"), std::string::npos) << data;
+  } else {
+    for (int i = 0; i < 32; ++i)
+      EXPECT_NE(data.find("\"key" + std::to_string(i) + "\":true"), std::string::npos) << i << " lost: " << data;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(frameworks, concurrency_frameworks,
+                         ::testing::Combine(::testing::ValuesIn(example_binaries()), ::testing::Values("lock", "merge")),
+                         [](const auto& info) { return std::get<0>(info.param).framework + "_" + std::get<1>(info.param); });
 
 }  // namespace
 }  // namespace sessionkit::test
