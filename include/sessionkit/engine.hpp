@@ -234,11 +234,10 @@ class SESSIONKIT_API session_state {
   bool touched_ = false;
   bool present_ = false;
   bool stored_ = false;  // the session's id has a record in the store (loaded, or saved)
-  // merge only: the record the store holds as far as this request knows, and its data's text
-  // (the base this request's own changes are measured from).
+  // merge only: the record the store holds as far as this request knows (its data is the base
+  // this request's own changes are measured from).
   bool merging_ = false;
   std::string expected_record_;
-  std::string merge_base_;
   session session_;
 };
 

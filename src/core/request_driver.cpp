@@ -11,6 +11,18 @@
 #include <random>
 
 namespace sessionkit {
+namespace {
+
+// A lock owner's token: unique across requests, threads, processes and machines (a random
+// prefix per thread and a counter), not secret (holding a lock grants nothing to a client). No
+// system call per request.
+std::string lock_owner_token() {
+  thread_local const std::string prefix = generate_id() + ".";
+  thread_local std::uint64_t next = 0;
+  return prefix + std::to_string(++next);
+}
+
+}  // namespace
 
 std::shared_ptr<request_driver> engine::begin(const request_info& request) const {
   return std::make_shared<request_driver>(*this, request);
@@ -84,7 +96,7 @@ void request_driver::load(completion_handler handler) {
       return handler({});
   }
   if (mode_ == concurrency_mode::lock) {
-    lock_owner_ = generate_id();
+    lock_owner_ = lock_owner_token();
     lock_deadline_ = clock::now() + owner().settings().lock_timeout;
     return try_lock(std::move(handler), started(), 0);
   }

@@ -99,10 +99,7 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       session_.keys_before_cookie_ = std::move(parts.keys_before_cookie);
       original_data_ = std::move(parts.stored_data_text);
       if (!engine_.settings().resave) saved_data_ = original_data_;
-      if (merging_) {
-        expected_record_ = *json;
-        merge_base_ = original_data_;
-      }
+      if (merging_) expected_record_ = *json;
       present_ = true;
       stored_ = true;
       return;
@@ -236,10 +233,7 @@ std::error_code session_state::on_reloaded(std::optional<std::string_view> json)
 }
 
 void session_state::on_written(std::string record_json) {
-  if (!merging_) return;
-  record::parts parts;
-  if (record::decode(record_json, parts)) merge_base_ = std::move(parts.stored_data_text);
-  expected_record_ = std::move(record_json);
+  if (merging_) expected_record_ = std::move(record_json);
 }
 
 std::error_code session_state::rebase(std::string_view current, session_record& out) {
@@ -249,9 +243,12 @@ std::error_code session_state::rebase(std::string_view current, session_record& 
                               " is not a session record; not overwritten");
     return error::invalid_record;
   }
-  // This request's changes since the base: keys whose JSON text differs, and keys it deleted.
+  // This request's changes since it last read or wrote the record (the base): keys whose JSON
+  // text differs, and keys it deleted. Worked out only here, on a conflict.
+  record::parts last_known;
   std::error_code parse_error;
-  auto base_value = parse_json(merge_base_, parse_error);
+  std::optional<boost::json::value> base_value;
+  if (record::decode(expected_record_, last_known)) base_value = parse_json(last_known.stored_data_text, parse_error);
   static const boost::json::object no_keys;
   const boost::json::object& base =
       base_value && base_value->is_object() ? base_value->get_object() : no_keys;
@@ -269,7 +266,6 @@ std::error_code session_state::rebase(std::string_view current, session_record& 
   out = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
          session_.cookie_.expires};
   expected_record_ = current;
-  merge_base_ = std::move(fresh.stored_data_text);
   if (was_saved) saved_data_ = std::move(data_text);
   return check_size(out);
 }

@@ -88,6 +88,40 @@ TEST_F(redis_store_fixture, set_get_destroy_with_connect_redis_keys) {
   EXPECT_FALSE(destroy("abc"));  // destroying nothing is fine
 }
 
+// The lock and compare-and-set scripts go by EVALSHA; a Redis that lost its script cache (a
+// restart, SCRIPT FLUSH) gets the body again, and the lock key sits outside the session prefix,
+// in the session key's hash slot ({sess:ID} is its hash tag).
+TEST_F(redis_store_fixture, scripts_survive_a_flushed_script_cache_and_lock_keys_are_apart) {
+  open();
+  EXPECT_FALSE(set("s", record, std::nullopt));
+  auto lock = [&](const std::string& owner) {
+    std::promise<lock_result> p;
+    store_->lock_and_get("s", {owner, 5s}, [&](lock_result r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  redis_.command({"SCRIPT", "FLUSH"});
+  lock_result a = lock("a");
+  ASSERT_FALSE(a.error);
+  EXPECT_TRUE(a.acquired);
+  EXPECT_EQ(a.json, record);
+  EXPECT_EQ(redis_.get("sessionkit-lock:{sess:s}"), "a");
+  EXPECT_GT(redis_.command({"PTTL", "sessionkit-lock:{sess:s}"}).integer, 0);
+  redis_.command({"SCRIPT", "FLUSH"});
+  locked_write w;
+  w.what = locked_write::kind::set;
+  w.record = {R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"n":2})", std::nullopt};
+  w.condition = write_condition::if_present;
+  EXPECT_FALSE(run([&](completion_handler h) { store_->write_and_unlock("s", "a", std::move(w), std::move(h)); }));
+  EXPECT_EQ(redis_.get("sessionkit-lock:{sess:s}"), std::nullopt);
+  EXPECT_NE(redis_.get("sess:s").value_or("").find(R"("n":2)"), std::string::npos);
+  redis_.command({"SCRIPT", "FLUSH"});
+  std::promise<compare_and_set_result> p;
+  store_->compare_and_set("s", "stale", {record, std::nullopt}, [&](compare_and_set_result r) { p.set_value(std::move(r)); });
+  const compare_and_set_result r = p.get_future().get();
+  EXPECT_EQ(r.error, error::record_changed);
+  EXPECT_NE(r.current.value_or("").find(R"("n":2)"), std::string::npos);
+}
+
 TEST_F(redis_store_fixture, ttl_rules_match_connect_redis) {
   open();
   set("none", record, std::nullopt);

@@ -117,6 +117,17 @@ void redis_connection::post(unique_function<void()> fn) {
   asio::post(strand_, [f = std::move(fn)]() mutable { f(); });
 }
 
+void redis_connection::execute_transaction(std::vector<std::string> wires, reply_handler handler) {
+  asio::post(strand_, [self = shared_from_this(), wires = std::move(wires), h = std::move(handler)]() mutable {
+    if (self->stopped_) return h(error::shut_down, {});
+    if (!self->ready_ || !self->context_) return h(error::store_unavailable, {});
+    // Sent back to back from one strand handler: no other command comes in between.
+    for (std::size_t i = 0; i + 1 < wires.size(); ++i)
+      self->send(std::make_unique<command>(std::move(wires[i]), [](std::error_code, redis_reply) {}));
+    self->send(std::make_unique<command>(std::move(wires.back()), std::move(h)));
+  });
+}
+
 void redis_connection::post_after(std::chrono::milliseconds delay, unique_function<void()> fn) {
   auto timer = std::make_shared<asio::steady_timer>(strand_, delay);
   timer->async_wait([timer, f = std::move(fn)](boost::system::error_code) mutable { f(); });

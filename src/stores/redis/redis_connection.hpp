@@ -68,6 +68,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void execute(std::vector<std::string> args, reply_handler handler);
   /// The same with a command already in RESP (see `resp_command`).
   void execute_formatted(std::string wire, reply_handler handler);
+  /// Sends the commands (RESP) back to back, nothing else in between (MULTI ... EXEC); the
+  /// handler gets the last one's reply (the others' are dropped).
+  void execute_transaction(std::vector<std::string> wires, reply_handler handler);
   /// Runs `fn` on the strand.
   void post(unique_function<void()> fn);
   /// Runs `fn` on the strand after `delay`.

@@ -5,6 +5,8 @@
 #include <sessionkit/id.hpp>
 #include <sessionkit/log.hpp>
 
+#include <openssl/evp.h>
+
 #include <unordered_set>
 
 namespace sessionkit {
@@ -35,40 +37,25 @@ std::error_code error_of(const redis_reply& r) {
 }
 
 // The scripts of the lock and compare-and-set capabilities: each one step on the server.
-// KEYS[1] the lock, KEYS[2] the session; ARGV[1] the owner's token, ARGV[2] the lease (ms).
-// Takes a free lock and reads the session: {1, value or nil}; else {0, lease left in ms}. A lock
-// key with no expiry is none of ours (a foreign value): it gets one, so it cannot block forever.
-constexpr std::string_view lock_and_get_script = R"lua(
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local value = redis.pcall('GET', KEYS[2])
-  if type(value) == 'table' then value = false end
-  return {1, value}
-end
-local left = redis.call('PTTL', KEYS[1])
-if left == -1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  left = tonumber(ARGV[2])
-end
-return {0, left}
-)lua";
-
 // KEYS[1] the lock, KEYS[2] the session; ARGV[1] the owner's token, ARGV[2] what to do
 // ('set', 'touch', 'del' or 'none'), ARGV[3] the value, ARGV[4] the TTL in seconds ('' none),
 // ARGV[5] 'XX', 'NX' or ''. A set needs the lock still held by the owner (-1: lost, nothing
 // written); 0: the set's condition did not hold; 1: done. The lock is released if it is ours.
 constexpr std::string_view write_and_unlock_script = R"lua(
-local held = redis.pcall('GET', KEYS[1])
-local ours = held == ARGV[1]
+local ours = redis.pcall('GET', KEYS[1]) == ARGV[1]
 local result = 1
-if ARGV[2] == 'set' then
+local what = ARGV[2]
+if what == 'set' then
   if not ours then return -1 end
-  local command = {'SET', KEYS[2], ARGV[3]}
-  if ARGV[4] ~= '' then command[#command + 1] = 'EX'; command[#command + 1] = ARGV[4] end
-  if ARGV[5] ~= '' then command[#command + 1] = ARGV[5] end
-  if not redis.call(unpack(command)) then result = 0 end
-elseif ARGV[2] == 'touch' then
+  local ok
+  if ARGV[4] == '' then
+    if ARGV[5] == '' then ok = redis.call('SET', KEYS[2], ARGV[3]) else ok = redis.call('SET', KEYS[2], ARGV[3], ARGV[5]) end
+  elseif ARGV[5] == '' then ok = redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+  else ok = redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4], ARGV[5]) end
+  if not ok then result = 0 end
+elseif what == 'touch' then
   if ARGV[4] ~= '' then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-elseif ARGV[2] == 'del' then
+elseif what == 'del' then
   redis.call('DEL', KEYS[2])
 end
 if ours then redis.call('DEL', KEYS[1]) end
@@ -89,6 +76,32 @@ return {1}
 
 }  // namespace
 
+// A script sent by its SHA1 (EVALSHA): Redis caches scripts, so the body goes over the wire only
+// when Redis does not know it yet (NOSCRIPT, after a restart or SCRIPT FLUSH).
+struct lua_script {
+  std::string_view body;
+  std::string sha;
+  explicit lua_script(std::string_view text) : body(text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < size; ++i) {
+      sha.push_back(hex[digest[i] >> 4]);
+      sha.push_back(hex[digest[i] & 15]);
+    }
+  }
+};
+
+const lua_script& write_and_unlock_lua() {
+  static const lua_script s(write_and_unlock_script);
+  return s;
+}
+const lua_script& compare_and_set_lua() {
+  static const lua_script s(compare_and_set_script);
+  return s;
+}
+
 struct redis_store::impl : std::enable_shared_from_this<impl> {
   redis_store_options options;
   std::shared_ptr<detail::redis_connection> connection;
@@ -103,6 +116,19 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     const long long ttl = redis_ttl_for(options, record);
     if (ttl <= 0) return std::nullopt;
     return std::to_string(ttl);
+  }
+
+  // EVALSHA script numkeys args..., falling back to EVAL when Redis does not have the script.
+  void run_script(const lua_script& script, std::vector<std::string> args, detail::redis_connection::reply_handler h) {
+    args.insert(args.begin(), {"EVALSHA", script.sha});
+    std::string wire = detail::resp_command(args);
+    run(std::move(wire), [self = shared_from_this(), &script, args = std::move(args),
+                          h = std::move(h)](std::error_code ec, redis_reply r) mutable {
+      if (ec || r.type != redis_reply::kind::error || r.text.rfind("NOSCRIPT", 0) != 0) return h(ec, std::move(r));
+      args[0] = "EVAL";
+      args[1] = std::string(script.body);
+      self->run(detail::resp_command(args), std::move(h));
+    });
   }
 
   // Logs and maps a script's error reply.
@@ -242,25 +268,45 @@ void redis_store::defer_for(std::chrono::milliseconds delay, detail::unique_func
   impl_->connection->post_after(delay, std::move(fn));
 }
 
+// MULTI / SET lock owner NX PX lease / GET session / PTTL lock / EXEC: takes a free lock and
+// reads the session in one step, with no script (cheaper for Redis than Lua).
 void redis_store::lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) {
-  impl_->run(detail::resp_command({"EVAL", lock_and_get_script, "2", impl_->lock_key(id), impl_->key(id), claim.owner,
-                                   std::to_string(std::max<long long>(1, claim.lease.count()))}),
-             [self = impl_, id = std::string(id), h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-               lock_result result;
-               result.error = impl::script_error(ec, r);
-               if (!result.error && (r.type != redis_reply::kind::array || r.elements.size() != 2))
-                 result.error = error::store_failure;
-               if (result.error) return h(std::move(result));
-               result.acquired = r.elements[0].integer == 1;
-               const redis_reply& second = r.elements[1];
-               if (!result.acquired) {
-                 result.held_for = std::chrono::milliseconds(std::max<long long>(0, second.integer));
-               } else if (second.type == redis_reply::kind::string && !second.text.empty()) {
-                 result.json = self->options.serializer.parse(second.text);
-                 if (!result.json) log(log_level::warning, "Redis value of session " + redact_id(id) + " cannot be parsed");
-               }
-               h(std::move(result));
-             });
+  const std::string lock_key = impl_->lock_key(id);
+  const std::string lease = std::to_string(std::max<long long>(1, claim.lease.count()));
+  std::vector<std::string> wires{detail::resp_command({"MULTI"}),
+                                 detail::resp_command({"SET", lock_key, claim.owner, "NX", "PX", lease}),
+                                 detail::resp_command({"GET", impl_->key(id)}),
+                                 detail::resp_command({"PTTL", lock_key}), detail::resp_command({"EXEC"})};
+  impl_->connection->execute_transaction(
+      std::move(wires), [self = impl_, id = std::string(id), lock_key, lease,
+                         h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+        lock_result result;
+        result.error = impl::script_error(ec, r);
+        if (!result.error && (r.type != redis_reply::kind::array || r.elements.size() != 3))
+          result.error = error::store_failure;
+        if (result.error) return h(std::move(result));
+        result.acquired = r.elements[0].type == redis_reply::kind::status;  // OK; nil: held
+        if (!result.acquired) {
+          const long long left = r.elements[2].integer;
+          result.held_for = std::chrono::milliseconds(std::max<long long>(0, left));
+          // A lock key with no expiry is none of ours (a foreign value): it gets the lease as
+          // its expiry (NX: only if it still has none), so it cannot block the session forever.
+          if (left == -1) {
+            log(log_level::warning, "Redis lock key of session " + redact_id(id) +
+                                        " has no expiry (not written by sessionkit); giving it one");
+            self->run(detail::resp_command({"PEXPIRE", lock_key, lease, "NX"}), [](std::error_code, redis_reply) {});
+          }
+          return h(std::move(result));
+        }
+        const redis_reply& value = r.elements[1];
+        if (value.type == redis_reply::kind::string && !value.text.empty()) {
+          result.json = self->options.serializer.parse(value.text);
+          if (!result.json) log(log_level::warning, "Redis value of session " + redact_id(id) + " cannot be parsed");
+        } else if (value.type == redis_reply::kind::error) {
+          log(log_level::warning, "Redis value of session " + redact_id(id) + " is unreadable: " + value.text);
+        }
+        h(std::move(result));
+      });
 }
 
 void redis_store::write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
@@ -288,8 +334,9 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
       break;
     case locked_write::kind::destroy: what = "del"; break;
   }
-  impl_->run(detail::resp_command({"EVAL", write_and_unlock_script, "2", impl_->lock_key(id), impl_->key(id), owner,
-                                   what, value, ttl, condition}),
+  impl_->run_script(write_and_unlock_lua(),
+                    {"2", impl_->lock_key(id), impl_->key(id), std::string(owner), std::string(what),
+                     std::move(value), std::move(ttl), std::move(condition)},
              [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
                ec = impl::script_error(ec, r);
                if (!ec && r.type != redis_reply::kind::integer) ec = error::store_failure;
@@ -302,9 +349,9 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
 void redis_store::compare_and_set(std::string_view id, std::string_view expected, session_record record,
                                   compare_and_set_handler handler) {
   const auto ttl = impl_->ttl_argument(record);
-  impl_->run(detail::resp_command({"EVAL", compare_and_set_script, "1", impl_->key(id),
-                                   impl_->options.serializer.stringify(expected),
-                                   impl_->options.serializer.stringify(record.json), ttl ? *ttl : std::string("del")}),
+  impl_->run_script(compare_and_set_lua(),
+                    {"1", impl_->key(id), impl_->options.serializer.stringify(expected),
+                     impl_->options.serializer.stringify(record.json), ttl ? *ttl : std::string("del")},
              [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
                compare_and_set_result result;
                result.error = impl::script_error(ec, r);
