@@ -1,6 +1,6 @@
 #pragma once
 /// @file metrics.hpp
-/// What operators watch: sessions created, loaded, saved, touched and destroyed, requests that
+/// What operators watch: sessions created, loaded, saved, touched, destroyed and expired, requests that
 /// failed on the store by kind, and the store operations' latency as a histogram, counted with
 /// relaxed atomics (no lock on the request path) and rendered in the Prometheus text exposition
 /// format. Give an engine one with `options::metrics`; serve `render_prometheus()` where your
@@ -28,6 +28,9 @@ class SESSIONKIT_API metrics {
   void session_saved() noexcept { saved_.fetch_add(1, std::memory_order_relaxed); }
   void session_touched() noexcept { touched_.fetch_add(1, std::memory_order_relaxed); }
   void session_destroyed() noexcept { destroyed_.fetch_add(1, std::memory_order_relaxed); }
+  /// A request's cookie named a session the store no longer had (it expired, or was destroyed
+  /// elsewhere) or whose record was broken: a new session takes its place (also counted created).
+  void session_expired() noexcept { expired_.fetch_add(1, std::memory_order_relaxed); }
   /// A request waited for a session's lock (`concurrency_mode::lock`).
   void lock_waited() noexcept { lock_waits_.fetch_add(1, std::memory_order_relaxed); }
   /// A merge found the record changed and re-applied the request's changes (`merge`).
@@ -51,7 +54,7 @@ class SESSIONKIT_API metrics {
     std::atomic<std::uint64_t> sum_ns{0};
   };
   std::atomic<std::uint64_t> created_{0}, loaded_{0}, saved_{0}, touched_{0}, destroyed_{0};
-  std::atomic<std::uint64_t> lock_waits_{0}, merge_retries_{0};
+  std::atomic<std::uint64_t> lock_waits_{0}, merge_retries_{0}, expired_{0};
   // unavailable, timeout, full, shut down, other, lock timeout, lock lost, merge conflict
   std::array<std::atomic<std::uint64_t>, 8> errors_{};
   std::array<histogram, 4> latency_{};

@@ -52,6 +52,9 @@ std::string metrics::render_prometheus() const {
   counter("sessions_touched_total", "Sessions whose expiry was renewed without a write.", load(touched_));
   counter("sessions_destroyed_total", "Sessions destroyed (destroy(), regenerate(), unset with destroy).",
           load(destroyed_));
+  counter("sessions_expired_total",
+          "Requests whose cookie named a session the store no longer had (expired, or destroyed elsewhere).",
+          load(expired_));
   counter("lock_waits_total", "Requests that waited for a session's lock (concurrency lock).", load(lock_waits_));
   counter("merge_retries_total", "Saves that found the record changed and merged (concurrency merge).",
           load(merge_retries_));

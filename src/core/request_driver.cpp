@@ -61,9 +61,14 @@ void request_driver::count_outcome(store_operation op, std::error_code ec) noexc
 
 void request_driver::count_load(std::error_code ec) noexcept {
   if (!metrics_ || ec) return;
-  // A record found is a loaded session; none (or a broken one) made a new session.
-  if (state_.save_condition() == write_condition::if_present) metrics_->session_loaded();
-  else metrics_->session_created();
+  // A record found is a loaded session; none (or a broken one) made a new session in place of
+  // the one the cookie named: it expired (or was destroyed elsewhere).
+  if (state_.save_condition() == write_condition::if_present) {
+    metrics_->session_loaded();
+  } else {
+    metrics_->session_created();
+    metrics_->session_expired();
+  }
 }
 
 void request_driver::abandon_waits() noexcept {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +18,8 @@
 
 namespace sessionkit::test {
 namespace {
+
+using namespace std::chrono_literals;
 
 // The samples of a /metrics answer, parsed by prometheus_client: "name{labels}" -> value.
 std::map<std::string, double> parse(const std::string& text) {
@@ -67,7 +71,28 @@ TEST_P(metrics_endpoint, counts_what_the_requests_did) {
   EXPECT_EQ(after.at("sessionkit_store_operation_seconds_count{operation=touch}"), 5);
   EXPECT_EQ(after.at("sessionkit_store_operation_seconds_count{operation=destroy}"), 1);
   EXPECT_EQ(after.at("sessionkit_store_operation_seconds_bucket{le=+Inf,operation=get}"), 15);
+  EXPECT_EQ(after.at("sessionkit_sessions_expired_total{}"), 0);
   for (const auto& [name, value] : before) EXPECT_GE(after.at(name), value) << name << " went down";
+  // The destroyed session's cookie again: the store no longer has it, a new one takes its place.
+  ASSERT_EQ(get(port, "/memory-store-counter", jar.headers()).body, "count is 1");
+  const auto later = parse(get(port, "/metrics").body);
+  EXPECT_EQ(later.at("sessionkit_sessions_expired_total{}"), 1);
+  EXPECT_EQ(later.at("sessionkit_sessions_created_total{}"), 2);
+}
+
+TEST_P(metrics_endpoint, counts_sessions_that_expired) {
+  child_process server(GetParam().path, {"--port", "0", "--metrics", "--max-age", "300"});
+  const auto port = server.wait_for_listening().port;
+  const auto made = get(port, "/memory-store-counter");
+  ASSERT_EQ(made.set_cookies.size(), 1u);
+  // Sent as it came (a cookie jar would drop it: its Expires, in whole seconds, may be past).
+  const header_list cookie{{"Cookie", made.set_cookies[0].substr(0, made.set_cookies[0].find(';'))}};
+  std::this_thread::sleep_for(600ms);
+  ASSERT_EQ(get(port, "/memory-store-counter", cookie).body, "count is 1");  // a new session
+  const auto counts = parse(get(port, "/metrics").body);
+  EXPECT_EQ(counts.at("sessionkit_sessions_expired_total{}"), 1);
+  EXPECT_EQ(counts.at("sessionkit_sessions_created_total{}"), 2);
+  EXPECT_EQ(counts.at("sessionkit_sessions_loaded_total{}"), 0);
 }
 
 TEST_P(metrics_endpoint, is_absent_without_the_flag) {
