@@ -77,6 +77,22 @@ struct compare_and_set_result {
 
 /// Completion of `get`: the record's JSON, or none when there is no live session with that id.
 using get_handler = detail::unique_function<void(std::error_code, std::optional<std::string>)>;
+/// One session as `store::page` lists it.
+struct listed_session {
+  std::string id;
+  std::string json;
+  std::optional<timestamp> expires;  ///< when the store forgets it, when the store knows
+};
+
+/// One page of a walk over the store (`store::page`).
+struct session_page {
+  std::vector<listed_session> sessions;
+  std::string next;  ///< the cursor of the next page; empty: the walk is over
+};
+
+/// Completion of `page`.
+using page_handler = detail::unique_function<void(std::error_code, session_page)>;
+
 /// Completion of `lock_and_get`.
 using lock_handler = detail::unique_function<void(lock_result)>;
 /// Completion of `compare_and_set`.
@@ -189,6 +205,11 @@ class SESSIONKIT_API store {
   virtual void length(length_handler handler);
   /// Removes every session. Default: `error::not_supported`.
   virtual void clear(completion_handler handler);
+  /// Walks the live sessions a page at a time, so a tool's memory stays bounded however many
+  /// there are: start with an empty `cursor`, pass each page's `next` until it is empty. About
+  /// `size` sessions per page; every session live during the whole walk appears at least once
+  /// (Redis's SCAN may give one twice), in no particular order. Default: `error::not_supported`.
+  virtual void page(std::string_view cursor, std::size_t size, page_handler handler);
 
   /// The synchronous side of a store whose data is in this process, or null (the default).
   /// The request driver uses it instead of the asynchronous forms, so a request on such a store

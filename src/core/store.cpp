@@ -63,6 +63,10 @@ void store::length(length_handler handler) {
   defer([h = std::move(handler)]() mutable { h(error::not_supported, 0); });
 }
 
+void store::page(std::string_view, std::size_t, page_handler handler) {
+  defer([h = std::move(handler)]() mutable { h(error::not_supported, {}); });
+}
+
 void store::clear(completion_handler handler) {
   defer([h = std::move(handler)]() mutable { h(error::not_supported); });
 }

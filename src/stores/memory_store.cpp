@@ -663,6 +663,28 @@ void memory_store::clear(completion_handler handler) {
   state_->post([h = std::move(handler)]() mutable { h({}); });
 }
 
+void memory_store::page(std::string_view cursor, std::size_t size, page_handler handler) {
+  std::size_t shard_index = 0;
+  for (char c : cursor) {
+    if (c < '0' || c > '9' || shard_index > shard_count) {
+      shard_index = shard_count;  // not a cursor of ours: an empty, final page
+      break;
+    }
+    shard_index = shard_index * 10 + std::size_t(c - '0');
+  }
+  session_page out;
+  const timestamp at = now();
+  while (shard_index < shard_count && out.sessions.size() < std::max<std::size_t>(size, 1)) {
+    shard& sh = state_->shards[shard_index++];
+    std::lock_guard lock(sh.mutex);
+    sh.for_each([&](std::string id, const entry& e) {
+      if (e.expires > at) out.sessions.push_back({std::move(id), expand(e), e.expires});
+    });
+  }
+  if (shard_index < shard_count) out.next = std::to_string(shard_index);
+  state_->post([h = std::move(handler), out = std::move(out)]() mutable { h({}, std::move(out)); });
+}
+
 std::size_t memory_store::prune() { return state_->prune(); }
 
 std::size_t memory_store::stored_bytes() const { return state_->byte_count; }

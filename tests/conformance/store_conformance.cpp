@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <set>
 #include <thread>
 
 namespace sessionkit::conformance {
@@ -442,6 +443,32 @@ TEST_P(store_conformance, compare_and_set_increments_from_several_threads_are_al
   for (auto& w : workers) w.join();
   EXPECT_EQ(failures, 0);
   EXPECT_EQ(h.get("k").second, record_json(R"("n":)" + std::to_string(threads * each)));
+}
+
+TEST_P(store_conformance, a_walk_in_pages_lists_every_live_session) {
+  harness h(GetParam());
+  for (int i = 0; i < 25; ++i) ASSERT_FALSE(h.set("p" + std::to_string(i), record_json(R"("i":)" + std::to_string(i)), now() + 1h));
+  ASSERT_FALSE(h.set("gone", record_json(""), now() + GetParam().expiry_resolution));
+  std::this_thread::sleep_for(GetParam().expiry_resolution + 1200ms);
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto [ec, page] = h.call<std::pair<std::error_code, session_page>>(
+        [&](auto done) { h.s().page(cursor, 4, [done](std::error_code ec, session_page p) { done(ec, p); }); });
+    if (ec == error::not_supported) GTEST_SKIP() << "the store cannot walk in pages";
+    ASSERT_FALSE(ec);
+    for (const auto& s : page.sessions) {
+      seen.insert(s.id);
+      EXPECT_EQ(s.json, record_json(R"("i":)" + s.id.substr(1))) << s.id;
+      ASSERT_TRUE(s.expires.has_value());
+      EXPECT_GT(*s.expires, now() + 50min);
+    }
+    cursor = page.next;
+    ASSERT_LT(++pages, 1000);
+  } while (!cursor.empty());
+  EXPECT_EQ(seen.size(), 25u);
+  EXPECT_FALSE(seen.contains("gone"));
 }
 
 TEST_P(store_conformance, unicode_ids_and_data) {

@@ -63,6 +63,8 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;
   void clear(completion_handler handler) override;
+  /// A page is one or more whole shards (the cursor is the next shard's number).
+  void page(std::string_view cursor, std::size_t size, page_handler handler) override;
   void defer(detail::unique_function<void()> fn) override;
 
   /// Removes expired sessions now.

@@ -107,6 +107,8 @@ class SESSIONKIT_API redis_store final : public store {
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;
   void clear(completion_handler handler) override;
+  /// One SCAN step (the cursor is Redis's), then the values (MGET) and lifetimes (PTTL).
+  void page(std::string_view cursor, std::size_t size, page_handler handler) override;
   void defer(detail::unique_function<void()> fn) override;
 
   /// Closes the connection; operations in flight complete with `error::shut_down`.

@@ -62,6 +62,8 @@ class SESSIONKIT_API sqlite_store final : public store {
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;
   void clear(completion_handler handler) override;
+  /// Pages in id order (the cursor is the last id of the previous page).
+  void page(std::string_view cursor, std::size_t size, page_handler handler) override;
   void defer(detail::unique_function<void()> fn) override;
 
   /// Deletes expired sessions now (on the store's thread); completes with how many.

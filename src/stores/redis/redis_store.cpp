@@ -390,6 +390,49 @@ void redis_store::clear(completion_handler handler) {
   });
 }
 
+void redis_store::page(std::string_view cursor, std::size_t size, page_handler handler) {
+  const std::string from = cursor.empty() ? "0" : std::string(cursor);
+  impl_->run(detail::resp_command({"SCAN", from, "MATCH", impl_->options.prefix + "*", "COUNT",
+                                   std::to_string(std::max<std::size_t>(size, 1))}),
+             [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+               if (!ec) ec = error_of(r);
+               if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
+               if (ec) return h(ec, {});
+               session_page out;
+               if (r.elements[0].text != "0") out.next = r.elements[0].text;
+               std::vector<std::string> keys;
+               for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.text));
+               if (keys.empty()) return h({}, std::move(out));
+               // The values and the lifetimes in one transaction: MULTI, MGET, PTTL per key, EXEC.
+               std::vector<std::string> wires{detail::resp_command({"MULTI"})};
+               std::vector<std::string> mget{"MGET"};
+               mget.insert(mget.end(), keys.begin(), keys.end());
+               wires.push_back(detail::resp_command(mget));
+               for (const auto& k : keys) wires.push_back(detail::resp_command({"PTTL", k}));
+               wires.push_back(detail::resp_command({"EXEC"}));
+               self->connection->execute_transaction(
+                   std::move(wires), [self, keys = std::move(keys), out = std::move(out),
+                                      h = std::move(h)](std::error_code ec, redis_reply r) mutable {
+                     if (!ec) ec = error_of(r);
+                     if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != keys.size() + 1))
+                       ec = error::store_failure;
+                     if (ec) return h(ec, {});
+                     const timestamp at = now();
+                     const auto& values = r.elements[0].elements;
+                     for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i) {
+                       if (values[i].type != redis_reply::kind::string) continue;  // gone meanwhile
+                       auto json = self->options.serializer.parse(values[i].text);
+                       if (!json) continue;
+                       std::optional<timestamp> expires;
+                       if (const long long ms = r.elements[i + 1].integer; ms >= 0)
+                         expires = at + std::chrono::milliseconds(ms);
+                       out.sessions.push_back({self->id_of(keys[i]), std::move(*json), expires});
+                     }
+                     h({}, std::move(out));
+                   });
+             });
+}
+
 void redis_store::all(all_handler handler) {
   impl_->scan_all([self = impl_, h = std::move(handler)](std::error_code ec, std::vector<std::string> keys) mutable {
     if (ec || keys.empty()) return h(ec, {});

@@ -80,7 +80,7 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
   sqlite_store_options options;
   sqlite3* db = nullptr;
   std::unique_ptr<statement> get_stmt, upsert_stmt, update_live_stmt, insert_absent_stmt, delete_stmt, prune_stmt,
-      all_stmt, count_stmt, clear_stmt, take_lock_stmt, lock_holder_stmt, release_lock_stmt, cas_stmt,
+      all_stmt, count_stmt, clear_stmt, page_stmt, take_lock_stmt, lock_holder_stmt, release_lock_stmt, cas_stmt,
       prune_locks_stmt;
   std::thread worker;
   std::mutex mutex;
@@ -95,7 +95,7 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
   ~impl() {
     get_stmt.reset(); upsert_stmt.reset(); update_live_stmt.reset(); insert_absent_stmt.reset();
     delete_stmt.reset(); prune_stmt.reset();
-    all_stmt.reset(); count_stmt.reset(); clear_stmt.reset();
+    all_stmt.reset(); count_stmt.reset(); clear_stmt.reset(); page_stmt.reset();
     take_lock_stmt.reset(); lock_holder_stmt.reset(); release_lock_stmt.reset(); cas_stmt.reset();
     prune_locks_stmt.reset();
     if (db) sqlite3_close_v2(db);
@@ -138,6 +138,8 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     all_stmt = std::make_unique<statement>(db, "SELECT id, record FROM sessions WHERE expires > ?1");
     count_stmt = std::make_unique<statement>(db, "SELECT count(*) FROM sessions WHERE expires > ?1");
     clear_stmt = std::make_unique<statement>(db, "DELETE FROM sessions");
+    page_stmt = std::make_unique<statement>(
+        db, "SELECT id, record, expires FROM sessions WHERE id > ?1 AND expires > ?2 ORDER BY id LIMIT ?3");
     // Session locks (concurrency lock), shared by every process on the file: a row per held
     // lock with its owner's token and the end of its lease (wall-clock ms).
     exec("CREATE TABLE IF NOT EXISTS session_locks (id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
@@ -530,6 +532,25 @@ void sqlite_store::clear(completion_handler handler) {
       ec = self->report(self->clear_stmt->step(), "clear");
     }
     self->complete([h = std::move(h), ec]() mutable { h(ec); });
+  });
+}
+
+void sqlite_store::page(std::string_view cursor, std::size_t size, page_handler handler) {
+  impl_->submit([self = impl_, cursor = std::string(cursor), size = std::max<std::size_t>(size, 1),
+                 h = std::move(handler)](bool run) mutable {
+    if (!run) return self->complete([h = std::move(h)]() mutable { h(error::shut_down, {}); });
+    session_page out;
+    int rc;
+    {
+      statement& st = *self->page_stmt;
+      reset_guard g{st};
+      st.bind(1, cursor).bind(2, ms_of(now())).bind(3, static_cast<long long>(size));
+      while ((rc = st.step()) == SQLITE_ROW)
+        out.sessions.push_back({st.text(0), st.text(1), timestamp(std::chrono::milliseconds(st.integer(2)))});
+    }
+    const std::error_code ec = self->report(rc, "page");
+    if (!ec && out.sessions.size() == size) out.next = out.sessions.back().id;
+    self->complete([h = std::move(h), ec, out = std::move(out)]() mutable { h(ec, ec ? session_page{} : std::move(out)); });
   });
 }
 
