@@ -17,10 +17,11 @@ endforeach()
 foreach(component IN LISTS sessionkit_built)
   set_target_properties(sessionkit_${component} PROPERTIES EXPORT_NAME ${component})
   install(TARGETS sessionkit_${component} EXPORT sessionkit-${component}-targets
-          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
           INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  install(EXPORT sessionkit-${component}-targets NAMESPACE sessionkit:: DESTINATION ${sessionkit_cmake_dir})
+  install(EXPORT sessionkit-${component}-targets NAMESPACE sessionkit:: DESTINATION ${sessionkit_cmake_dir}
+          COMPONENT dev)
   export(EXPORT sessionkit-${component}-targets NAMESPACE sessionkit::
          FILE "${PROJECT_BINARY_DIR}/sessionkit-${component}-targets.cmake")
 endforeach()
@@ -38,9 +39,9 @@ foreach(component beast httplib restinio)
   endif()
 endforeach()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/sessionkit" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.hpp" ${sessionkit_header_excludes})
+        COMPONENT dev FILES_MATCHING PATTERN "*.hpp" ${sessionkit_header_excludes})
 install(FILES "${PROJECT_BINARY_DIR}/include/sessionkit/version.hpp"
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sessionkit)
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sessionkit COMPONENT dev)
 
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/sessionkitConfig.cmake.in"
                               "${PROJECT_BINARY_DIR}/sessionkitConfig.cmake"
@@ -48,7 +49,7 @@ configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/sessionkitConfig.cmak
 write_basic_package_version_file("${PROJECT_BINARY_DIR}/sessionkitConfigVersion.cmake"
                                  COMPATIBILITY SameMajorVersion)
 install(FILES "${PROJECT_BINARY_DIR}/sessionkitConfig.cmake" "${PROJECT_BINARY_DIR}/sessionkitConfigVersion.cmake"
-        DESTINATION ${sessionkit_cmake_dir})
+        DESTINATION ${sessionkit_cmake_dir} COMPONENT dev)
 
 # pkg-config: sessionkit (the core) and sessionkit-<component>. The libraries are static, so
 # each .pc names what they link against.
@@ -62,7 +63,8 @@ function(sessionkit_pkg_config name description requires libs cflags)
   set(pc_libs "${libs}")
   set(pc_cflags "${cflags}")
   configure_file("${PROJECT_SOURCE_DIR}/cmake/sessionkit.pc.in" "${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc" @ONLY)
-  install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/${name}.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+          COMPONENT dev)
 endfunction()
 
 sessionkit_pkg_config(sessionkit "Server-side HTTP sessions for C++, wire-compatible with express-session"
