@@ -71,7 +71,7 @@ sessionkit_pkg_config(sessionkit "Server-side HTTP sessions for C++, wire-compat
                       "libcrypto" "-lsessionkit_core -lboost_json -pthread" "")
 if(TARGET sessionkit_redis)
   sessionkit_pkg_config(sessionkit-redis "sessionkit's RedisStore (connect-redis compatible)"
-                        "sessionkit hiredis" "-lsessionkit_redis" "")
+                        "sessionkit hiredis libssl" "-lsessionkit_redis" "")
 endif()
 if(TARGET sessionkit_sqlite)
   sessionkit_pkg_config(sessionkit-sqlite "sessionkit's SqliteStore" "sessionkit sqlite3" "-lsessionkit_sqlite" "")

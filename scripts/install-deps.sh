@@ -10,7 +10,7 @@ packages=(
   libcpp-httplib-dev librestinio-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server curl ca-certificates wrk clang libclang-rt-14-dev
-  python3-prometheus-client dpkg-dev file
+  python3-prometheus-client dpkg-dev file openssl
 )
 if [[ "${1:-}" == "--build-only" ]]; then
   packages=(build-essential cmake ninja-build ccache pkg-config

@@ -35,6 +35,7 @@ example_flags default_flags() {
 }
 
 example_flags parse_flags(const std::vector<std::string>& args) {
+  sessionkit::redis_tls tls;  // applied to the endpoint at the end, whatever the flags' order
   example_flags f = default_flags();
   bool secrets_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -64,7 +65,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     else if (flag == "--threads") f.threads = parse_int<unsigned>(flag, value(), 1, 1024);
     else if (flag == "--store") {
       f.store = value();
-      if (f.store.rfind("redis://", 0) == 0 || f.store.rfind("unix:", 0) == 0) {
+      if (f.store.rfind("redis://", 0) == 0 || f.store.rfind("rediss://", 0) == 0 || f.store.rfind("unix:", 0) == 0) {
         try {
           f.redis.endpoint = parse_redis_url(f.store);
         } catch (const std::invalid_argument& e) {
@@ -78,7 +79,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
         }
       } else if (f.store != "memory") {
         throw flag_error("--store: '" + sessionkit::redact_url(f.store) +
-                         "' is not a store; use memory, redis://HOST:PORT or sqlite:PATH");
+                         "' is not a store; use memory, redis://HOST:PORT, rediss://HOST:PORT or sqlite:PATH");
       }
     } else if (flag == "--secret") {
       if (!secrets_given) s.secrets.clear();
@@ -145,6 +146,14 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       s.lock_lease = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 86400000));
     } else if (flag == "--max-session-bytes") {
       s.max_session_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
+    } else if (flag == "--redis-tls-ca") {
+      tls.ca_file = value();
+    } else if (flag == "--redis-tls-cert") {
+      tls.cert_file = value();
+    } else if (flag == "--redis-tls-key") {
+      tls.key_file = value();
+    } else if (flag == "--redis-tls-server-name") {
+      tls.server_name = value();
     } else if (flag == "--redis-prefix") {
       f.redis.prefix = value();
     } else if (flag == "--redis-ttl") {
@@ -163,6 +172,14 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     } else {
       throw flag_error("unknown flag '" + args[i] + "' (see --help)");
     }
+  }
+  if (!tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty() || !tls.server_name.empty()) {
+    if (!f.redis.endpoint.tls.enabled)
+      throw flag_error("--redis-tls-*: the store is not a rediss:// URL (TLS is asked for by the URL)");
+    if (tls.cert_file.empty() != tls.key_file.empty())
+      throw flag_error("--redis-tls-cert and --redis-tls-key go together");
+    tls.enabled = true;
+    f.redis.endpoint.tls = tls;
   }
   return f;
 }
@@ -184,6 +201,10 @@ Server:
   --threads N               I/O threads (default: one per core)
   --store memory|URL        session store: memory (default), redis://[user:password@]host:port[/db]
                             or unix:/path/to/redis.sock[?db=N&password=P], or sqlite:PATH
+                            or rediss://... for TLS (the server's certificate is verified)
+  --redis-tls-ca FILE       rediss: CA certificates (PEM) to verify Redis (default: the system's)
+  --redis-tls-cert FILE, --redis-tls-key FILE   rediss: client certificate and key (mutual TLS)
+  --redis-tls-server-name N rediss: the name to verify and send as SNI (default: the URL's host)
   --redis-prefix P          Redis key prefix (default sess:)
   --redis-ttl SECONDS       TTL of sessions without a cookie expiry (default 86400)
   --redis-connect-timeout MS, --redis-command-timeout MS   (default 2000 each)

@@ -8,6 +8,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <boost/asio/post.hpp>
+
 #include <gtest/gtest.h>
 
 #include <future>
@@ -120,6 +122,29 @@ TEST_F(redis_store_fixture, scripts_survive_a_flushed_script_cache_and_lock_keys
   const compare_and_set_result r = p.get_future().get();
   EXPECT_EQ(r.error, error::record_changed);
   EXPECT_NE(r.current.value_or("").find(R"("n":2)"), std::string::npos);
+}
+
+// Batching: the commands of many requests ready in one turn of the event loop go out in one
+// write, and their replies come back in order.
+TEST_F(redis_store_fixture, commands_of_one_turn_share_one_write) {
+  open();
+  for (int i = 0; i < 200; ++i) ASSERT_FALSE(set("b" + std::to_string(i), record, std::nullopt));
+  const std::uint64_t before = store_->writes();
+  std::promise<void> all_done;
+  std::atomic<int> answered{0};
+  std::vector<std::optional<std::string>> got(200);
+  boost::asio::post(io_, [&] {
+    for (int i = 0; i < 200; ++i)
+      store_->get("b" + std::to_string(i), [&, i](std::error_code ec, std::optional<std::string> v) {
+        EXPECT_FALSE(ec);
+        got[std::size_t(i)] = std::move(v);
+        if (++answered == 200) all_done.set_value();
+      });
+  });
+  all_done.get_future().wait();
+  EXPECT_LE(store_->writes() - before, 2u) << "200 commands of one turn took " << store_->writes() - before
+                                           << " writes";
+  for (const auto& v : got) EXPECT_EQ(v, record);
 }
 
 TEST_F(redis_store_fixture, ttl_rules_match_connect_redis) {

@@ -38,8 +38,10 @@ Commands:
   clear              ends every session (asks first; --yes does not)
 
 Options:
-  --store URL        redis://[user:password@]host:port[/db], unix:/path.sock[?db=N], or sqlite:PATH
+  --store URL        redis://[user:password@]host:port[/db], rediss://... (TLS),
+                     unix:/path.sock[?db=N], or sqlite:PATH
   --redis-prefix P   key prefix of the sessions in Redis (default sess:)
+  --redis-tls-ca FILE, --redis-tls-cert FILE, --redis-tls-key FILE   rediss: CA, client certificate, key
   --json             machine-readable output (list: an array; full ids)
   --progress         report progress on stderr while walking the store (default: when stderr
                      is a terminal)
@@ -78,6 +80,12 @@ arguments parse(int argc, char** argv) {
       store_given = true;
     } else if (arg == "--redis-prefix") {
       a.store.redis_prefix = value();
+    } else if (arg == "--redis-tls-ca") {
+      a.store.tls_ca = value();
+    } else if (arg == "--redis-tls-cert") {
+      a.store.tls_cert = value();
+    } else if (arg == "--redis-tls-key") {
+      a.store.tls_key = value();
     } else if (arg == "--json") {
       a.json = true;
     } else if (arg == "--progress") {

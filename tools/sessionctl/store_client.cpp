@@ -44,17 +44,27 @@ store_client::store_client(const store_settings& settings)
       timeout_(settings.timeout) {
   keep_library_messages();
   const std::string& url = settings.url;
-  if (url.rfind("redis://", 0) == 0 || url.rfind("unix:", 0) == 0) {
+  if (url.rfind("redis://", 0) == 0 || url.rfind("rediss://", 0) == 0 || url.rfind("unix:", 0) == 0) {
     sessionkit::redis_store_options o;
     try {
       o.endpoint = sessionkit::parse_redis_url(url);
     } catch (const std::invalid_argument& e) {
       throw usage_error(std::string("--store: ") + e.what());
     }
+    if (!settings.tls_ca.empty() || !settings.tls_cert.empty() || !settings.tls_key.empty()) {
+      if (!o.endpoint.tls.enabled) throw usage_error("--redis-tls-*: the store is not a rediss:// URL");
+      o.endpoint.tls.ca_file = settings.tls_ca;
+      o.endpoint.tls.cert_file = settings.tls_cert;
+      o.endpoint.tls.key_file = settings.tls_key;
+    }
     o.prefix = settings.redis_prefix;
     o.connect_timeout = settings.timeout;
     o.command_timeout = settings.timeout;
-    store_ = std::make_shared<sessionkit::redis_store>(io_.get_executor(), std::move(o));
+    try {
+      store_ = std::make_shared<sessionkit::redis_store>(io_.get_executor(), std::move(o));
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(e.what());  // a TLS file that cannot be loaded
+    }
   } else if (url.rfind("sqlite:", 0) == 0) {
     sessionkit::sqlite_store_options o;
     try {
@@ -69,8 +79,8 @@ store_client::store_client(const store_settings& settings)
     throw usage_error("--store memory: a memory store lives inside its server process; sessionctl works on "
                       "Redis (redis://, unix:) and SQLite (sqlite:PATH) stores");
   } else {
-    throw usage_error("--store: '" + shown_url_ + "' is not a store URL; use redis://HOST:PORT, unix:/path.sock or "
-                      "sqlite:PATH");
+    throw usage_error("--store: '" + shown_url_ + "' is not a store URL; use redis://HOST:PORT, rediss://HOST:PORT, "
+                      "unix:/path.sock or sqlite:PATH");
   }
   thread_ = std::thread([this] { io_.run(); });
   const auto deadline = std::chrono::steady_clock::now() + settings.timeout;

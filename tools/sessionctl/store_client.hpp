@@ -31,6 +31,7 @@ class store_error : public std::runtime_error {
 struct store_settings {
   std::string url;                      ///< redis://..., unix:..., sqlite:PATH
   std::string redis_prefix = "sess:";
+  std::string tls_ca, tls_cert, tls_key;  ///< rediss:// files
   std::chrono::milliseconds timeout{std::chrono::seconds(5)};
 };
 

@@ -18,6 +18,17 @@
 
 namespace sessionkit {
 
+/// TLS to Redis (`rediss://`): the server's certificate is verified (against `ca_file`, or the
+/// system's CAs) and must carry the host's name; a client certificate for servers that ask.
+struct redis_tls {
+  bool enabled = false;
+  std::string ca_file;      ///< PEM CA certificates; empty: the system's (/etc/ssl/certs)
+  std::string cert_file;    ///< PEM client certificate (mutual TLS), with `key_file`
+  std::string key_file;     ///< PEM private key of `cert_file`
+  std::string server_name;  ///< SNI and the name to verify; empty: the URL's host
+  bool verify = true;       ///< verify the server's certificate and name
+};
+
 /// Where Redis is and how to log in, from a URL.
 struct redis_endpoint {
   std::string host = "127.0.0.1";  ///< for TCP
@@ -26,10 +37,12 @@ struct redis_endpoint {
   std::string username;     ///< AUTH user (Redis 6 ACL); empty: `AUTH password`
   std::string password;     ///< empty: no AUTH
   unsigned database = 0;    ///< SELECT when not 0
+  redis_tls tls;            ///< `rediss://`
 };
 
 /// Parses `redis://[user:password@]host[:port][/db]` (also `[::1]` hosts and percent-encoded
-/// user and password) or `unix:/path/to/socket[?db=N&password=P&user=U]`.
+/// user and password), the same with `rediss://` (TLS; see `redis_tls` for the files), or
+/// `unix:/path/to/socket[?db=N&password=P&user=U]`.
 /// @throws std::invalid_argument with the reason when the URL is not one of those
 SESSIONKIT_API redis_endpoint parse_redis_url(std::string_view url);
 
@@ -115,6 +128,10 @@ class SESSIONKIT_API redis_store final : public store {
   void shutdown() override;
 
   const redis_store_options& options() const noexcept;
+
+  /// How many writes went to Redis's socket so far: the commands of all requests ready in one
+  /// turn of the event loop share one write, so this grows slower than the commands (diagnostics).
+  std::uint64_t writes() const noexcept;
 
  private:
   struct impl;

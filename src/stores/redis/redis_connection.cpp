@@ -3,10 +3,16 @@
 #include <sessionkit/error.hpp>
 #include <sessionkit/log.hpp>
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 namespace sessionkit::detail {
 
@@ -70,11 +76,47 @@ struct redis_connection::command {
     h(ec, std::move(reply));
   }
 
-  std::string wire;  // the command in RESP
+  std::string wire;  // the command in RESP (moved into the write buffer when sent)
   reply_handler handler;
   std::chrono::steady_clock::time_point deadline;
   bool done = false;
 };
+
+namespace {
+
+// The TLS client context of a rediss:// endpoint: the server's certificate verified against the
+// CA file (or the system's CAs), a client certificate when given.
+asio::ssl::context make_tls_context(const redis_tls& tls) {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  boost::system::error_code ec;
+  if (!tls.ca_file.empty()) {
+    if (ctx.load_verify_file(tls.ca_file, ec))
+      throw std::invalid_argument("Redis TLS: cannot load the CA file '" + tls.ca_file + "': " + ec.message());
+  } else if (ctx.set_default_verify_paths(ec)) {
+    throw std::invalid_argument("Redis TLS: cannot load the system's CA certificates: " + ec.message());
+  }
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    throw std::invalid_argument("Redis TLS: a client certificate needs its key, and a key its certificate");
+  if (!tls.cert_file.empty()) {
+    if (ctx.use_certificate_chain_file(tls.cert_file, ec))
+      throw std::invalid_argument("Redis TLS: cannot load the client certificate '" + tls.cert_file +
+                                  "': " + ec.message());
+    if (ctx.use_private_key_file(tls.key_file, asio::ssl::context::pem, ec))
+      throw std::invalid_argument("Redis TLS: cannot load the client key '" + tls.key_file + "': " + ec.message());
+  }
+  ctx.set_verify_mode(tls.verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  return ctx;
+}
+
+bool is_ip_address(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
 
 redis_connection::redis_connection(asio::any_io_executor executor, settings s)
     : strand_(asio::make_strand(executor)),
@@ -83,18 +125,12 @@ redis_connection::redis_connection(asio::any_io_executor executor, settings s)
       connect_timer_(strand_),
       reconnect_timer_(strand_),
       watchdog_(strand_),
-      backoff_(settings_.reconnect_min_delay) {}
+      backoff_(settings_.reconnect_min_delay) {
+  if (settings_.endpoint.tls.enabled) tls_context_.emplace(make_tls_context(settings_.endpoint.tls));
+}
 
 redis_connection::~redis_connection() {
-  // Only reached once no handler holds us: the context is already gone unless stop() never ran
-  // and the executor was destroyed; free it without callbacks into us.
-  if (context_) {
-    context_->ev.cleanup = nullptr;
-    context_->onDisconnect = nullptr;
-    context_->data = nullptr;
-    if (socket_) socket_->release();
-    redisAsyncFree(context_);
-  }
+  if (reader_) redisReaderFree(reader_);
 }
 
 void redis_connection::start() {
@@ -109,23 +145,13 @@ void redis_connection::stop() {
     self->connect_timer_.cancel();
     self->reconnect_timer_.cancel();
     self->watchdog_.cancel();
-    if (self->context_) redisAsyncFree(self->context_);  // pending commands get shut_down
+    self->close_transport();
+    self->fail_pending(error::shut_down);
   });
 }
 
 void redis_connection::post(unique_function<void()> fn) {
   asio::post(strand_, [f = std::move(fn)]() mutable { f(); });
-}
-
-void redis_connection::execute_transaction(std::vector<std::string> wires, reply_handler handler) {
-  asio::post(strand_, [self = shared_from_this(), wires = std::move(wires), h = std::move(handler)]() mutable {
-    if (self->stopped_) return h(error::shut_down, {});
-    if (!self->ready_ || !self->context_) return h(error::store_unavailable, {});
-    // Sent back to back from one strand handler: no other command comes in between.
-    for (std::size_t i = 0; i + 1 < wires.size(); ++i)
-      self->send(std::make_unique<command>(std::move(wires[i]), [](std::error_code, redis_reply) {}));
-    self->send(std::make_unique<command>(std::move(wires.back()), std::move(h)));
-  });
 }
 
 void redis_connection::post_after(std::chrono::milliseconds delay, unique_function<void()> fn) {
@@ -141,83 +167,162 @@ void redis_connection::execute_formatted(std::string wire, reply_handler handler
   auto cmd = std::make_unique<command>(std::move(wire), std::move(handler));
   asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
     if (self->stopped_) return cmd->complete(error::shut_down, {});
-    if (!self->ready_ || !self->context_) return cmd->complete(error::store_unavailable, {});
+    if (!self->ready_ || !self->open_) return cmd->complete(error::store_unavailable, {});
     self->send(std::move(cmd));
   });
+}
+
+void redis_connection::execute_transaction(std::vector<std::string> wires, reply_handler handler) {
+  asio::post(strand_, [self = shared_from_this(), wires = std::move(wires), h = std::move(handler)]() mutable {
+    if (self->stopped_) return h(error::shut_down, {});
+    if (!self->ready_ || !self->open_) return h(error::store_unavailable, {});
+    // Queued back to back from one strand handler: no other command comes in between.
+    for (std::size_t i = 0; i + 1 < wires.size(); ++i)
+      self->send(std::make_unique<command>(std::move(wires[i]), [](std::error_code, redis_reply) {}));
+    self->send(std::make_unique<command>(std::move(wires.back()), std::move(h)));
+  });
+}
+
+// --- the transport ------------------------------------------------------------------------------
+
+// Calls f(stream, keep_alive) with the open stream, whatever its kind; handlers of operations on
+// it hold `keep_alive` so that closing the connection meanwhile does not destroy it under them.
+template <class F>
+void redis_connection::with_stream(F&& f) {
+  std::visit(
+      [&](auto& s) {
+        using S = std::decay_t<decltype(s)>;
+        if constexpr (!std::is_same_v<S, std::monostate>) f(*s, std::shared_ptr<void>(s));
+      },
+      stream_);
+}
+
+void redis_connection::close_transport() noexcept {
+  ++generation_;  // callbacks of this connection are stale from now on
+  open_ = false;
+  handshaking_ = false;
+  ready_ = false;
+  boost::system::error_code ignored;
+  with_stream([&](auto& s, const std::shared_ptr<void>&) {
+    auto& socket = s.lowest_layer();
+    socket.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
+  });
+  stream_ = std::monostate{};
+  outgoing_.clear();
+  // writing_ and incoming_ are left alone: an operation of the closed stream may still hold
+  // them until its (stale) handler runs; the next connection starts long after (backoff).
+  write_in_progress_ = false;
+  flush_posted_ = false;
+  if (reader_) {
+    redisReaderFree(reader_);
+    reader_ = nullptr;
+  }
+}
+
+void redis_connection::fail_pending(std::error_code ec) {
+  auto failed = std::move(pending_);
+  pending_.clear();
+  for (auto& cmd : failed) cmd->complete(ec, {});
 }
 
 // --- connecting ---------------------------------------------------------------------------------
 
 void redis_connection::connect() {
-  if (stopped_ || context_) return;
+  if (stopped_ || open_ || !std::holds_alternative<std::monostate>(stream_)) return;
   const auto& ep = settings_.endpoint;
+  const std::uint64_t gen = ++generation_;
   connect_timer_.expires_after(settings_.connect_timeout);
-  connect_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->ready_ || self->stopped_) return;
+  connect_timer_.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
+    if (ec || gen != self->generation_ || self->ready_ || self->stopped_) return;
     self->resolver_.cancel();
-    self->drop("connect timeout");
+    const auto& ep = self->settings_.endpoint;
+    self->note_failure(self->handshaking_ ? "Redis TLS handshake with " + ep.host + ":" + std::to_string(ep.port) +
+                                                " timed out (is that port TLS?)"
+                                          : std::string("Redis connect timeout"));
+    self->drop_quietly_and_retry();
   });
   if (!ep.unix_socket.empty()) {
-    open({});
+    auto socket = std::make_shared<unix_socket>(strand_);
+    stream_ = socket;
+    socket->async_connect(asio::local::stream_protocol::endpoint(ep.unix_socket),
+                         [self = shared_from_this(), gen, socket](boost::system::error_code ec) {
+                           if (gen != self->generation_) return;
+                           if (ec) {
+                             self->note_failure("Redis connect to " + self->settings_.endpoint.unix_socket +
+                                                " failed: " + ec.message());
+                             return self->drop_quietly_and_retry();
+                           }
+                           self->on_transport_ready();
+                         });
     return;
   }
-  // Resolve asynchronously: hiredis would block the thread in getaddrinfo.
-  resolver_.async_resolve(ep.host, std::to_string(ep.port),
-                          [self = shared_from_this()](boost::system::error_code ec,
-                                                      asio::ip::tcp::resolver::results_type results) {
-                            if (self->stopped_ || self->context_) return;
-                            if (ec || results.empty()) {
-                              if (ec != asio::error::operation_aborted)
-                                self->note_failure("Redis host " + self->settings_.endpoint.host +
-                                                   " cannot be resolved: " + ec.message());
-                              self->connect_timer_.cancel();
-                              self->schedule_reconnect();
-                              return;
-                            }
-                            self->open(results.begin()->endpoint().address().to_string());
-                          });
+  resolver_.async_resolve(
+      ep.host, std::to_string(ep.port),
+      [self = shared_from_this(), gen](boost::system::error_code ec, asio::ip::tcp::resolver::results_type results) {
+        if (gen != self->generation_ || self->stopped_) return;
+        if (ec || results.empty()) {
+          if (ec != asio::error::operation_aborted)
+            self->note_failure("Redis host " + self->settings_.endpoint.host + " cannot be resolved: " + ec.message());
+          return self->drop_quietly_and_retry();
+        }
+        tcp_socket* socket = nullptr;
+        std::shared_ptr<void> keep;
+        if (self->tls_context_) {
+          auto tls = std::make_shared<tls_stream>(self->strand_, *self->tls_context_);
+          socket = &tls->next_layer();
+          keep = tls;
+          self->stream_ = std::move(tls);
+        } else {
+          auto plain = std::make_shared<tcp_socket>(self->strand_);
+          socket = plain.get();
+          keep = plain;
+          self->stream_ = std::move(plain);
+        }
+        asio::async_connect(*socket, results, [self, gen, keep](boost::system::error_code ec, const asio::ip::tcp::endpoint&) {
+          if (gen != self->generation_) return;
+          if (ec) {
+            self->note_failure("Redis connection failed: " + ec.message());
+            return self->drop_quietly_and_retry();
+          }
+          boost::system::error_code ignored;
+          self->with_stream([&](auto& s, const std::shared_ptr<void>&) {
+            s.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
+          });
+          if (!self->tls_context_) return self->on_transport_ready();
+          self->start_handshake(gen);
+        });
+      });
 }
 
-void redis_connection::open(const std::string& address) {
-  const auto& ep = settings_.endpoint;
-  redisAsyncContext* ac = ep.unix_socket.empty() ? redisAsyncConnect(address.c_str(), ep.port)
-                                                 : redisAsyncConnectUnix(ep.unix_socket.c_str());
-  if (!ac || ac->err) {
-    note_failure(std::string("Redis connect failed: ") + (ac ? ac->errstr : "out of memory"));
-    if (ac) redisAsyncFree(ac);
-    connect_timer_.cancel();
-    schedule_reconnect();
-    return;
-  }
-  context_ = ac;
-  ++generation_;
-  ac->data = this;
-  ac->ev.data = this;
-  ac->ev.addRead = hook_add_read;
-  ac->ev.delRead = hook_del_read;
-  ac->ev.addWrite = hook_add_write;
-  ac->ev.delWrite = hook_del_write;
-  ac->ev.cleanup = hook_cleanup;
-  socket_.emplace(strand_, ac->c.fd);
-  redisAsyncSetDisconnectCallback(ac, on_disconnect);
-  redisAsyncSetConnectCallback(ac, on_connect);  // also asks for the first write event
+void redis_connection::start_handshake(std::uint64_t gen) {
+  std::shared_ptr<tls_stream> stream = std::get<std::shared_ptr<tls_stream>>(stream_);
+  tls_stream& tls = *stream;
+  const redis_tls& options = settings_.endpoint.tls;
+  const std::string name = options.server_name.empty() ? settings_.endpoint.host : options.server_name;
+  // SNI for host names (not for addresses), and the name the certificate must carry.
+  if (!is_ip_address(name)) SSL_set_tlsext_host_name(tls.native_handle(), name.c_str());
+  if (options.verify) tls.set_verify_callback(asio::ssl::host_name_verification(name));
+  handshaking_ = true;
+  tls.async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(), gen, stream](boost::system::error_code ec) {
+    if (gen != self->generation_) return;
+    self->handshaking_ = false;
+    if (ec) {
+      std::string why = ec.message();
+      const long verify = SSL_get_verify_result(stream->native_handle());
+      if (verify != X509_V_OK) why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+      self->note_failure("Redis TLS handshake with " + self->settings_.endpoint.host + ":" +
+                         std::to_string(self->settings_.endpoint.port) + " failed: " + why);
+      return self->drop_quietly_and_retry();
+    }
+    self->on_transport_ready();
+  });
 }
 
-void redis_connection::on_connect(const redisAsyncContext* ac, int status) {
-  auto* self = static_cast<redis_connection*>(ac->data);
-  if (!self) return;
-  if (status != REDIS_OK) {
-    // hiredis frees the context right after this callback.
-    self->note_failure(std::string("Redis connection failed: ") + ac->errstr);
-    self->connect_timer_.cancel();
-    self->schedule_reconnect();
-    return;
-  }
-  self->connected_ = true;
-  self->on_connected();
-}
-
-void redis_connection::on_connected() {
+void redis_connection::on_transport_ready() {
+  open_ = true;
+  reader_ = redisReaderCreate();
+  start_read();
   // Log in before taking commands: AUTH, then SELECT, then PING to know all went through.
   const auto& ep = settings_.endpoint;
   std::vector<std::vector<std::string>> steps;
@@ -238,7 +343,6 @@ void redis_connection::on_connected() {
           if (ec || r.type == redis_reply::kind::error) {
             *failed = true;
             log(log_level::error, "Redis " + name + " failed: " + (ec ? ec.message() : r.text));
-            // Not inside hiredis's reply callback: free the context from a fresh call.
             asio::post(self->strand_, [self] { self->drop("login failed"); });
             return;
           }
@@ -260,12 +364,23 @@ void redis_connection::on_logged_in() {
   log(log_level::info, "Redis connected");
 }
 
-void redis_connection::drop(const char* reason) {
-  ready_ = false;
-  if (context_) {
-    log(log_level::warning, std::string("Redis connection dropped (") + reason + "); reconnecting");
-    redisAsyncFree(context_);  // commands in flight complete with store_unavailable
+void redis_connection::drop(const std::string& reason) {
+  const bool was_ready = ready_;
+  close_transport();
+  fail_pending(stopped_ ? std::error_code(error::shut_down) : std::error_code(error::store_unavailable));
+  if (!stopped_) {
+    // A connection that served is worth a line each time it goes; one that fails while logging
+    // in is a connection attempt failing, reported as those are (not every retry).
+    if (was_ready) log(log_level::warning, "Redis connection dropped (" + reason + "); reconnecting");
+    else note_failure("Redis connection failed while logging in (" + reason + ")");
   }
+  schedule_reconnect();
+}
+
+void redis_connection::drop_quietly_and_retry() {
+  connect_timer_.cancel();
+  close_transport();
+  fail_pending(stopped_ ? std::error_code(error::shut_down) : std::error_code(error::store_unavailable));
   schedule_reconnect();
 }
 
@@ -280,27 +395,71 @@ void redis_connection::schedule_reconnect() {
   });
 }
 
-void redis_connection::on_disconnect(const redisAsyncContext* ac, int) {
-  auto* self = static_cast<redis_connection*>(ac->data);
-  if (!self) return;
-  self->ready_ = false;
-  self->connected_ = false;
-  if (!self->stopped_) {
-    log(log_level::warning, "Redis connection lost; reconnecting");
-    // Not from inside hiredis: it is still freeing this context.
-    asio::post(self->strand_, [s = self->shared_from_this()] { s->schedule_reconnect(); });
-  }
-}
-
-// --- commands -----------------------------------------------------------------------------------
+// --- commands: written in batches, replies parsed in bulk ----------------------------------------
 
 void redis_connection::send(std::unique_ptr<command> cmd) {
-  if (redisAsyncFormattedCommand(context_, on_reply, cmd.get(), cmd->wire.data(), cmd->wire.size()) != REDIS_OK)
-    return cmd->complete(error::store_unavailable, {});
-  std::string().swap(cmd->wire);  // hiredis has its own copy now
+  if (!open_) return cmd->complete(error::store_unavailable, {});
+  outgoing_.append(cmd->wire);
+  std::string().swap(cmd->wire);
   cmd->deadline = std::chrono::steady_clock::now() + settings_.command_timeout;
   pending_.push_back(std::move(cmd));
   arm_watchdog();
+  // Every command queued in this turn of the event loop goes out in the same write.
+  if (!write_in_progress_ && !flush_posted_) {
+    flush_posted_ = true;
+    asio::post(strand_, [self = shared_from_this(), gen = generation_] {
+      if (gen != self->generation_) return;
+      self->flush_posted_ = false;
+      self->flush();
+    });
+  }
+}
+
+void redis_connection::flush() {
+  if (write_in_progress_ || outgoing_.empty() || !open_) return;
+  write_in_progress_ = true;
+  writing_.swap(outgoing_);
+  outgoing_.clear();
+  writes_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t gen = generation_;
+  with_stream([&](auto& s, std::shared_ptr<void> keep) {
+    asio::async_write(s, asio::buffer(writing_), [self = shared_from_this(), gen, keep](boost::system::error_code ec, std::size_t) {
+      if (gen != self->generation_) return;
+      self->write_in_progress_ = false;
+      self->writing_.clear();
+      if (ec) return self->drop("write failed: " + ec.message());
+      self->flush();  // what was queued meanwhile
+    });
+  });
+}
+
+void redis_connection::start_read() {
+  const std::uint64_t gen = generation_;
+  with_stream([&](auto& s, std::shared_ptr<void> keep) {
+    s.async_read_some(asio::buffer(incoming_), [self = shared_from_this(), gen, keep](boost::system::error_code ec, std::size_t n) {
+      if (gen != self->generation_) return;
+      if (ec) return self->drop(ec == asio::error::eof ? std::string("closed by Redis") : "read failed: " + ec.message());
+      self->on_read(n);
+    });
+  });
+}
+
+void redis_connection::on_read(std::size_t size) {
+  const std::uint64_t gen = generation_;
+  if (redisReaderFeed(reader_, incoming_.data(), size) != REDIS_OK) return drop("unreadable reply");
+  for (;;) {
+    void* reply = nullptr;
+    if (redisReaderGetReply(reader_, &reply) != REDIS_OK) return drop("unreadable reply");
+    if (!reply) break;
+    const redis_reply copied = copy_reply(static_cast<redisReply*>(reply));
+    freeReplyObject(reply);
+    if (pending_.empty()) return drop("a reply nobody asked for");
+    std::unique_ptr<command> cmd = std::move(pending_.front());
+    pending_.pop_front();
+    cmd->complete({}, std::move(copied));
+    if (gen != generation_) return;  // the handler dropped the connection
+  }
+  start_read();
 }
 
 void redis_connection::arm_watchdog() {
@@ -319,83 +478,6 @@ void redis_connection::arm_watchdog() {
     }
     self->arm_watchdog();
   });
-}
-
-void redis_connection::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
-  auto* self = static_cast<redis_connection*>(ac->data);
-  if (!self || self->pending_.empty() || self->pending_.front().get() != privdata) {
-    log(log_level::error, "Redis reply out of order; dropping the connection");
-    return;
-  }
-  std::unique_ptr<command> cmd = std::move(self->pending_.front());
-  self->pending_.pop_front();
-  if (!reply) {
-    // The context is going away (lost, dropped or stopped): not ready from now on, before
-    // anyone hears of the failure.
-    self->ready_ = false;
-    cmd->complete(self->stopped_ ? error::shut_down : error::store_unavailable, {});
-    return;
-  }
-  cmd->complete({}, copy_reply(static_cast<redisReply*>(reply)));
-}
-
-// --- socket readiness for hiredis -----------------------------------------------------------------
-
-void redis_connection::arm_read() {
-  if (!socket_ || !want_read_ || read_armed_) return;
-  read_armed_ = true;
-  socket_->async_wait(asio::posix::stream_descriptor::wait_read,
-                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
-                        if (gen != self->generation_) return;
-                        self->read_armed_ = false;
-                        if (ec || !self->context_) return;
-                        if (self->want_read_) redisAsyncHandleRead(self->context_);
-                        if (gen == self->generation_) self->arm_read();
-                      });
-}
-
-void redis_connection::arm_write() {
-  if (!socket_ || !want_write_ || write_armed_) return;
-  write_armed_ = true;
-  socket_->async_wait(asio::posix::stream_descriptor::wait_write,
-                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
-                        if (gen != self->generation_) return;
-                        self->write_armed_ = false;
-                        if (ec || !self->context_) return;
-                        if (self->want_write_) redisAsyncHandleWrite(self->context_);
-                        if (gen == self->generation_) self->arm_write();
-                      });
-}
-
-void redis_connection::hook_add_read(void* p) {
-  auto* self = static_cast<redis_connection*>(p);
-  self->want_read_ = true;
-  self->arm_read();
-}
-
-void redis_connection::hook_del_read(void* p) { static_cast<redis_connection*>(p)->want_read_ = false; }
-
-void redis_connection::hook_add_write(void* p) {
-  auto* self = static_cast<redis_connection*>(p);
-  self->want_write_ = true;
-  self->arm_write();
-}
-
-void redis_connection::hook_del_write(void* p) { static_cast<redis_connection*>(p)->want_write_ = false; }
-
-void redis_connection::hook_cleanup(void* p) {
-  // hiredis is freeing the context and will close the descriptor itself.
-  auto* self = static_cast<redis_connection*>(p);
-  self->want_read_ = self->want_write_ = false;
-  self->read_armed_ = self->write_armed_ = false;
-  if (self->socket_) {
-    self->socket_->release();
-    self->socket_.reset();
-  }
-  self->context_ = nullptr;
-  self->connected_ = false;
-  self->ready_ = false;
-  ++self->generation_;
 }
 
 }  // namespace sessionkit::detail

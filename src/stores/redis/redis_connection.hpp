@@ -1,28 +1,33 @@
 #pragma once
-// One hiredis asynchronous connection driven by Asio: the socket is watched with
-// posix::stream_descriptor::async_wait on a strand, and hiredis reads and writes when told it
-// can. Commands from any thread are posted to the strand and pipelined on the connection.
-// The connection logs in (AUTH, SELECT), times commands out, and reconnects with backoff.
+// One connection to Redis, all I/O done by Asio (plain TCP, a Unix socket, or TLS through
+// OpenSSL), hiredis used only to parse replies (its reader works on any bytes). Commands from
+// any thread are posted to the strand; those that arrive in one turn of the event loop go out in
+// one write, and replies are parsed from each read in bulk. The connection logs in (AUTH,
+// SELECT), times commands out, and reconnects with backoff.
 
 #include <sessionkit/detail/unique_function.hpp>
 #include <sessionkit/stores/redis_store.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <array>
 #include <atomic>
-#include <initializer_list>
-#include <string_view>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <variant>
 #include <vector>
 
-struct redisAsyncContext;
+struct redisReader;
 struct redisReply;
 
 namespace sessionkit::detail {
@@ -39,8 +44,7 @@ struct redis_reply {
 /// Copies a hiredis reply (nullptr gives nil).
 redis_reply copy_reply(const redisReply* reply);
 
-/// A command in the Redis protocol (RESP), ready for the wire: one allocation, and hiredis only
-/// appends it to its buffer instead of formatting it again.
+/// A command in the Redis protocol (RESP), ready for the wire.
 std::string resp_command(std::initializer_list<std::string_view> args);
 std::string resp_command(const std::vector<std::string>& args);
 
@@ -56,6 +60,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     std::chrono::milliseconds reconnect_max_delay;
   };
 
+  /// @throws std::invalid_argument when a TLS file (CA, certificate, key) cannot be loaded
   redis_connection(boost::asio::any_io_executor executor, settings s);
   ~redis_connection();
 
@@ -77,40 +82,43 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void post_after(std::chrono::milliseconds delay, unique_function<void()> fn);
   /// Connected and logged in.
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+  /// How many writes have gone to the socket (batching makes it fewer than the commands).
+  std::uint64_t writes() const noexcept { return writes_.load(std::memory_order_relaxed); }
 
  private:
   struct command;
+  using tcp_socket = boost::asio::ip::tcp::socket;
+  using unix_socket = boost::asio::local::stream_protocol::socket;
+  using tls_stream = boost::asio::ssl::stream<tcp_socket>;
 
   void connect();
-  void open(const std::string& address);
-  void on_connected();
+  void start_handshake(std::uint64_t gen);
+  void on_transport_ready();
+  void drop_quietly_and_retry();
   void on_logged_in();
-  void drop(const char* reason);
+  void drop(const std::string& reason);  // a connection that was up went away
+  void fail_pending(std::error_code ec);
+  void close_transport() noexcept;
   void note_failure(const std::string& message);
   void schedule_reconnect();
   void send(std::unique_ptr<command> cmd);
+  void flush();
+  void start_read();
+  void on_read(std::size_t size);
   void arm_watchdog();
-  void arm_read();
-  void arm_write();
-
-  static void hook_add_read(void* self);
-  static void hook_del_read(void* self);
-  static void hook_add_write(void* self);
-  static void hook_del_write(void* self);
-  static void hook_cleanup(void* self);
-  static void on_connect(const redisAsyncContext* ac, int status);
-  static void on_disconnect(const redisAsyncContext* ac, int status);
-  static void on_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  template <class F>
+  void with_stream(F&& f);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   settings settings_;
+  std::optional<boost::asio::ssl::context> tls_context_;  // rediss:// only
   // Everything below is touched only on the strand.
-  redisAsyncContext* context_ = nullptr;
-  std::optional<boost::asio::posix::stream_descriptor> socket_;
-  std::uint64_t generation_ = 0;  // bumped when a context goes; stale socket waits check it
-  bool want_read_ = false, want_write_ = false;
-  bool read_armed_ = false, write_armed_ = false;
-  bool connected_ = false;
+  // Shared: a stream closed while an operation is in flight stays alive until its handler ran.
+  std::variant<std::monostate, std::shared_ptr<tcp_socket>, std::shared_ptr<unix_socket>, std::shared_ptr<tls_stream>>
+      stream_;
+  std::uint64_t generation_ = 0;  // bumped when a connection goes; stale callbacks check it
+  bool open_ = false;             // transport connected (and TLS handshake done)
+  bool handshaking_ = false;      // TCP connected, TLS handshake under way
   bool stopped_ = false;
   bool reconnect_pending_ = false;
   unsigned failures_ = 0;  // connection attempts failed since the last success
@@ -120,10 +128,17 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // Commands sent and not yet answered, oldest first: Redis answers in order, so one timer on
   // the oldest deadline times them all out (no timer per command).
   std::deque<std::unique_ptr<command>> pending_;
+  std::string outgoing_;           // commands waiting for the next write
+  std::string writing_;            // the write in progress
+  bool write_in_progress_ = false;
+  bool flush_posted_ = false;
+  std::array<char, 16 * 1024> incoming_{};
+  redisReader* reader_ = nullptr;
   boost::asio::steady_timer watchdog_;
   bool watchdog_armed_ = false;
   std::chrono::milliseconds backoff_;
   std::atomic<bool> ready_{false};
+  std::atomic<std::uint64_t> writes_{0};
 };
 
 }  // namespace sessionkit::detail

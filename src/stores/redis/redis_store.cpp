@@ -202,6 +202,8 @@ bool redis_store::ready() const noexcept { return impl_->connection->ready(); }
 
 const redis_store_options& redis_store::options() const noexcept { return impl_->options; }
 
+std::uint64_t redis_store::writes() const noexcept { return impl_->connection->writes(); }
+
 void redis_store::defer(detail::unique_function<void()> fn) { impl_->connection->post(std::move(fn)); }
 
 void redis_store::get(std::string_view id, get_handler handler) {

@@ -58,8 +58,10 @@ redis_endpoint parse_redis_url(std::string_view url) {
     if (q != std::string_view::npos) apply_query(url, rest.substr(q + 1), ep);
     return ep;
   }
-  if (url.rfind("redis://", 0) != 0) bad(url, "expected redis:// or unix:");
-  std::string_view rest = url.substr(8);
+  const bool tls = url.rfind("rediss://", 0) == 0;
+  if (url.rfind("redis://", 0) != 0 && !tls) bad(url, "expected redis://, rediss:// or unix:");
+  ep.tls.enabled = tls;
+  std::string_view rest = url.substr(tls ? 9 : 8);
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
