@@ -154,6 +154,10 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       tls.key_file = value();
     } else if (flag == "--redis-tls-server-name") {
       tls.server_name = value();
+    } else if (flag == "--redis-wait-replicas") {
+      f.redis.wait_replicas = parse_int<unsigned>(flag, value(), 0, 100);
+    } else if (flag == "--redis-wait-timeout") {
+      f.redis.wait_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 600000));
     } else if (flag == "--redis-prefix") {
       f.redis.prefix = value();
     } else if (flag == "--redis-ttl") {
@@ -205,6 +209,9 @@ Server:
   --redis-tls-ca FILE       rediss: CA certificates (PEM) to verify Redis (default: the system's)
   --redis-tls-cert FILE, --redis-tls-key FILE   rediss: client certificate and key (mutual TLS)
   --redis-tls-server-name N rediss: the name to verify and send as SNI (default: the URL's host)
+  --redis-wait-replicas N   a session write is acknowledged only once N replicas have it (WAIT);
+                            else the request gets 503 (default 0: no waiting)
+  --redis-wait-timeout MS   how long a write waits for them (default 500; below the command timeout)
   --redis-prefix P          Redis key prefix (default sess:)
   --redis-ttl SECONDS       TTL of sessions without a cookie expiry (default 86400)
   --redis-connect-timeout MS, --redis-command-timeout MS   (default 2000 each)

@@ -73,6 +73,14 @@ struct redis_store_options {
   /// A command without a reply by then fails with `error::store_timeout` (and the connection is
   /// re-established, as everything queued behind it waits too).
   std::chrono::milliseconds command_timeout{std::chrono::seconds(2)};
+  /// Acknowledged means replicated: each write of a session (save, destroy, the lock's and
+  /// merge's writes) is followed by `WAIT wait_replicas wait_timeout`, and a write that fewer
+  /// replicas have by then fails (`error::store_unavailable`, a 503): nothing is acknowledged
+  /// that a failover could lose. 0 (the default): no waiting. Touches and lock takes do not
+  /// wait (losing one only shortens a session's life or a lock's).
+  unsigned wait_replicas = 0;
+  /// How long a write waits for its replicas; shorter than `command_timeout`.
+  std::chrono::milliseconds wait_timeout{std::chrono::milliseconds(500)};
   std::chrono::milliseconds reconnect_min_delay{std::chrono::milliseconds(50)};
   std::chrono::milliseconds reconnect_max_delay{std::chrono::seconds(2)};
 };

@@ -183,6 +183,32 @@ void redis_connection::execute_transaction(std::vector<std::string> wires, reply
   });
 }
 
+void redis_connection::execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
+                                         reply_handler handler) {
+  asio::post(strand_, [self = shared_from_this(), wire = std::move(wire), replicas, timeout,
+                       h = std::move(handler)]() mutable {
+    if (self->stopped_) return h(error::shut_down, {});
+    if (!self->ready_ || !self->open_) return h(error::store_unavailable, {});
+    auto written = std::make_shared<std::optional<redis_reply>>();
+    self->send(std::make_unique<command>(std::move(wire), [written](std::error_code ec, redis_reply r) {
+      if (!ec) *written = std::move(r);
+    }));
+    self->send(std::make_unique<command>(
+        resp_command({"WAIT", std::to_string(replicas), std::to_string(timeout.count())}),
+        [written, replicas, h = std::move(h)](std::error_code ec, redis_reply r) mutable {
+          if (ec) return h(ec, {});
+          if (!*written) return h(error::store_unavailable, {});
+          if ((*written)->type != redis_reply::kind::error &&
+              (r.type != redis_reply::kind::integer || r.integer < static_cast<long long>(replicas))) {
+            log(log_level::warning, "a session write reached " + std::to_string(r.integer) + " of " +
+                                        std::to_string(replicas) + " replicas in time: not acknowledged (503)");
+            return h(error::store_unavailable, {});
+          }
+          h({}, std::move(**written));
+        }));
+  });
+}
+
 // --- the transport ------------------------------------------------------------------------------
 
 // Calls f(stream, keep_alive) with the open stream, whatever its kind; handlers of operations on

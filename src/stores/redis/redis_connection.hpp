@@ -76,6 +76,10 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// Sends the commands (RESP) back to back, nothing else in between (MULTI ... EXEC); the
   /// handler gets the last one's reply (the others' are dropped).
   void execute_transaction(std::vector<std::string> wires, reply_handler handler);
+  /// Runs a write and `WAIT replicas timeout` right behind it; the handler gets the write's
+  /// reply once the wait answered, or `error::store_unavailable` when fewer replicas had it.
+  void execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
+                         reply_handler handler);
   /// Runs `fn` on the strand.
   void post(unique_function<void()> fn);
   /// Runs `fn` on the strand after `delay`.

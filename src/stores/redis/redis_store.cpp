@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include <stdexcept>
 #include <unordered_set>
 
 namespace sessionkit {
@@ -118,16 +119,31 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     return std::to_string(ttl);
   }
 
-  // EVALSHA script numkeys args..., falling back to EVAL when Redis does not have the script.
+  // EVALSHA script numkeys args..., falling back to EVAL when Redis does not have the script. A
+  // script that writes waits for the replicas like any write.
   void run_script(const lua_script& script, std::vector<std::string> args, detail::redis_connection::reply_handler h) {
     args.insert(args.begin(), {"EVALSHA", script.sha});
     std::string wire = detail::resp_command(args);
-    run(std::move(wire), [self = shared_from_this(), &script, args = std::move(args),
-                          h = std::move(h)](std::error_code ec, redis_reply r) mutable {
+    run_write(std::move(wire), [self = shared_from_this(), &script, args = std::move(args),
+                                h = std::move(h)](std::error_code ec, redis_reply r) mutable {
       if (ec || r.type != redis_reply::kind::error || r.text.rfind("NOSCRIPT", 0) != 0) return h(ec, std::move(r));
       args[0] = "EVAL";
       args[1] = std::string(script.body);
-      self->run(detail::resp_command(args), std::move(h));
+      self->run_write(detail::resp_command(args), std::move(h));
+    });
+  }
+
+  // A write to a session: with `wait_replicas`, acknowledged only once that many replicas have
+  // it (WAIT, right behind it in the same batch); otherwise as any command.
+  void run_write(std::string wire, detail::redis_connection::reply_handler h) {
+    if (options.wait_replicas == 0) return run(std::move(wire), std::move(h));
+    connection->execute_with_wait(std::move(wire), options.wait_replicas, options.wait_timeout, std::move(h));
+  }
+  void run_simple_write(std::string wire, completion_handler handler) {
+    run_write(std::move(wire), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+      if (!ec) ec = error_of(r);
+      if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
+      h(ec);
     });
   }
 
@@ -183,6 +199,10 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
 
 redis_store::redis_store(boost::asio::any_io_executor executor, redis_store_options options)
     : impl_(std::make_shared<impl>()) {
+  if (options.wait_replicas > 0 && options.wait_timeout >= options.command_timeout)
+    throw std::invalid_argument("Redis: the replica wait timeout (" + std::to_string(options.wait_timeout.count()) +
+                                " ms) must be shorter than the command timeout (" +
+                                std::to_string(options.command_timeout.count()) + " ms)");
   if (!options.serializer.stringify) options.serializer.stringify = [](std::string_view j) { return std::string(j); };
   if (!options.serializer.parse)
     options.serializer.parse = [](std::string_view s) { return std::optional<std::string>(std::string(s)); };
@@ -235,7 +255,7 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
     // An expired session is deleted, not written (connect-redis does the same); a new one that
     // is expired already has nothing to insert.
     if (condition == write_condition::if_absent) return defer([h = std::move(handler)]() mutable { h({}); });
-    impl_->run_simple(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
+    impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
     return;
   }
   std::vector<std::string> command{"SET", impl_->key(id), impl_->options.serializer.stringify(record.json)};
@@ -243,8 +263,8 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
   // XX / NX: Redis checks and writes in one step, so a destroy on another server is final.
   if (condition == write_condition::if_present) command.emplace_back("XX");
   if (condition == write_condition::if_absent) command.emplace_back("NX");
-  if (condition == write_condition::always) return impl_->run_simple(detail::resp_command(command), std::move(handler));
-  impl_->run(detail::resp_command(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+  if (condition == write_condition::always) return impl_->run_simple_write(detail::resp_command(command), std::move(handler));
+  impl_->run_write(detail::resp_command(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
     if (!ec && r.type == redis_reply::kind::nil) return h(error::session_gone);
     if (!ec) ec = error_of(r);
     if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
@@ -253,7 +273,7 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
 }
 
 void redis_store::destroy(std::string_view id, completion_handler handler) {
-  impl_->run_simple(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
+  impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
 }
 
 void redis_store::touch(std::string_view id, session_record record, completion_handler handler) {
