@@ -1044,7 +1044,7 @@ TEST_P(example_cli, store_urls_in_errors_never_show_a_password)
     for (const std::string url : {"unix:/var/run/redis/redis.sock?password=SECRET&db=abc",
                                   "unix:/var/run/redis/redis.sock?db=abc&password=SECRET",
                                   "redis://user:SECRET@host:notaport", "redis://SECRET@host:0",
-                                  "rediss://user:SECRET@host:6380",
+                                  "rediss://user:SECRET@host:notaport",
                                   "redis-sentinel://:SECRET@h1:26379,h2:26379/mymaster?password=SECRET",
                                   "redis-cluster://user:SECRET@h1:7000,h2:7001?password=SECRET",
                                   "redis-sentinel://h1:26379/m?sentinel_password=SECRET&db=x"}) {

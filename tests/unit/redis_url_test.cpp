@@ -35,6 +35,17 @@ TEST(redis_url, parses_unix_socket_urls) {
   EXPECT_EQ(parse_redis_url("unix:///tmp/r.sock").unix_socket, "/tmp/r.sock");
 }
 
+TEST(redis_url, rediss_is_redis_over_tls) {
+  const redis_endpoint ep = parse_redis_url("rediss://user:pw@cache.example.com:6380/2");
+  EXPECT_TRUE(ep.tls.enabled);
+  EXPECT_TRUE(ep.tls.verify);
+  EXPECT_EQ(ep.host, "cache.example.com");
+  EXPECT_EQ(ep.port, 6380);
+  EXPECT_EQ(ep.database, 2u);
+  EXPECT_EQ(ep.username, "user");
+  EXPECT_FALSE(parse_redis_url("redis://cache.example.com").tls.enabled);
+}
+
 TEST(redis_url, rejects_bad_urls_without_echoing_the_password) {
   for (const char* bad : {"http://x", "redis://host:notaport", "redis://host:70000", "redis://host:0",
                           "redis://host/db", "redis://[::1", "unix:relative.sock", "unix:/s?db=x",
@@ -42,7 +53,7 @@ TEST(redis_url, rejects_bad_urls_without_echoing_the_password) {
     EXPECT_THROW(parse_redis_url(bad), std::invalid_argument) << bad;
   }
   for (const char* url : {"redis://user:hunter2@host:bad", "unix:/s?password=hunter2&db=abc",
-                          "unix:/s?db=abc&password=hunter2", "rediss://u:hunter2@host:1",
+                          "unix:/s?db=abc&password=hunter2", "rediss://u:hunter2@host:bad",
                           "redis-sentinel://:hunter2@h:1/m?password=hunter2"}) {
     try {
       parse_redis_url(url);
