@@ -65,7 +65,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     else if (flag == "--threads") f.threads = parse_int<unsigned>(flag, value(), 1, 1024);
     else if (flag == "--store") {
       f.store = value();
-      if (f.store.rfind("redis://", 0) == 0 || f.store.rfind("rediss://", 0) == 0 || f.store.rfind("unix:", 0) == 0) {
+      if (f.store.rfind("redis://", 0) == 0 || f.store.rfind("rediss://", 0) == 0 ||
+          f.store.rfind("redis-sentinel://", 0) == 0 || f.store.rfind("unix:", 0) == 0) {
         try {
           f.redis.endpoint = parse_redis_url(f.store);
         } catch (const std::invalid_argument& e) {
@@ -205,7 +206,8 @@ Server:
   --threads N               I/O threads (default: one per core)
   --store memory|URL        session store: memory (default), redis://[user:password@]host:port[/db]
                             or unix:/path/to/redis.sock[?db=N&password=P], or sqlite:PATH
-                            or rediss://... for TLS (the server's certificate is verified)
+                            or rediss://... for TLS (the server's certificate is verified), or
+                            redis-sentinel://host:port[,host:port...]/MASTER[?db=N&sentinel_password=P]
   --redis-tls-ca FILE       rediss: CA certificates (PEM) to verify Redis (default: the system's)
   --redis-tls-cert FILE, --redis-tls-key FILE   rediss: client certificate and key (mutual TLS)
   --redis-tls-server-name N rediss: the name to verify and send as SNI (default: the URL's host)

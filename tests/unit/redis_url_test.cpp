@@ -46,6 +46,24 @@ TEST(redis_url, rediss_is_redis_over_tls) {
   EXPECT_FALSE(parse_redis_url("redis://cache.example.com").tls.enabled);
 }
 
+TEST(redis_url, redis_sentinel_names_the_sentinels_and_the_master) {
+  const redis_endpoint ep = parse_redis_url(
+      "redis-sentinel://app:pw@s1.example.com:26379,[::1]:26380,s3/mymaster?db=3&sentinel_password=spw&sentinel_user=su");
+  ASSERT_EQ(ep.sentinel.sentinels.size(), 3u);
+  EXPECT_EQ(ep.sentinel.sentinels[0], (std::pair<std::string, std::uint16_t>{"s1.example.com", 26379}));
+  EXPECT_EQ(ep.sentinel.sentinels[1], (std::pair<std::string, std::uint16_t>{"::1", 26380}));
+  EXPECT_EQ(ep.sentinel.sentinels[2], (std::pair<std::string, std::uint16_t>{"s3", 26379}));
+  EXPECT_EQ(ep.sentinel.master_name, "mymaster");
+  EXPECT_EQ(ep.sentinel.username, "su");
+  EXPECT_EQ(ep.sentinel.password, "spw");
+  EXPECT_EQ(ep.username, "app");
+  EXPECT_EQ(ep.password, "pw");
+  EXPECT_EQ(ep.database, 3u);
+  for (const char* bad : {"redis-sentinel://s1:26379", "redis-sentinel://s1:26379/", "redis-sentinel:///m",
+                          "redis-sentinel://s1:0/m", "redis-sentinel://s1/m?colour=red"})
+    EXPECT_THROW(parse_redis_url(bad), std::invalid_argument) << bad;
+}
+
 TEST(redis_url, rejects_bad_urls_without_echoing_the_password) {
   for (const char* bad : {"http://x", "redis://host:notaport", "redis://host:70000", "redis://host:0",
                           "redis://host/db", "redis://[::1", "unix:relative.sock", "unix:/s?db=x",

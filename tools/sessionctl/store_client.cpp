@@ -44,7 +44,8 @@ store_client::store_client(const store_settings& settings)
       timeout_(settings.timeout) {
   keep_library_messages();
   const std::string& url = settings.url;
-  if (url.rfind("redis://", 0) == 0 || url.rfind("rediss://", 0) == 0 || url.rfind("unix:", 0) == 0) {
+  if (url.rfind("redis://", 0) == 0 || url.rfind("rediss://", 0) == 0 || url.rfind("redis-sentinel://", 0) == 0 ||
+      url.rfind("unix:", 0) == 0) {
     sessionkit::redis_store_options o;
     try {
       o.endpoint = sessionkit::parse_redis_url(url);

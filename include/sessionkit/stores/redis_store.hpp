@@ -29,6 +29,14 @@ struct redis_tls {
   bool verify = true;       ///< verify the server's certificate and name
 };
 
+/// Redis behind Sentinel: the sentinels to ask for the current master of `master_name`.
+struct redis_sentinel {
+  std::vector<std::pair<std::string, std::uint16_t>> sentinels;  ///< empty: Redis is addressed directly
+  std::string master_name;
+  std::string username;  ///< AUTH to the sentinels, when they require it
+  std::string password;
+};
+
 /// Where Redis is and how to log in, from a URL.
 struct redis_endpoint {
   std::string host = "127.0.0.1";  ///< for TCP
@@ -38,11 +46,14 @@ struct redis_endpoint {
   std::string password;     ///< empty: no AUTH
   unsigned database = 0;    ///< SELECT when not 0
   redis_tls tls;            ///< `rediss://`
+  redis_sentinel sentinel;  ///< `redis-sentinel://`: the master is found through these
 };
 
 /// Parses `redis://[user:password@]host[:port][/db]` (also `[::1]` hosts and percent-encoded
 /// user and password), the same with `rediss://` (TLS; see `redis_tls` for the files), or
-/// `unix:/path/to/socket[?db=N&password=P&user=U]`.
+/// `unix:/path/to/socket[?db=N&password=P&user=U]`, or
+/// `redis-sentinel://[user:password@]host:port[,host:port...]/MASTER_NAME[?db=N&sentinel_user=U&sentinel_password=P]`
+/// (user and password are the master's; the sentinel's own in the query).
 /// @throws std::invalid_argument with the reason when the URL is not one of those
 SESSIONKIT_API redis_endpoint parse_redis_url(std::string_view url);
 

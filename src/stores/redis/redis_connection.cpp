@@ -235,6 +235,10 @@ void redis_connection::close_transport() noexcept {
     socket.close(ignored);
   });
   stream_ = std::monostate{};
+  if (sentinel_socket_) {
+    sentinel_socket_->close(ignored);
+    sentinel_socket_.reset();
+  }
   outgoing_.clear();
   // writing_ and incoming_ are left alone: an operation of the closed stream may still hold
   // them until its (stale) handler runs; the next connection starts long after (backoff).
@@ -262,12 +266,119 @@ void redis_connection::connect() {
   connect_timer_.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
     if (ec || gen != self->generation_ || self->ready_ || self->stopped_) return;
     self->resolver_.cancel();
-    const auto& ep = self->settings_.endpoint;
-    self->note_failure(self->handshaking_ ? "Redis TLS handshake with " + ep.host + ":" + std::to_string(ep.port) +
-                                                " timed out (is that port TLS?)"
+    self->note_failure(self->handshaking_ ? "Redis TLS handshake with " + self->target_host_ + ":" +
+                                                std::to_string(self->target_port_) + " timed out (is that port TLS?)"
                                           : std::string("Redis connect timeout"));
     self->drop_quietly_and_retry();
   });
+  if (!ep.sentinel.sentinels.empty()) return ask_sentinel(gen, 0);
+  target_host_ = ep.host;
+  target_port_ = ep.port;
+  connect_to_target(gen);
+}
+
+void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
+  const redis_sentinel& s = settings_.endpoint.sentinel;
+  if (sentinel_socket_) {
+    boost::system::error_code ignored;
+    sentinel_socket_->close(ignored);
+    sentinel_socket_.reset();
+  }
+  if (attempt >= s.sentinels.size()) {
+    note_failure("no sentinel named a master for '" + s.master_name + "'");
+    return drop_quietly_and_retry();
+  }
+  const std::size_t index = (first_sentinel_ + attempt) % s.sentinels.size();
+  const auto& [host, port] = s.sentinels[index];
+  auto socket = std::make_shared<tcp_socket>(strand_);
+  sentinel_socket_ = socket;
+  auto next = [self = shared_from_this(), gen, attempt](const std::string& why) {
+    if (gen != self->generation_) return;
+    const auto& [h, p] = self->settings_.endpoint.sentinel.sentinels[(self->first_sentinel_ + attempt) %
+                                                                      self->settings_.endpoint.sentinel.sentinels.size()];
+    log(log_level::debug, "sentinel " + h + ":" + std::to_string(p) + ": " + why);
+    self->ask_sentinel(gen, attempt + 1);
+  };
+  resolver_.async_resolve(host, std::to_string(port), [self = shared_from_this(), gen, attempt, index, socket, next](
+                                                          boost::system::error_code ec,
+                                                          asio::ip::tcp::resolver::results_type results) mutable {
+    if (gen != self->generation_) return;
+    if (ec || results.empty()) return next("cannot be resolved");
+    asio::async_connect(*socket, results, [self, gen, attempt, index, socket, next](boost::system::error_code ec,
+                                                                                   const asio::ip::tcp::endpoint&) mutable {
+      if (gen != self->generation_) return;
+      if (ec) return next("unreachable: " + ec.message());
+      const redis_sentinel& s = self->settings_.endpoint.sentinel;
+      auto request = std::make_shared<std::string>();
+      int replies = 1;
+      if (!s.password.empty()) {
+        *request += s.username.empty() ? resp_command({"AUTH", s.password}) : resp_command({"AUTH", s.username, s.password});
+        ++replies;
+      }
+      *request += resp_command({"SENTINEL", "get-master-addr-by-name", s.master_name});
+      asio::async_write(*socket, asio::buffer(*request), [self, gen, attempt, socket, request, replies, next](
+                                                             boost::system::error_code ec, std::size_t) mutable {
+        if (gen != self->generation_) return;
+        if (ec) return next("write failed: " + ec.message());
+        self->read_sentinel_answer(gen, attempt, socket, std::shared_ptr<redisReader>(redisReaderCreate(), redisReaderFree),
+                                   std::make_shared<std::array<char, 4096>>(), replies);
+      });
+    });
+    (void)index;
+  });
+}
+
+void redis_connection::read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<tcp_socket> socket,
+                                            std::shared_ptr<redisReader> reader,
+                                            std::shared_ptr<std::array<char, 4096>> buffer, int replies_left) {
+  socket->async_read_some(asio::buffer(*buffer), [self = shared_from_this(), gen, attempt, socket, reader, buffer,
+                                                  replies_left](boost::system::error_code ec, std::size_t n) mutable {
+    if (gen != self->generation_) return;
+    const redis_sentinel& s = self->settings_.endpoint.sentinel;
+    const std::size_t index = (self->first_sentinel_ + attempt) % s.sentinels.size();
+    const std::string where = s.sentinels[index].first + ":" + std::to_string(s.sentinels[index].second);
+    if (ec) return self->ask_sentinel(gen, attempt + 1);
+    if (redisReaderFeed(reader.get(), buffer->data(), n) != REDIS_OK) return self->ask_sentinel(gen, attempt + 1);
+    while (replies_left > 0) {
+      void* raw = nullptr;
+      if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) return self->ask_sentinel(gen, attempt + 1);
+      if (!raw) return self->read_sentinel_answer(gen, attempt, socket, reader, buffer, replies_left);
+      const redis_reply r = copy_reply(static_cast<redisReply*>(raw));
+      freeReplyObject(raw);
+      if (--replies_left > 0) {  // AUTH's answer
+        if (r.type == redis_reply::kind::error) {
+          log(log_level::error, "sentinel " + where + " refused AUTH: " + r.text);
+          return self->ask_sentinel(gen, attempt + 1);
+        }
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket->close(ignored);
+      self->sentinel_socket_.reset();
+      if (r.type != redis_reply::kind::array || r.elements.size() != 2 ||
+          r.elements[0].type != redis_reply::kind::string) {
+        log(log_level::debug, "sentinel " + where + " names no master for '" + s.master_name + "'");
+        return self->ask_sentinel(gen, attempt + 1);
+      }
+      unsigned long port = 0;
+      try {
+        port = std::stoul(r.elements[1].text);
+      } catch (const std::exception&) {
+      }
+      if (port == 0 || port > 65535) return self->ask_sentinel(gen, attempt + 1);
+      self->first_sentinel_ = index;
+      if (self->target_host_ != r.elements[0].text || self->target_port_ != port)
+        log(log_level::info, "sentinel " + where + ": the master of '" + s.master_name + "' is " + r.elements[0].text +
+                                 ":" + std::to_string(port));
+      self->target_host_ = r.elements[0].text;
+      self->target_port_ = static_cast<std::uint16_t>(port);
+      return self->connect_to_target(gen);
+    }
+  });
+}
+
+void redis_connection::connect_to_target(std::uint64_t gen) {
+  const auto& ep = settings_.endpoint;
   if (!ep.unix_socket.empty()) {
     auto socket = std::make_shared<unix_socket>(strand_);
     stream_ = socket;
@@ -284,12 +395,12 @@ void redis_connection::connect() {
     return;
   }
   resolver_.async_resolve(
-      ep.host, std::to_string(ep.port),
+      target_host_, std::to_string(target_port_),
       [self = shared_from_this(), gen](boost::system::error_code ec, asio::ip::tcp::resolver::results_type results) {
         if (gen != self->generation_ || self->stopped_) return;
         if (ec || results.empty()) {
           if (ec != asio::error::operation_aborted)
-            self->note_failure("Redis host " + self->settings_.endpoint.host + " cannot be resolved: " + ec.message());
+            self->note_failure("Redis host " + self->target_host_ + " cannot be resolved: " + ec.message());
           return self->drop_quietly_and_retry();
         }
         tcp_socket* socket = nullptr;
@@ -325,7 +436,7 @@ void redis_connection::start_handshake(std::uint64_t gen) {
   std::shared_ptr<tls_stream> stream = std::get<std::shared_ptr<tls_stream>>(stream_);
   tls_stream& tls = *stream;
   const redis_tls& options = settings_.endpoint.tls;
-  const std::string name = options.server_name.empty() ? settings_.endpoint.host : options.server_name;
+  const std::string name = options.server_name.empty() ? target_host_ : options.server_name;
   // SNI for host names (not for addresses), and the name the certificate must carry.
   if (!is_ip_address(name)) SSL_set_tlsext_host_name(tls.native_handle(), name.c_str());
   if (options.verify) tls.set_verify_callback(asio::ssl::host_name_verification(name));
@@ -337,8 +448,8 @@ void redis_connection::start_handshake(std::uint64_t gen) {
       std::string why = ec.message();
       const long verify = SSL_get_verify_result(stream->native_handle());
       if (verify != X509_V_OK) why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
-      self->note_failure("Redis TLS handshake with " + self->settings_.endpoint.host + ":" +
-                         std::to_string(self->settings_.endpoint.port) + " failed: " + why);
+      self->note_failure("Redis TLS handshake with " + self->target_host_ + ":" + std::to_string(self->target_port_) +
+                         " failed: " + why);
       return self->drop_quietly_and_retry();
     }
     self->on_transport_ready();
@@ -357,6 +468,8 @@ void redis_connection::on_transport_ready() {
     else steps.push_back({"AUTH", ep.username, ep.password});
   }
   if (ep.database != 0) steps.push_back({"SELECT", std::to_string(ep.database)});
+  // Through Sentinel: the address is the master's only until a failover; check it still is.
+  if (!ep.sentinel.sentinels.empty()) steps.push_back({"ROLE"});
   steps.push_back({"PING"});
   auto failed = std::make_shared<bool>(false);
   for (std::size_t i = 0; i < steps.size(); ++i) {
@@ -366,6 +479,15 @@ void redis_connection::on_transport_ready() {
         resp_command(steps[i]),
         [self = shared_from_this(), failed, last, name, gen = generation_](std::error_code ec, redis_reply r) {
           if (*failed || gen != self->generation_) return;
+          if (!ec && name == "ROLE" &&
+              (r.type != redis_reply::kind::array || r.elements.empty() || r.elements[0].text != "master")) {
+            *failed = true;
+            self->note_failure("Redis at " + self->target_host_ + ":" + std::to_string(self->target_port_) +
+                               " is not the master (" + (r.elements.empty() ? r.text : r.elements[0].text) +
+                               "); asking the sentinels again");
+            asio::post(self->strand_, [self] { self->drop("not the master"); });
+            return;
+          }
           if (ec || r.type == redis_reply::kind::error) {
             *failed = true;
             log(log_level::error, "Redis " + name + " failed: " + (ec ? ec.message() : r.text));
@@ -482,8 +604,11 @@ void redis_connection::on_read(std::size_t size) {
     if (pending_.empty()) return drop("a reply nobody asked for");
     std::unique_ptr<command> cmd = std::move(pending_.front());
     pending_.pop_front();
+    // A master turned replica (a failover) refuses writes: find the master again.
+    const bool demoted = copied.type == redis_reply::kind::error && copied.text.rfind("READONLY", 0) == 0;
     cmd->complete({}, std::move(copied));
     if (gen != generation_) return;  // the handler dropped the connection
+    if (demoted) return drop("READONLY: the server is a replica now");
   }
   start_read();
 }

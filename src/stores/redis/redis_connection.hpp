@@ -96,6 +96,12 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   using tls_stream = boost::asio::ssl::stream<tcp_socket>;
 
   void connect();
+  void connect_to_target(std::uint64_t gen);
+  // Sentinel: asks the sentinels in turn for the master's address, then connects to it.
+  void ask_sentinel(std::uint64_t gen, std::size_t attempt);
+  void read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<tcp_socket> socket,
+                            std::shared_ptr<redisReader> reader, std::shared_ptr<std::array<char, 4096>> buffer,
+                            int replies_left);
   void start_handshake(std::uint64_t gen);
   void on_transport_ready();
   void drop_quietly_and_retry();
@@ -123,6 +129,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::uint64_t generation_ = 0;  // bumped when a connection goes; stale callbacks check it
   bool open_ = false;             // transport connected (and TLS handshake done)
   bool handshaking_ = false;      // TCP connected, TLS handshake under way
+  // Where the connection goes: the URL's host and port, or the master the sentinels named.
+  std::string target_host_;
+  std::uint16_t target_port_ = 0;
+  std::size_t first_sentinel_ = 0;              // the one that answered last is asked first
+  std::shared_ptr<tcp_socket> sentinel_socket_;  // a query in flight (closed on timeout)
   bool stopped_ = false;
   bool reconnect_pending_ = false;
   unsigned failures_ = 0;  // connection attempts failed since the last success

@@ -45,9 +45,78 @@ void apply_query(std::string_view url, std::string_view query, redis_endpoint& e
   }
 }
 
+// host[:port] or [v6]:port, with `default_port` when none is given.
+std::pair<std::string, std::uint16_t> host_and_port(std::string_view url, std::string_view authority,
+                                                    std::uint16_t default_port) {
+  std::string_view host = authority, port;
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) bad(url, "unclosed '[' in the host");
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') bad(url, "unexpected text after the host");
+      port = after.substr(1);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) bad(url, "a host is missing");
+  for (char c : host)
+    if (c == '?' || c == '#' || c == ' ' || c == '/' || c == '@') bad(url, "invalid character in the host");
+  const std::uint16_t p = port.empty() ? default_port : parse_number<std::uint16_t>(url, port, 65535, "the port");
+  if (p == 0) bad(url, "the port must not be 0");
+  return {std::string(host), p};
+}
+
+// redis-sentinel://[user:password@]host:port[,host:port...]/MASTER[?db=N&sentinel_user=U&sentinel_password=P]
+redis_endpoint parse_sentinel_url(std::string_view url) {
+  redis_endpoint ep;
+  std::string_view rest = url.substr(std::string_view("redis-sentinel://").size());
+  const std::size_t q = rest.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
+  rest = rest.substr(0, q);
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash + 1 == rest.size()) bad(url, "the master's name is missing (/NAME)");
+  ep.sentinel.master_name = decoded(url, rest.substr(slash + 1));
+  std::string_view authority = rest.substr(0, slash);
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const std::size_t colon = userinfo.find(':');
+    if (colon == std::string_view::npos) {
+      ep.password = decoded(url, userinfo);
+    } else {
+      ep.username = decoded(url, userinfo.substr(0, colon));
+      ep.password = decoded(url, userinfo.substr(colon + 1));
+    }
+  }
+  while (!authority.empty()) {
+    const std::size_t comma = authority.find(',');
+    ep.sentinel.sentinels.push_back(host_and_port(url, authority.substr(0, comma), 26379));
+    authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
+  }
+  if (ep.sentinel.sentinels.empty()) bad(url, "no sentinel host");
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) bad(url, "query parameter without '='");
+    const std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    if (key == "db") ep.database = parse_number<unsigned>(url, value, 1u << 20, "db");
+    else if (key == "sentinel_password") ep.sentinel.password = decoded(url, value);
+    else if (key == "sentinel_user" || key == "sentinel_username") ep.sentinel.username = decoded(url, value);
+    else bad(url, "unknown parameter '" + std::string(key) + "' (the master's password goes before the @)");
+  }
+  return ep;
+}
+
 }  // namespace
 
 redis_endpoint parse_redis_url(std::string_view url) {
+  if (url.rfind("redis-sentinel://", 0) == 0) return parse_sentinel_url(url);
   redis_endpoint ep;
   if (url.rfind("unix:", 0) == 0) {
     std::string_view rest = url.substr(5);
@@ -59,7 +128,7 @@ redis_endpoint parse_redis_url(std::string_view url) {
     return ep;
   }
   const bool tls = url.rfind("rediss://", 0) == 0;
-  if (url.rfind("redis://", 0) != 0 && !tls) bad(url, "expected redis://, rediss:// or unix:");
+  if (url.rfind("redis://", 0) != 0 && !tls) bad(url, "expected redis://, rediss://, redis-sentinel:// or unix:");
   ep.tls.enabled = tls;
   std::string_view rest = url.substr(tls ? 9 : 8);
   const std::size_t slash = rest.find('/');
