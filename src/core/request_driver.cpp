@@ -256,11 +256,11 @@ void request_driver::write_merged(session_record record, unsigned attempts_left,
           return self->merge_answer(std::move(answer), std::move(written), attempts_left, retry);
         });
         if (ec != error::record_changed || retry.json.empty()) return h(ec);
-        // Many requests merging into one session at once: spread the retries (0-1 ms after the
-        // first conflict, up to 0-16 ms later on), so each round lets more of them through.
+        // Many requests merging into one session at once: spread the retries (0-2 ms after the
+        // first conflict, up to 0-64 ms later on), so each round lets more of them through.
         const unsigned conflicts = self->owner().settings().merge_attempts - attempts_left + 1;
         thread_local std::minstd_rand jitter(std::random_device{}());
-        const auto delay = std::chrono::milliseconds(jitter() % ((1u << std::min(conflicts, 4u)) + 1));
+        const auto delay = std::chrono::milliseconds(jitter() % ((1u << std::min(conflicts, 6u)) + 1));
         self->store_.defer_for(delay, [self, retry = std::move(retry), attempts_left, h = std::move(h)]() mutable {
           self->write_merged(std::move(retry), attempts_left - 1, std::move(h));
         });

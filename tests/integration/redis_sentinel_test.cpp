@@ -220,6 +220,9 @@ TEST_F(redis_sentinel_setup, a_planned_failover_under_load_is_followed) {
   }, "the sentinels to switch the master");
   l.event = true;
   wait_for([&] { return l.successes_after_event > 40; }, "service on the new master");
+  // Followed through the +switch-master subscription (not only by a dropped connection).
+  wait_for([&] { return app_->stderr_text().find("the sentinels switched the master") != std::string::npos; },
+           "the app to hear +switch-master");
   // The old master is a replica now: writes that reach it are refused; the app has moved on.
   wait_for([&] { return count(cli(master_->port(), {"ROLE"}), "slave") == 1; }, "the old master to be a replica");
   const int before = l.successes_after_event;

@@ -125,6 +125,7 @@ redis_connection::redis_connection(asio::any_io_executor executor, settings s)
       connect_timer_(strand_),
       reconnect_timer_(strand_),
       watchdog_(strand_),
+      watch_timer_(strand_),
       backoff_(settings_.reconnect_min_delay) {
   if (settings_.endpoint.tls.enabled) tls_context_.emplace(make_tls_context(settings_.endpoint.tls));
 }
@@ -134,7 +135,10 @@ redis_connection::~redis_connection() {
 }
 
 void redis_connection::start() {
-  asio::post(strand_, [self = shared_from_this()] { self->connect(); });
+  asio::post(strand_, [self = shared_from_this()] {
+    self->connect();
+    if (!self->settings_.endpoint.sentinel.sentinels.empty()) self->watch_sentinels(0);
+  });
 }
 
 void redis_connection::stop() {
@@ -145,8 +149,102 @@ void redis_connection::stop() {
     self->connect_timer_.cancel();
     self->reconnect_timer_.cancel();
     self->watchdog_.cancel();
+    self->watch_timer_.cancel();
+    ++self->watch_generation_;
+    if (self->watch_socket_) {
+      boost::system::error_code ignored;
+      self->watch_socket_->close(ignored);
+      self->watch_socket_.reset();
+    }
     self->close_transport();
     self->fail_pending(error::shut_down);
+  });
+}
+
+// --- Sentinel: following +switch-master ------------------------------------------------------
+
+void redis_connection::watch_sentinels(std::size_t attempt) {
+  if (stopped_) return;
+  const redis_sentinel& s = settings_.endpoint.sentinel;
+  const std::uint64_t watch = ++watch_generation_;
+  if (watch_socket_) {
+    boost::system::error_code ignored;
+    watch_socket_->close(ignored);
+  }
+  // Subscribed to one sentinel at a time; when it goes, the next one after a pause.
+  auto retry = [self = shared_from_this(), watch, attempt] {
+    if (watch != self->watch_generation_ || self->stopped_) return;
+    ++self->watch_generation_;
+    self->watch_timer_.expires_after(std::chrono::seconds(1));
+    self->watch_timer_.async_wait([self, attempt](boost::system::error_code ec) {
+      if (!ec) self->watch_sentinels(attempt + 1);
+    });
+  };
+  const auto& [host, port] = s.sentinels[(first_sentinel_ + attempt) % s.sentinels.size()];
+  auto socket = std::make_shared<tcp_socket>(strand_);
+  watch_socket_ = socket;
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(strand_);
+  resolver->async_resolve(host, std::to_string(port), [self = shared_from_this(), watch, socket, resolver, retry](
+                                                          boost::system::error_code ec,
+                                                          asio::ip::tcp::resolver::results_type results) mutable {
+    if (watch != self->watch_generation_) return;
+    if (ec || results.empty()) return retry();
+    asio::async_connect(*socket, results, [self, watch, socket, retry](boost::system::error_code ec,
+                                                                      const asio::ip::tcp::endpoint&) mutable {
+      if (watch != self->watch_generation_) return;
+      if (ec) return retry();
+      const redis_sentinel& s = self->settings_.endpoint.sentinel;
+      auto request = std::make_shared<std::string>();
+      if (!s.password.empty())
+        *request += s.username.empty() ? resp_command({"AUTH", s.password}) : resp_command({"AUTH", s.username, s.password});
+      *request += resp_command({"SUBSCRIBE", "+switch-master"});
+      asio::async_write(*socket, asio::buffer(*request), [self, watch, socket, request, retry](
+                                                             boost::system::error_code ec, std::size_t) mutable {
+        if (watch != self->watch_generation_) return;
+        if (ec) return retry();
+        self->read_switch_messages(watch, socket, std::shared_ptr<redisReader>(redisReaderCreate(), redisReaderFree),
+                                   std::make_shared<std::array<char, 4096>>());
+      });
+    });
+  });
+}
+
+void redis_connection::read_switch_messages(std::uint64_t watch, std::shared_ptr<tcp_socket> socket,
+                                            std::shared_ptr<redisReader> reader,
+                                            std::shared_ptr<std::array<char, 4096>> buffer) {
+  socket->async_read_some(asio::buffer(*buffer), [self = shared_from_this(), watch, socket, reader, buffer](
+                                                     boost::system::error_code ec, std::size_t n) {
+    if (watch != self->watch_generation_) return;
+    auto again = [self] { self->watch_sentinels(0); };
+    if (ec || redisReaderFeed(reader.get(), buffer->data(), n) != REDIS_OK) {
+      ++self->watch_generation_;
+      self->watch_timer_.expires_after(std::chrono::seconds(1));
+      self->watch_timer_.async_wait([again](boost::system::error_code e) {
+        if (!e) again();
+      });
+      return;
+    }
+    for (;;) {
+      void* raw = nullptr;
+      if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK || !raw) break;
+      const redis_reply r = copy_reply(static_cast<redisReply*>(raw));
+      freeReplyObject(raw);
+      // ["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]
+      if (r.type != redis_reply::kind::array || r.elements.size() != 3 || r.elements[0].text != "message") continue;
+      const std::string& text = r.elements[2].text;
+      const std::string& name = self->settings_.endpoint.sentinel.master_name;
+      if (text.compare(0, name.size() + 1, name + " ") != 0) continue;
+      const std::size_t last_space = text.rfind(' ');
+      const std::size_t before = text.rfind(' ', last_space - 1);
+      if (last_space == std::string::npos || before == std::string::npos) continue;
+      const std::string host = text.substr(before + 1, last_space - before - 1);
+      const std::string port = text.substr(last_space + 1);
+      if (host == self->target_host_ && port == std::to_string(self->target_port_)) continue;
+      log(log_level::warning, "the sentinels switched the master of '" + name + "' to " + host + ":" + port +
+                                  "; reconnecting");
+      if (self->open_) self->drop("the master changed");
+    }
+    self->read_switch_messages(watch, socket, reader, buffer);
   });
 }
 

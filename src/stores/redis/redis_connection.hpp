@@ -103,6 +103,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
                             std::shared_ptr<redisReader> reader, std::shared_ptr<std::array<char, 4096>> buffer,
                             int replies_left);
   void start_handshake(std::uint64_t gen);
+  // Sentinel: a subscription to +switch-master on one sentinel, so a failover is followed at
+  // once (not only when the old master's connection drops or answers READONLY).
+  void watch_sentinels(std::size_t attempt);
+  void read_switch_messages(std::uint64_t watch, std::shared_ptr<tcp_socket> socket,
+                            std::shared_ptr<redisReader> reader, std::shared_ptr<std::array<char, 4096>> buffer);
   void on_transport_ready();
   void drop_quietly_and_retry();
   void on_logged_in();
@@ -134,6 +139,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::uint16_t target_port_ = 0;
   std::size_t first_sentinel_ = 0;              // the one that answered last is asked first
   std::shared_ptr<tcp_socket> sentinel_socket_;  // a query in flight (closed on timeout)
+  std::shared_ptr<tcp_socket> watch_socket_;     // the +switch-master subscription
+  std::uint64_t watch_generation_ = 0;           // bumped when the subscription goes
   bool stopped_ = false;
   bool reconnect_pending_ = false;
   unsigned failures_ = 0;  // connection attempts failed since the last success
@@ -151,6 +158,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   redisReader* reader_ = nullptr;
   boost::asio::steady_timer watchdog_;
   bool watchdog_armed_ = false;
+  boost::asio::steady_timer watch_timer_;  // before subscribing to a sentinel again
   std::chrono::milliseconds backoff_;
   std::atomic<bool> ready_{false};
   std::atomic<std::uint64_t> writes_{0};
