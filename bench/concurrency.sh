@@ -6,16 +6,20 @@
 # loses (2xx counter responses minus how much the count grew), and the same for express-session.
 # Writes the tables to bench/RESULTS.md (section "Concurrency modes").
 #
-#   bench/concurrency.sh [--rounds N] [--duration SECONDS] [--stores "memory redis"]
+#   bench/concurrency.sh [--rounds N] [--duration SECONDS] [--stores "memory redis"] [--pin-redis]
+#
+# --pin-redis runs redis-server on CPU 1 and the servers and wrk on CPU 0 (taskset), as if Redis
+# had a machine of its own; its table goes to the section "Redis on its own core".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=3 duration=5 stores="memory redis"
+rounds=3 duration=5 stores="memory redis" pin=""
 while (($#)); do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --stores) stores=$2; shift 2 ;;
+    --pin-redis) pin=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,7 +42,9 @@ wait_listening() {  # file
 }
 
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+redis_cpu=() app_cpu=()
+if [[ -n $pin ]]; then redis_cpu=(taskset -c 1); app_cpu=(taskset -c 0); fi
+"${redis_cpu[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
   --daemonize no --logfile "$work/redis.log" &
 pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -51,12 +57,12 @@ start_server() {  # system store mode -> sets port pid
   if [[ $system == sessionkit ]]; then
     local url=memory
     [[ $store == redis ]] && url="redis://127.0.0.1:$redis_port"
-    build-release/examples/sessionkit-example --port 0 --threads 1 --store "$url" --concurrency "$mode" \
+    "${app_cpu[@]}" build-release/examples/sessionkit-example --port 0 --threads 1 --store "$url" --concurrency "$mode" \
       --lock-timeout 30000 >"$work/server.log" 2>&1 &
   else
     local env_args=(PORT=0)
     [[ $store == redis ]] && env_args+=(REDIS_URL="redis://127.0.0.1:$redis_port")
-    env "${env_args[@]}" node tests/interop/server.js >"$work/server.log" 2>&1 &
+    "${app_cpu[@]}" env "${env_args[@]}" node tests/interop/server.js >"$work/server.log" 2>&1 &
   fi
   pid=$!; pids+=($pid)
   wait_listening "$work/server.log"
@@ -94,11 +100,11 @@ run_case() {  # system store mode scenario round
   if [[ $scenario == many ]]; then
     : >"$work/cookies"
     for _ in $(seq 64); do new_cookie "$port" >>"$work/cookies"; done
-    out=$(COOKIES_FILE="$work/cookies" wrk -t1 -c64 -d"${duration}s" --latency -s "$work/many.lua" "http://127.0.0.1:$port/")
+    out=$(COOKIES_FILE="$work/cookies" "${app_cpu[@]}" wrk -t1 -c64 -d"${duration}s" --latency -s "$work/many.lua" "http://127.0.0.1:$port/")
   else
     local cookie
     cookie=$(new_cookie "$port")
-    out=$(wrk -t1 -c64 -d"${duration}s" --latency -s "$work/hot.lua" -H "Cookie: $cookie" \
+    out=$("${app_cpu[@]}" wrk -t1 -c64 -d"${duration}s" --latency -s "$work/hot.lua" -H "Cookie: $cookie" \
           "http://127.0.0.1:$port/memory-store-counter")
     sleep 0.5  # requests wrk cut off at the end still finish
     local final
@@ -151,10 +157,13 @@ cat "$table"
 
 results_md=bench/RESULTS.md
 section="$work/section.md"
+title="Concurrency modes"
+[[ -n $pin ]] && title="Redis on its own core: concurrency modes"
 {
-  echo "## Concurrency modes"
+  echo "## $title"
   echo
-  echo "Command: \`bench/concurrency.sh --rounds $rounds --duration $duration\`"
+  echo "Command: \`bench/concurrency.sh --rounds $rounds --duration $duration${pin:+ --pin-redis} --stores \"$stores\"\`"
+  [[ -n $pin ]] && echo && echo "redis-server pinned to CPU 1, the servers and wrk to CPU 0 (taskset)."
   echo
   echo "Machine: $(nproc) cores, $(uname -sr); $(date -u +%Y-%m-%d). wrk -t1 -c64 -d${duration}s on loopback against"
   echo "sessionkit-example --threads 1 --concurrency MODE (Release) and the Express app (express-session 1.18.2,"
@@ -168,11 +177,11 @@ section="$work/section.md"
   cat "$table"
   echo
 } >"$section"
-awk -v sec="$section" '
-  /^## Concurrency modes/ {skip=1; while ((getline line < sec) > 0) print line; next}
+awk -v sec="$section" -v title="## $title" '
+  index($0, title) == 1 && length($0) == length(title) {skip=1; while ((getline line < sec) > 0) print line; next}
   skip && /^## / {skip=0}
   !skip {print}
 ' "$results_md" >"$work/new.md"
-grep -q "^## Concurrency modes" "$results_md" || cat "$section" >>"$work/new.md"
+grep -qx "## $title" "$results_md" || cat "$section" >>"$work/new.md"
 cp "$work/new.md" "$results_md"
 echo "written to $results_md" >&2
