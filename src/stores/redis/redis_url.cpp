@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <stdexcept>
+#include <tuple>
 
 namespace sessionkit {
 namespace {
@@ -45,9 +46,25 @@ void apply_query(std::string_view url, std::string_view query, redis_endpoint& e
   }
 }
 
-// host[:port] or [v6]:port, with `default_port` when none is given.
+// `user:password@` or `password@` at the start of an authority, into `ep`; returns the rest.
+std::string_view take_userinfo(std::string_view url, std::string_view authority, redis_endpoint& ep) {
+  const std::size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return authority;
+  const std::string_view userinfo = authority.substr(0, at);
+  const std::size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos) {
+    ep.password = decoded(url, userinfo);  // redis://secret@host: a password alone
+  } else {
+    ep.username = decoded(url, userinfo.substr(0, colon));
+    ep.password = decoded(url, userinfo.substr(colon + 1));
+  }
+  return authority.substr(at + 1);
+}
+
+// host[:port] or [v6]:port; `default_host` / `default_port` when one is not given (an empty
+// default host: the host is required).
 std::pair<std::string, std::uint16_t> host_and_port(std::string_view url, std::string_view authority,
-                                                    std::uint16_t default_port) {
+                                                    std::string_view default_host, std::uint16_t default_port) {
   std::string_view host = authority, port;
   if (!authority.empty() && authority.front() == '[') {
     const std::size_t close = authority.find(']');
@@ -62,6 +79,7 @@ std::pair<std::string, std::uint16_t> host_and_port(std::string_view url, std::s
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
   }
+  if (host.empty()) host = default_host;
   if (host.empty()) bad(url, "a host is missing");
   for (char c : host)
     if (c == '?' || c == '#' || c == ' ' || c == '/' || c == '@') bad(url, "invalid character in the host");
@@ -80,21 +98,10 @@ redis_endpoint parse_sentinel_url(std::string_view url) {
   const std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash + 1 == rest.size()) bad(url, "the master's name is missing (/NAME)");
   ep.sentinel.master_name = decoded(url, rest.substr(slash + 1));
-  std::string_view authority = rest.substr(0, slash);
-  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    const std::size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos) {
-      ep.password = decoded(url, userinfo);
-    } else {
-      ep.username = decoded(url, userinfo.substr(0, colon));
-      ep.password = decoded(url, userinfo.substr(colon + 1));
-    }
-  }
+  std::string_view authority = take_userinfo(url, rest.substr(0, slash), ep);
   while (!authority.empty()) {
     const std::size_t comma = authority.find(',');
-    ep.sentinel.sentinels.push_back(host_and_port(url, authority.substr(0, comma), 26379));
+    ep.sentinel.sentinels.push_back(host_and_port(url, authority.substr(0, comma), "", 26379));
     authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
   }
   if (ep.sentinel.sentinels.empty()) bad(url, "no sentinel host");
@@ -137,36 +144,8 @@ redis_endpoint parse_redis_url(std::string_view url) {
     std::string_view path = rest.substr(slash + 1);
     if (!path.empty()) ep.database = parse_number<unsigned>(url, path, 1u << 20, "the database");
   }
-  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    const std::size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos) {
-      ep.password = decoded(url, userinfo);  // redis://secret@host: a password alone
-    } else {
-      ep.username = decoded(url, userinfo.substr(0, colon));
-      ep.password = decoded(url, userinfo.substr(colon + 1));
-    }
-  }
-  std::string_view host = authority, port;
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) bad(url, "unclosed '[' in the host");
-    host = authority.substr(1, close - 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') bad(url, "unexpected text after the host");
-      port = after.substr(1);
-    }
-  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (!host.empty()) ep.host = std::string(host);
-  for (char c : ep.host)
-    if (c == '?' || c == '#' || c == ' ' || c == '/' || c == '@') bad(url, "invalid character in the host");
-  if (!port.empty()) ep.port = parse_number<std::uint16_t>(url, port, 65535, "the port");
-  if (ep.port == 0) bad(url, "the port must not be 0");
+  authority = take_userinfo(url, authority, ep);
+  std::tie(ep.host, ep.port) = host_and_port(url, authority, ep.host, ep.port);
   return ep;
 }
 
