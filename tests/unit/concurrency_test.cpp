@@ -278,7 +278,6 @@ TEST_P(merge_mode, concurrent_requests_changing_different_keys_all_survive) {
   EXPECT_NE(stored.find(R"("b":[1,2])"), std::string::npos) << stored;
   EXPECT_NE(stored.find(R"("shared":"b")"), std::string::npos) << stored;  // the later save wins
   EXPECT_EQ(stored.find(R"("drop")"), std::string::npos) << stored;        // a's delete kept
-  EXPECT_TRUE(b->set_cookie.has_value() || !a->set_cookie.has_value());
   // b's session now holds the merged data too.
   EXPECT_EQ((*b->driver->current())["a"], "from a");
 }

@@ -397,12 +397,12 @@ void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
     log(log_level::debug, "sentinel " + h + ":" + std::to_string(p) + ": " + why);
     self->ask_sentinel(gen, attempt + 1);
   };
-  resolver_.async_resolve(host, std::to_string(port), [self = shared_from_this(), gen, attempt, index, socket, next](
+  resolver_.async_resolve(host, std::to_string(port), [self = shared_from_this(), gen, attempt, socket, next](
                                                           boost::system::error_code ec,
                                                           asio::ip::tcp::resolver::results_type results) mutable {
     if (gen != self->generation_) return;
     if (ec || results.empty()) return next("cannot be resolved");
-    asio::async_connect(*socket, results, [self, gen, attempt, index, socket, next](boost::system::error_code ec,
+    asio::async_connect(*socket, results, [self, gen, attempt, socket, next](boost::system::error_code ec,
                                                                                    const asio::ip::tcp::endpoint&) mutable {
       if (gen != self->generation_) return;
       if (ec) return next("unreachable: " + ec.message());
@@ -422,7 +422,6 @@ void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
                                    std::make_shared<std::array<char, 4096>>(), replies);
       });
     });
-    (void)index;
   });
 }
 

@@ -140,11 +140,15 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     connection->execute_with_wait(std::move(wire), options.wait_replicas, options.wait_timeout, std::move(h));
   }
   void run_simple_write(std::string wire, completion_handler handler) {
-    run_write(std::move(wire), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+    run_write(std::move(wire), simple_completion(std::move(handler)));
+  }
+  // The reply handler of a command whose reply carries nothing but success or an error.
+  static detail::redis_connection::reply_handler simple_completion(completion_handler handler) {
+    return [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
       if (!ec) ec = error_of(r);
       if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
       h(ec);
-    });
+    };
   }
 
   // Logs and maps a script's error reply.
@@ -164,11 +168,7 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   // Completes with an error, or success, for a command whose reply carries nothing else.
   template <class Command>
   void run_simple(Command command, completion_handler handler) {
-    run(std::move(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-      if (!ec) ec = error_of(r);
-      if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
-      h(ec);
-    });
+    run(std::move(command), simple_completion(std::move(handler)));
   }
 
   // SCAN cursor MATCH prefix* COUNT n, until the cursor is back to 0; keys de-duplicated.

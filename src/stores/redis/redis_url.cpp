@@ -30,20 +30,27 @@ std::string decoded(std::string_view url, std::string_view text) {
   return std::move(*d);
 }
 
-// `key=value&...` of a unix: URL.
-void apply_query(std::string_view url, std::string_view query, redis_endpoint& ep) {
+// Calls take(key, value) for each `key=value` of a `&`-separated query.
+template <class Take>
+void for_each_parameter(std::string_view url, std::string_view query, Take&& take) {
   while (!query.empty()) {
     const std::size_t amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     const std::size_t eq = pair.find('=');
     if (eq == std::string_view::npos) bad(url, "query parameter without '='");
-    const std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    take(pair.substr(0, eq), pair.substr(eq + 1));
+  }
+}
+
+// `key=value&...` of a unix: URL.
+void apply_query(std::string_view url, std::string_view query, redis_endpoint& ep) {
+  for_each_parameter(url, query, [&](std::string_view key, std::string_view value) {
     if (key == "db") ep.database = parse_number<unsigned>(url, value, 1u << 20, "db");
     else if (key == "password") ep.password = decoded(url, value);
     else if (key == "user" || key == "username") ep.username = decoded(url, value);
     else bad(url, "unknown parameter '" + std::string(key) + "'");
-  }
+  });
 }
 
 // `user:password@` or `password@` at the start of an authority, into `ep`; returns the rest.
@@ -105,18 +112,12 @@ redis_endpoint parse_sentinel_url(std::string_view url) {
     authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
   }
   if (ep.sentinel.sentinels.empty()) bad(url, "no sentinel host");
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const std::size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) bad(url, "query parameter without '='");
-    const std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+  for_each_parameter(url, query, [&](std::string_view key, std::string_view value) {
     if (key == "db") ep.database = parse_number<unsigned>(url, value, 1u << 20, "db");
     else if (key == "sentinel_password") ep.sentinel.password = decoded(url, value);
     else if (key == "sentinel_user" || key == "sentinel_username") ep.sentinel.username = decoded(url, value);
     else bad(url, "unknown parameter '" + std::string(key) + "' (the master's password goes before the @)");
-  }
+  });
   return ep;
 }
 
