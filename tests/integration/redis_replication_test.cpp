@@ -68,7 +68,7 @@ TEST_F(redis_replication, an_acknowledged_write_is_on_the_replica_already) {
   EXPECT_EQ(lost.status, 503u) << describe(lost);  // not replicated in time: not acknowledged
   EXPECT_TRUE(lost.set_cookies.empty());
   EXPECT_TRUE(app_->running());
-  EXPECT_NE(app_->stderr_text().find("replicas in time"), std::string::npos) << app_->stderr_text();
+  EXPECT_TRUE(app_->wait_for_stderr("replicas in time")) << app_->stderr_text();
   start_replica();
   const response back = get(port, "/redis-store-counter", jar.headers());
   EXPECT_EQ(back.status, 200u) << describe(back);

@@ -62,9 +62,8 @@ class redis_tls : public ::testing::Test {
       std::this_thread::sleep_for(200ms);
     }
     EXPECT_TRUE(app_->running());
-    const std::string log = app_->stderr_text();
-    EXPECT_TRUE(log.find(cause) != std::string::npos || (!or_cause.empty() && log.find(or_cause) != std::string::npos))
-        << "expected '" << cause << "' in:\n" << log;
+    const bool said = app_->wait_for_stderr(cause, 2s) || (!or_cause.empty() && app_->wait_for_stderr(or_cause, 0s));
+    EXPECT_TRUE(said) << "expected '" << cause << "' in:\n" << app_->stderr_text();
   }
 
   static inline std::filesystem::path certs_;

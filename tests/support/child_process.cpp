@@ -415,4 +415,12 @@ std::string child_process::stderr_text() const
     return impl_->err;
 }
 
+bool child_process::wait_for_stderr(const std::string& needle, std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(impl_->mutex);
+    return impl_->changed.wait_for(lock, timeout, [&] {
+        return impl_->err.find(needle) != std::string::npos || impl_->err_eof;
+    }) && impl_->err.find(needle) != std::string::npos;
+}
+
 }  // namespace sessionkit::test

@@ -87,6 +87,12 @@ public:
     [[nodiscard]] std::string stdout_text() const;
     [[nodiscard]] std::string stderr_text() const;
 
+    /// Waits until stderr contains `needle` (the pipe is drained by a
+    /// background thread, so a line the child already wrote may arrive a
+    /// moment later). False when `timeout` passes first.
+    [[nodiscard]] bool wait_for_stderr(const std::string& needle,
+                                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
