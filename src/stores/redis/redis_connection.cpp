@@ -65,9 +65,10 @@ std::string format_resp(const Range& args, std::size_t count) {
 
 std::string resp_command(std::initializer_list<std::string_view> args) { return format_resp(args, args.size()); }
 std::string resp_command(const std::vector<std::string>& args) { return format_resp(args, args.size()); }
+std::string resp_command(std::span<const std::string_view> args) { return format_resp(args, args.size()); }
 
 struct redis_connection::command {
-  command(std::string w, reply_handler h) : wire(std::move(w)), handler(std::move(h)) {}
+  command(std::string w, reply_handler h, std::size_t n = 1) : wire(std::move(w)), handler(std::move(h)), replies(n) {}
 
   void complete(std::error_code ec, redis_reply reply) {
     if (done) return;
@@ -76,8 +77,20 @@ struct redis_connection::command {
     h(ec, std::move(reply));
   }
 
-  std::string wire;  // the command in RESP (moved into the write buffer when sent)
+  // Takes one reply; once all have come the handler gets them (one as it is, several as an
+  // array).
+  void take(redis_reply reply) {
+    if (replies == 1) return complete({}, std::move(reply));
+    collected.elements.push_back(std::move(reply));
+    if (collected.elements.size() < replies) return;
+    collected.type = redis_reply::kind::array;
+    complete({}, std::move(collected));
+  }
+
+  std::string wire;  // the command(s) in RESP (moved into the write buffer when sent)
   reply_handler handler;
+  std::size_t replies;      // how many replies the wire asks for (a pipeline: several)
+  redis_reply collected;    // a pipeline's replies so far
   std::chrono::steady_clock::time_point deadline;
   bool done = false;
 };
@@ -262,7 +275,11 @@ void redis_connection::execute(std::vector<std::string> args, reply_handler hand
 }
 
 void redis_connection::execute_formatted(std::string wire, reply_handler handler) {
-  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler));
+  execute_pipeline(std::move(wire), 1, std::move(handler));
+}
+
+void redis_connection::execute_pipeline(std::string wire, std::size_t replies, reply_handler handler) {
+  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler), replies);
   asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
     if (self->stopped_) return cmd->complete(error::shut_down, {});
     if (!self->ready_ || !self->open_) return cmd->complete(error::store_unavailable, {});
@@ -271,39 +288,29 @@ void redis_connection::execute_formatted(std::string wire, reply_handler handler
 }
 
 void redis_connection::execute_transaction(std::vector<std::string> wires, reply_handler handler) {
-  asio::post(strand_, [self = shared_from_this(), wires = std::move(wires), h = std::move(handler)]() mutable {
-    if (self->stopped_) return h(error::shut_down, {});
-    if (!self->ready_ || !self->open_) return h(error::store_unavailable, {});
-    // Queued back to back from one strand handler: no other command comes in between.
-    for (std::size_t i = 0; i + 1 < wires.size(); ++i)
-      self->send(std::make_unique<command>(std::move(wires[i]), [](std::error_code, redis_reply) {}));
-    self->send(std::make_unique<command>(std::move(wires.back()), std::move(h)));
+  std::string wire;
+  for (const auto& w : wires) wire += w;
+  // One pipeline, so nothing else can come in between; the handler wants only EXEC's reply.
+  execute_pipeline(std::move(wire), wires.size(), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+    if (ec) return h(ec, {});
+    h({}, std::move(r.elements.back()));
   });
 }
 
 void redis_connection::execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
                                          reply_handler handler) {
-  asio::post(strand_, [self = shared_from_this(), wire = std::move(wire), replicas, timeout,
-                       h = std::move(handler)]() mutable {
-    if (self->stopped_) return h(error::shut_down, {});
-    if (!self->ready_ || !self->open_) return h(error::store_unavailable, {});
-    auto written = std::make_shared<std::optional<redis_reply>>();
-    self->send(std::make_unique<command>(std::move(wire), [written](std::error_code ec, redis_reply r) {
-      if (!ec) *written = std::move(r);
-    }));
-    self->send(std::make_unique<command>(
-        resp_command({"WAIT", std::to_string(replicas), std::to_string(timeout.count())}),
-        [written, replicas, h = std::move(h)](std::error_code ec, redis_reply r) mutable {
-          if (ec) return h(ec, {});
-          if (!*written) return h(error::store_unavailable, {});
-          if ((*written)->type != redis_reply::kind::error &&
-              (r.type != redis_reply::kind::integer || r.integer < static_cast<long long>(replicas))) {
-            log(log_level::warning, "a session write reached " + std::to_string(r.integer) + " of " +
-                                        std::to_string(replicas) + " replicas in time: not acknowledged (503)");
-            return h(error::store_unavailable, {});
-          }
-          h({}, std::move(**written));
-        }));
+  wire += resp_command({"WAIT", std::to_string(replicas), std::to_string(timeout.count())});
+  execute_pipeline(std::move(wire), 2, [replicas, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+    if (ec) return h(ec, {});
+    redis_reply& written = r.elements[0];
+    const redis_reply& waited = r.elements[1];
+    if (written.type != redis_reply::kind::error &&
+        (waited.type != redis_reply::kind::integer || waited.integer < static_cast<long long>(replicas))) {
+      log(log_level::warning, "a session write reached " + std::to_string(waited.integer) + " of " +
+                                  std::to_string(replicas) + " replicas in time: not acknowledged (503)");
+      return h(error::store_unavailable, {});
+    }
+    h({}, std::move(written));
   });
 }
 
@@ -696,14 +703,18 @@ void redis_connection::on_read(std::size_t size) {
     void* reply = nullptr;
     if (redisReaderGetReply(reader_, &reply) != REDIS_OK) return drop("unreadable reply");
     if (!reply) break;
-    const redis_reply copied = copy_reply(static_cast<redisReply*>(reply));
+    redis_reply copied = copy_reply(static_cast<redisReply*>(reply));
     freeReplyObject(reply);
     if (pending_.empty()) return drop("a reply nobody asked for");
-    std::unique_ptr<command> cmd = std::move(pending_.front());
-    pending_.pop_front();
     // A master turned replica (a failover) refuses writes: find the master again.
     const bool demoted = copied.type == redis_reply::kind::error && copied.text.rfind("READONLY", 0) == 0;
-    cmd->complete({}, std::move(copied));
+    if (pending_.front()->collected.elements.size() + 1 < pending_.front()->replies) {
+      pending_.front()->take(std::move(copied));  // a pipeline waits for the rest
+    } else {
+      std::unique_ptr<command> cmd = std::move(pending_.front());
+      pending_.pop_front();
+      cmd->take(std::move(copied));
+    }
     if (gen != generation_) return;  // the handler dropped the connection
     if (demoted) return drop("READONLY: the server is a replica now");
   }

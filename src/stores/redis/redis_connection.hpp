@@ -21,6 +21,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -47,6 +48,7 @@ redis_reply copy_reply(const redisReply* reply);
 /// A command in the Redis protocol (RESP), ready for the wire.
 std::string resp_command(std::initializer_list<std::string_view> args);
 std::string resp_command(const std::vector<std::string>& args);
+std::string resp_command(std::span<const std::string_view> args);
 
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
  public:
@@ -73,6 +75,10 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void execute(std::vector<std::string> args, reply_handler handler);
   /// The same with a command already in RESP (see `resp_command`).
   void execute_formatted(std::string wire, reply_handler handler);
+  /// Sends `wire`, which holds `replies` commands (RESP) back to back, nothing else in between;
+  /// the handler gets their replies as one array (one reply: as it is), or the error that
+  /// ended them all.
+  void execute_pipeline(std::string wire, std::size_t replies, reply_handler handler);
   /// Sends the commands (RESP) back to back, nothing else in between (MULTI ... EXEC); the
   /// handler gets the last one's reply (the others' are dropped).
   void execute_transaction(std::vector<std::string> wires, reply_handler handler);

@@ -107,8 +107,17 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   redis_store_options options;
   std::shared_ptr<detail::redis_connection> connection;
 
-  std::string key(std::string_view id) const { return options.prefix + std::string(id); }
-  std::string lock_key(std::string_view id) const { return options.lock_prefix + "{" + key(id) + "}"; }
+  std::string key(std::string_view id) const {
+    std::string k;
+    k.reserve(options.prefix.size() + id.size());
+    return k.append(options.prefix).append(id);
+  }
+  // The session key in braces: a hash tag, so that on a cluster the lock sits in the session's slot.
+  std::string lock_key(std::string_view id) const {
+    std::string k;
+    k.reserve(options.lock_prefix.size() + options.prefix.size() + id.size() + 2);
+    return k.append(options.lock_prefix).append("{").append(options.prefix).append(id).append("}");
+  }
 
   // The EX argument of a write: seconds, '' for none (disable_ttl); none when the record is
   // expired already (connect-redis deletes it instead).
@@ -119,18 +128,31 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     return std::to_string(ttl);
   }
 
-  // EVALSHA script numkeys args..., falling back to EVAL when Redis does not have the script. A
+  // EVALSHA sha numkeys args..., falling back to EVAL when Redis does not have the script. A
   // script that writes waits for the replicas like any write.
-  void run_script(const lua_script& script, std::vector<std::string> args, detail::redis_connection::reply_handler h) {
-    args.insert(args.begin(), {"EVALSHA", script.sha});
-    std::string wire = detail::resp_command(args);
-    run_write(std::move(wire), [self = shared_from_this(), &script, args = std::move(args),
+  void run_script(const lua_script& script, std::initializer_list<std::string_view> args,
+                  detail::redis_connection::reply_handler h) {
+    std::vector<std::string_view> command{"EVALSHA", script.sha};
+    command.insert(command.end(), args);
+    std::string wire = detail::resp_command(command);
+    std::string again = wire;
+    run_write(std::move(wire), [self = shared_from_this(), &script, again = std::move(again),
                                 h = std::move(h)](std::error_code ec, redis_reply r) mutable {
       if (ec || r.type != redis_reply::kind::error || r.text.rfind("NOSCRIPT", 0) != 0) return h(ec, std::move(r));
-      args[0] = "EVAL";
-      args[1] = std::string(script.body);
-      self->run_write(detail::resp_command(args), std::move(h));
+      self->run_write(eval_instead(again, script.body), std::move(h));
     });
+  }
+
+  // The EVAL form of an EVALSHA command in RESP: "*N", "EVALSHA", the 40-digit sha, then the
+  // arguments, which stay as they are.
+  static std::string eval_instead(const std::string& evalsha, std::string_view body) {
+    const std::size_t header = evalsha.find("\r\n") + 2;
+    constexpr std::size_t name_and_sha = std::string_view("$7\r\nEVALSHA\r\n$40\r\n").size() + 40 + 2;
+    std::string out = evalsha.substr(0, header) + "$4\r\nEVAL\r\n$" + std::to_string(body.size()) + "\r\n";
+    out.append(body);
+    out += "\r\n";
+    out.append(evalsha, header + name_and_sha);
+    return out;
   }
 
   // A write to a session: with `wait_replicas`, acknowledged only once that many replicas have
@@ -144,17 +166,13 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   }
   // The reply handler of a command whose reply carries nothing but success or an error.
   static detail::redis_connection::reply_handler simple_completion(completion_handler handler) {
-    return [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-      if (!ec) ec = error_of(r);
-      if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
-      h(ec);
-    };
+    return [h = std::move(handler)](std::error_code ec, redis_reply r) mutable { h(reply_error(ec, r)); };
   }
 
-  // Logs and maps a script's error reply.
-  static std::error_code script_error(std::error_code ec, const redis_reply& r) {
+  // Maps (and logs) an error reply.
+  static std::error_code reply_error(std::error_code ec, const redis_reply& r) {
     if (!ec) ec = error_of(r);
-    if (ec && !is_unavailable(ec)) log(log_level::error, "Redis script failed: " + r.text);
+    if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
     return ec;
   }
 
@@ -195,6 +213,28 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   }
 
   std::string id_of(std::string_view key) const { return std::string(key.substr(options.prefix.size())); }
+
+  // The lock of session `id` is someone else's: how long it stays (PTTL) tells the waiter when
+  // to try again.
+  void lock_held(std::string id, std::string lock_key, std::string lease, lock_handler h) {
+    run(detail::resp_command({"PTTL", lock_key}), [self = shared_from_this(), id = std::move(id),
+                                                   lock_key, lease = std::move(lease),
+                                                   h = std::move(h)](std::error_code ec, redis_reply r) mutable {
+      lock_result result;
+      result.error = reply_error(ec, r);
+      if (result.error) return h(std::move(result));
+      const long long left = r.integer;
+      result.held_for = std::chrono::milliseconds(std::max<long long>(0, left));
+      // A lock key with no expiry is none of ours (a foreign value): it gets the lease as its
+      // expiry (NX: only if it still has none), so it cannot block the session forever.
+      if (left == -1) {
+        log(log_level::warning, "Redis lock key of session " + redact_id(id) +
+                                    " has no expiry (not written by sessionkit); giving it one");
+        self->run(detail::resp_command({"PEXPIRE", lock_key, lease, "NX"}), [](std::error_code, redis_reply) {});
+      }
+      h(std::move(result));
+    });
+  }
 };
 
 redis_store::redis_store(boost::asio::any_io_executor executor, redis_store_options options)
@@ -290,36 +330,23 @@ void redis_store::defer_for(std::chrono::milliseconds delay, detail::unique_func
   impl_->connection->post_after(delay, std::move(fn));
 }
 
-// MULTI / SET lock owner NX PX lease / GET session / PTTL lock / EXEC: takes a free lock and
-// reads the session in one step, with no script (cheaper for Redis than Lua).
+// SET lock owner NX PX lease and GET session, pipelined: Redis runs them in order, so when the
+// SET took the lock the GET reads the session under it (every writer in lock mode needs the
+// lock); when the lock is held, the GET's answer is dropped and PTTL asks how long it stays.
+// No MULTI and no script: the cheapest form for Redis and for us.
 void redis_store::lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) {
-  const std::string lock_key = impl_->lock_key(id);
-  const std::string lease = std::to_string(std::max<long long>(1, claim.lease.count()));
-  std::vector<std::string> wires{detail::resp_command({"MULTI"}),
-                                 detail::resp_command({"SET", lock_key, claim.owner, "NX", "PX", lease}),
-                                 detail::resp_command({"GET", impl_->key(id)}),
-                                 detail::resp_command({"PTTL", lock_key}), detail::resp_command({"EXEC"})};
-  impl_->connection->execute_transaction(
-      std::move(wires), [self = impl_, id = std::string(id), lock_key, lease,
-                         h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+  std::string lock_key = impl_->lock_key(id);
+  std::string lease = std::to_string(std::max<long long>(1, claim.lease.count()));
+  std::string wire = detail::resp_command({"SET", lock_key, claim.owner, "NX", "PX", lease});
+  wire += detail::resp_command({"GET", impl_->key(id)});
+  impl_->connection->execute_pipeline(
+      std::move(wire), 2, [self = impl_, id = std::string(id), lock_key = std::move(lock_key), lease = std::move(lease),
+                           h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
         lock_result result;
-        result.error = impl::script_error(ec, r);
-        if (!result.error && (r.type != redis_reply::kind::array || r.elements.size() != 3))
-          result.error = error::store_failure;
+        result.error = ec ? ec : impl::reply_error({}, r.elements[0]);
         if (result.error) return h(std::move(result));
         result.acquired = r.elements[0].type == redis_reply::kind::status;  // OK; nil: held
-        if (!result.acquired) {
-          const long long left = r.elements[2].integer;
-          result.held_for = std::chrono::milliseconds(std::max<long long>(0, left));
-          // A lock key with no expiry is none of ours (a foreign value): it gets the lease as
-          // its expiry (NX: only if it still has none), so it cannot block the session forever.
-          if (left == -1) {
-            log(log_level::warning, "Redis lock key of session " + redact_id(id) +
-                                        " has no expiry (not written by sessionkit); giving it one");
-            self->run(detail::resp_command({"PEXPIRE", lock_key, lease, "NX"}), [](std::error_code, redis_reply) {});
-          }
-          return h(std::move(result));
-        }
+        if (!result.acquired) return self->lock_held(std::move(id), std::move(lock_key), std::move(lease), std::move(h));
         const redis_reply& value = r.elements[1];
         if (value.type == redis_reply::kind::string && !value.text.empty()) {
           result.json = self->options.serializer.parse(value.text);
@@ -356,11 +383,9 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
       break;
     case locked_write::kind::destroy: what = "del"; break;
   }
-  impl_->run_script(write_and_unlock_lua(),
-                    {"2", impl_->lock_key(id), impl_->key(id), std::string(owner), std::string(what),
-                     std::move(value), std::move(ttl), std::move(condition)},
+  impl_->run_script(write_and_unlock_lua(), {"2", impl_->lock_key(id), impl_->key(id), owner, what, value, ttl, condition},
              [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-               ec = impl::script_error(ec, r);
+               ec = impl::reply_error(ec, r);
                if (!ec && r.type != redis_reply::kind::integer) ec = error::store_failure;
                if (!ec && r.integer == -1) ec = error::lock_lost;
                if (!ec && r.integer == 0) ec = error::session_gone;
@@ -373,10 +398,10 @@ void redis_store::compare_and_set(std::string_view id, std::string_view expected
   const auto ttl = impl_->ttl_argument(record);
   impl_->run_script(compare_and_set_lua(),
                     {"1", impl_->key(id), impl_->options.serializer.stringify(expected),
-                     impl_->options.serializer.stringify(record.json), ttl ? *ttl : std::string("del")},
+                     impl_->options.serializer.stringify(record.json), ttl ? std::string_view(*ttl) : "del"},
              [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
                compare_and_set_result result;
-               result.error = impl::script_error(ec, r);
+               result.error = impl::reply_error(ec, r);
                if (!result.error && (r.type != redis_reply::kind::array || r.elements.empty()))
                  result.error = error::store_failure;
                if (result.error) return h(std::move(result));
