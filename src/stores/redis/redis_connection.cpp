@@ -3,8 +3,6 @@
 #include <sessionkit/error.hpp>
 #include <sessionkit/log.hpp>
 
-#include <hiredis/hiredis.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
@@ -17,28 +15,6 @@
 namespace sessionkit::detail {
 
 namespace asio = boost::asio;
-
-redis_reply copy_reply(const redisReply* r) {
-  redis_reply out;
-  if (!r) return out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = redis_reply::kind::string; break;
-    case REDIS_REPLY_STATUS: out.type = redis_reply::kind::status; break;
-    case REDIS_REPLY_ERROR: out.type = redis_reply::kind::error; break;
-    case REDIS_REPLY_INTEGER: out.type = redis_reply::kind::integer; break;
-    case REDIS_REPLY_ARRAY: out.type = redis_reply::kind::array; break;
-    default: out.type = redis_reply::kind::nil; break;
-  }
-  if (r->str && (out.type == redis_reply::kind::string || out.type == redis_reply::kind::status ||
-                 out.type == redis_reply::kind::error))
-    out.text.assign(r->str, r->len);
-  out.integer = r->integer;
-  if (out.type == redis_reply::kind::array) {
-    out.elements.reserve(r->elements);
-    for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(copy_reply(r->element[i]));
-  }
-  return out;
-}
 
 namespace {
 
@@ -143,9 +119,7 @@ redis_connection::redis_connection(asio::any_io_executor executor, settings s)
   if (settings_.endpoint.tls.enabled) tls_context_.emplace(make_tls_context(settings_.endpoint.tls));
 }
 
-redis_connection::~redis_connection() {
-  if (reader_) redisReaderFree(reader_);
-}
+redis_connection::~redis_connection() = default;
 
 void redis_connection::start() {
   asio::post(strand_, [self = shared_from_this()] {
@@ -215,7 +189,7 @@ void redis_connection::watch_sentinels(std::size_t attempt) {
                                                              boost::system::error_code ec, std::size_t) mutable {
         if (watch != self->watch_generation_) return;
         if (ec) return retry();
-        self->read_switch_messages(watch, socket, std::shared_ptr<redisReader>(redisReaderCreate(), redisReaderFree),
+        self->read_switch_messages(watch, socket, std::make_shared<redis_reply_reader>(),
                                    std::make_shared<std::array<char, 4096>>());
       });
     });
@@ -223,13 +197,13 @@ void redis_connection::watch_sentinels(std::size_t attempt) {
 }
 
 void redis_connection::read_switch_messages(std::uint64_t watch, std::shared_ptr<tcp_socket> socket,
-                                            std::shared_ptr<redisReader> reader,
+                                            std::shared_ptr<redis_reply_reader> reader,
                                             std::shared_ptr<std::array<char, 4096>> buffer) {
   socket->async_read_some(asio::buffer(*buffer), [self = shared_from_this(), watch, socket, reader, buffer](
                                                      boost::system::error_code ec, std::size_t n) {
     if (watch != self->watch_generation_) return;
     auto again = [self] { self->watch_sentinels(0); };
-    if (ec || redisReaderFeed(reader.get(), buffer->data(), n) != REDIS_OK) {
+    if (ec || !reader->feed(buffer->data(), n)) {
       ++self->watch_generation_;
       self->watch_timer_.expires_after(std::chrono::seconds(1));
       self->watch_timer_.async_wait([again](boost::system::error_code e) {
@@ -237,11 +211,9 @@ void redis_connection::read_switch_messages(std::uint64_t watch, std::shared_ptr
       });
       return;
     }
-    for (;;) {
-      void* raw = nullptr;
-      if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK || !raw) break;
-      const redis_reply r = copy_reply(static_cast<redisReply*>(raw));
-      freeReplyObject(raw);
+    bool broken = false;
+    while (auto next = reader->next(broken)) {
+      const redis_reply& r = *next;
       // ["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]
       if (r.type != redis_reply::kind::array || r.elements.size() != 3 || r.elements[0].text != "message") continue;
       const std::string& text = r.elements[2].text;
@@ -349,10 +321,7 @@ void redis_connection::close_transport() noexcept {
   // them until its (stale) handler runs; the next connection starts long after (backoff).
   write_in_progress_ = false;
   flush_posted_ = false;
-  if (reader_) {
-    redisReaderFree(reader_);
-    reader_ = nullptr;
-  }
+  reader_.reset();
 }
 
 void redis_connection::fail_pending(std::error_code ec) {
@@ -425,7 +394,7 @@ void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
                                                              boost::system::error_code ec, std::size_t) mutable {
         if (gen != self->generation_) return;
         if (ec) return next("write failed: " + ec.message());
-        self->read_sentinel_answer(gen, attempt, socket, std::shared_ptr<redisReader>(redisReaderCreate(), redisReaderFree),
+        self->read_sentinel_answer(gen, attempt, socket, std::make_shared<redis_reply_reader>(),
                                    std::make_shared<std::array<char, 4096>>(), replies);
       });
     });
@@ -433,7 +402,7 @@ void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
 }
 
 void redis_connection::read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<tcp_socket> socket,
-                                            std::shared_ptr<redisReader> reader,
+                                            std::shared_ptr<redis_reply_reader> reader,
                                             std::shared_ptr<std::array<char, 4096>> buffer, int replies_left) {
   socket->async_read_some(asio::buffer(*buffer), [self = shared_from_this(), gen, attempt, socket, reader, buffer,
                                                   replies_left](boost::system::error_code ec, std::size_t n) mutable {
@@ -442,13 +411,13 @@ void redis_connection::read_sentinel_answer(std::uint64_t gen, std::size_t attem
     const std::size_t index = (self->first_sentinel_ + attempt) % s.sentinels.size();
     const std::string where = s.sentinels[index].first + ":" + std::to_string(s.sentinels[index].second);
     if (ec) return self->ask_sentinel(gen, attempt + 1);
-    if (redisReaderFeed(reader.get(), buffer->data(), n) != REDIS_OK) return self->ask_sentinel(gen, attempt + 1);
+    if (!reader->feed(buffer->data(), n)) return self->ask_sentinel(gen, attempt + 1);
     while (replies_left > 0) {
-      void* raw = nullptr;
-      if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) return self->ask_sentinel(gen, attempt + 1);
-      if (!raw) return self->read_sentinel_answer(gen, attempt, socket, reader, buffer, replies_left);
-      const redis_reply r = copy_reply(static_cast<redisReply*>(raw));
-      freeReplyObject(raw);
+      bool broken = false;
+      const std::optional<redis_reply> next = reader->next(broken);
+      if (broken) return self->ask_sentinel(gen, attempt + 1);
+      if (!next) return self->read_sentinel_answer(gen, attempt, socket, reader, buffer, replies_left);
+      const redis_reply& r = *next;
       if (--replies_left > 0) {  // AUTH's answer
         if (r.type == redis_reply::kind::error) {
           log(log_level::error, "sentinel " + where + " refused AUTH: " + r.text);
@@ -562,7 +531,7 @@ void redis_connection::start_handshake(std::uint64_t gen) {
 
 void redis_connection::on_transport_ready() {
   open_ = true;
-  reader_ = redisReaderCreate();
+  reader_ = std::make_unique<redis_reply_reader>();
   start_read();
   // Log in before taking commands: AUTH, then SELECT, then PING to know all went through.
   const auto& ep = settings_.endpoint;
@@ -698,13 +667,10 @@ void redis_connection::start_read() {
 
 void redis_connection::on_read(std::size_t size) {
   const std::uint64_t gen = generation_;
-  if (redisReaderFeed(reader_, incoming_.data(), size) != REDIS_OK) return drop("unreadable reply");
-  for (;;) {
-    void* reply = nullptr;
-    if (redisReaderGetReply(reader_, &reply) != REDIS_OK) return drop("unreadable reply");
-    if (!reply) break;
-    redis_reply copied = copy_reply(static_cast<redisReply*>(reply));
-    freeReplyObject(reply);
+  if (!reader_->feed(incoming_.data(), size)) return drop("unreadable reply");
+  bool broken = false;
+  while (std::optional<redis_reply> next = reader_->next(broken)) {
+    redis_reply& copied = *next;
     if (pending_.empty()) return drop("a reply nobody asked for");
     // A master turned replica (a failover) refuses writes: find the master again.
     const bool demoted = copied.type == redis_reply::kind::error && copied.text.rfind("READONLY", 0) == 0;
@@ -718,6 +684,7 @@ void redis_connection::on_read(std::size_t size) {
     if (gen != generation_) return;  // the handler dropped the connection
     if (demoted) return drop("READONLY: the server is a replica now");
   }
+  if (broken) return drop("unreadable reply");
   start_read();
 }
 

@@ -8,6 +8,8 @@
 #include <sessionkit/detail/unique_function.hpp>
 #include <sessionkit/stores/redis_store.hpp>
 
+#include "redis_reply_reader.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -28,22 +30,7 @@
 #include <variant>
 #include <vector>
 
-struct redisReader;
-struct redisReply;
-
 namespace sessionkit::detail {
-
-/// A reply, copied out of hiredis's reply object.
-struct redis_reply {
-  enum class kind { nil, string, integer, array, status, error };
-  kind type = kind::nil;
-  std::string text;  // string, status or error text
-  long long integer = 0;
-  std::vector<redis_reply> elements;
-};
-
-/// Copies a hiredis reply (nullptr gives nil).
-redis_reply copy_reply(const redisReply* reply);
 
 /// A command in the Redis protocol (RESP), ready for the wire.
 std::string resp_command(std::initializer_list<std::string_view> args);
@@ -106,14 +93,14 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // Sentinel: asks the sentinels in turn for the master's address, then connects to it.
   void ask_sentinel(std::uint64_t gen, std::size_t attempt);
   void read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<tcp_socket> socket,
-                            std::shared_ptr<redisReader> reader, std::shared_ptr<std::array<char, 4096>> buffer,
+                            std::shared_ptr<redis_reply_reader> reader, std::shared_ptr<std::array<char, 4096>> buffer,
                             int replies_left);
   void start_handshake(std::uint64_t gen);
   // Sentinel: a subscription to +switch-master on one sentinel, so a failover is followed at
   // once (not only when the old master's connection drops or answers READONLY).
   void watch_sentinels(std::size_t attempt);
   void read_switch_messages(std::uint64_t watch, std::shared_ptr<tcp_socket> socket,
-                            std::shared_ptr<redisReader> reader, std::shared_ptr<std::array<char, 4096>> buffer);
+                            std::shared_ptr<redis_reply_reader> reader, std::shared_ptr<std::array<char, 4096>> buffer);
   void on_transport_ready();
   void drop_quietly_and_retry();
   void on_logged_in();
@@ -161,7 +148,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   bool write_in_progress_ = false;
   bool flush_posted_ = false;
   std::array<char, 16 * 1024> incoming_{};
-  redisReader* reader_ = nullptr;
+  std::unique_ptr<redis_reply_reader> reader_;
   boost::asio::steady_timer watchdog_;
   bool watchdog_armed_ = false;
   boost::asio::steady_timer watch_timer_;  // before subscribing to a sentinel again
