@@ -147,6 +147,41 @@ TEST_F(redis_store_fixture, commands_of_one_turn_share_one_write) {
   for (const auto& v : got) EXPECT_EQ(v, record);
 }
 
+// With wait_replicas, the writes of one turn share one WAIT (Redis blocks a connection on WAIT,
+// so a WAIT per write would make each write behind it wait for the replica in turn), and each
+// is acknowledged only with the replica having it.
+TEST_F(redis_store_fixture, writes_of_one_turn_share_one_wait_for_replicas) {
+  redis_.command({"CONFIG", "SET", "repl-diskless-sync-delay", "0"});  // the replica's first sync at once
+  redis_server replica(false, {"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
+  for (int i = 0; i < 200 && redis_.command({"INFO", "replication"}).text.find("state=online") == std::string::npos; ++i)
+    std::this_thread::sleep_for(25ms);
+  redis_store_options o;
+  o.wait_replicas = 1;
+  o.wait_timeout = 500ms;
+  open(std::move(o));
+  const auto waits = [&] {
+    const std::string stats = redis_.command({"INFO", "commandstats"}).text;
+    const auto at = stats.find("cmdstat_wait:calls=");
+    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + 19));
+  };
+  const int before = waits();
+  std::promise<void> all_done;
+  std::atomic<int> answered{0};
+  boost::asio::post(io_, [&] {
+    for (int i = 0; i < 100; ++i)
+      store_->set("w" + std::to_string(i), {record, std::nullopt}, [&](std::error_code ec) {
+        EXPECT_FALSE(ec) << ec.message();
+        if (++answered == 100) all_done.set_value();
+      });
+  });
+  all_done.get_future().wait();
+  EXPECT_LE(waits() - before, 2) << "100 writes of one turn took " << waits() - before << " WAITs";
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(replica.get("sess:w" + std::to_string(i)), record);
+  // Without the replica, no write is acknowledged.
+  replica.stop();
+  EXPECT_EQ(set("lost", record, std::nullopt), make_error_code(error::store_unavailable));
+}
+
 TEST_F(redis_store_fixture, ttl_rules_match_connect_redis) {
   open();
   set("none", record, std::nullopt);

@@ -65,6 +65,9 @@ struct redis_connection::command {
 
   std::string wire;  // the command(s) in RESP (moved into the write buffer when sent)
   reply_handler handler;
+  unsigned wait_replicas = 0;  // a write acknowledged only once this many replicas have it
+  std::chrono::milliseconds wait_timeout{0};
+  redis_reply held;  // its reply, kept until the WAIT behind it answers
   std::size_t replies;      // how many replies the wire asks for (a pipeline: several)
   redis_reply collected;    // a pipeline's replies so far
   std::chrono::steady_clock::time_point deadline;
@@ -271,19 +274,47 @@ void redis_connection::execute_transaction(std::vector<std::string> wires, reply
 
 void redis_connection::execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
                                          reply_handler handler) {
-  wire += resp_command({"WAIT", std::to_string(replicas), std::to_string(timeout.count())});
-  execute_pipeline(std::move(wire), 2, [replicas, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-    if (ec) return h(ec, {});
-    redis_reply& written = r.elements[0];
-    const redis_reply& waited = r.elements[1];
-    if (written.type != redis_reply::kind::error &&
-        (waited.type != redis_reply::kind::integer || waited.integer < static_cast<long long>(replicas))) {
-      log(log_level::warning, "a session write reached " + std::to_string(waited.integer) + " of " +
-                                  std::to_string(replicas) + " replicas in time: not acknowledged (503)");
-      return h(error::store_unavailable, {});
-    }
-    h({}, std::move(written));
+  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler));
+  cmd->wait_replicas = replicas;
+  cmd->wait_timeout = timeout;
+  asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
+    if (self->stopped_) return cmd->complete(error::shut_down, {});
+    if (!self->ready_ || !self->open_) return cmd->complete(error::store_unavailable, {});
+    self->send(std::move(cmd));
   });
+}
+
+// One WAIT behind all the writes of a batch that need replicas: Redis blocks a connection on
+// WAIT, so a WAIT per write would make every command behind it wait for the replicas in turn.
+void redis_connection::append_wait() {
+  auto wait = std::make_unique<command>(
+      resp_command({"WAIT", std::to_string(batch_wait_replicas_), std::to_string(batch_wait_timeout_.count())}),
+      [self = shared_from_this()](std::error_code ec, redis_reply r) {
+        // Every write held so far was sent before this WAIT (replies come in order).
+        auto held = std::move(self->held_);
+        self->held_.clear();
+        bool logged = false;
+        for (auto& cmd : held) {
+          if (ec) {
+            cmd->complete(ec, {});
+          } else if (r.type != redis_reply::kind::integer || r.integer < static_cast<long long>(cmd->wait_replicas)) {
+            if (!logged)
+              log(log_level::warning, "a session write reached " + std::to_string(r.integer) + " of " +
+                                          std::to_string(cmd->wait_replicas) +
+                                          " replicas in time: not acknowledged (503)");
+            logged = true;
+            cmd->complete(error::store_unavailable, {});
+          } else {
+            cmd->complete({}, std::move(cmd->held));
+          }
+        }
+      });
+  batch_wait_replicas_ = 0;
+  batch_wait_timeout_ = std::chrono::milliseconds(0);
+  outgoing_.append(wait->wire);
+  std::string().swap(wait->wire);
+  wait->deadline = std::chrono::steady_clock::now() + settings_.command_timeout;
+  pending_.push_back(std::move(wait));
 }
 
 // --- the transport ------------------------------------------------------------------------------
@@ -325,8 +356,12 @@ void redis_connection::close_transport() noexcept {
 }
 
 void redis_connection::fail_pending(std::error_code ec) {
+  auto held = std::move(held_);
+  held_.clear();
   auto failed = std::move(pending_);
   pending_.clear();
+  batch_wait_replicas_ = 0;
+  for (auto& cmd : held) cmd->complete(ec, {});
   for (auto& cmd : failed) cmd->complete(ec, {});
 }
 
@@ -620,6 +655,10 @@ void redis_connection::schedule_reconnect() {
 
 void redis_connection::send(std::unique_ptr<command> cmd) {
   if (!open_) return cmd->complete(error::store_unavailable, {});
+  if (cmd->wait_replicas > 0) {
+    batch_wait_replicas_ = std::max(batch_wait_replicas_, cmd->wait_replicas);
+    batch_wait_timeout_ = std::max(batch_wait_timeout_, cmd->wait_timeout);
+  }
   outgoing_.append(cmd->wire);
   std::string().swap(cmd->wire);
   cmd->deadline = std::chrono::steady_clock::now() + settings_.command_timeout;
@@ -638,6 +677,7 @@ void redis_connection::send(std::unique_ptr<command> cmd) {
 
 void redis_connection::flush() {
   if (write_in_progress_ || outgoing_.empty() || !open_) return;
+  if (batch_wait_replicas_ > 0) append_wait();
   write_in_progress_ = true;
   writing_.swap(outgoing_);
   outgoing_.clear();
@@ -679,7 +719,12 @@ void redis_connection::on_read(std::size_t size) {
     } else {
       std::unique_ptr<command> cmd = std::move(pending_.front());
       pending_.pop_front();
-      cmd->take(std::move(copied));
+      if (cmd->wait_replicas > 0 && copied.type != redis_reply::kind::error) {
+        cmd->held = std::move(copied);  // acknowledged when the batch's WAIT says so
+        held_.push_back(std::move(cmd));
+      } else {
+        cmd->take(std::move(copied));
+      }
     }
     if (gen != generation_) return;  // the handler dropped the connection
     if (demoted) return drop("READONLY: the server is a replica now");

@@ -69,8 +69,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// Sends the commands (RESP) back to back, nothing else in between (MULTI ... EXEC); the
   /// handler gets the last one's reply (the others' are dropped).
   void execute_transaction(std::vector<std::string> wires, reply_handler handler);
-  /// Runs a write and `WAIT replicas timeout` right behind it; the handler gets the write's
-  /// reply once the wait answered, or `error::store_unavailable` when fewer replicas had it.
+  /// Runs a write acknowledged only once `replicas` replicas have it: one `WAIT` goes behind
+  /// all such writes of a batch; the handler gets the write's reply once the WAIT answered,
+  /// or `error::store_unavailable` when fewer replicas had it in `timeout`.
   void execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
                          reply_handler handler);
   /// Runs `fn` on the strand.
@@ -111,6 +112,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void schedule_reconnect();
   void send(std::unique_ptr<command> cmd);
   void flush();
+  void append_wait();
   void start_read();
   void on_read(std::size_t size);
   void arm_watchdog();
@@ -144,6 +146,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // the oldest deadline times them all out (no timer per command).
   std::deque<std::unique_ptr<command>> pending_;
   std::string outgoing_;           // commands waiting for the next write
+  // Writes in `outgoing_` that need replicas: the WAIT that goes behind them.
+  unsigned batch_wait_replicas_ = 0;
+  std::chrono::milliseconds batch_wait_timeout_{0};
+  // Writes answered by Redis, waiting for the WAIT behind them (oldest first).
+  std::deque<std::unique_ptr<command>> held_;
   std::string writing_;            // the write in progress
   bool write_in_progress_ = false;
   bool flush_posted_ = false;
