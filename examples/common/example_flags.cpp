@@ -65,8 +65,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     else if (flag == "--threads") f.threads = parse_int<unsigned>(flag, value(), 1, 1024);
     else if (flag == "--store") {
       f.store = value();
-      if (f.store.rfind("redis://", 0) == 0 || f.store.rfind("rediss://", 0) == 0 ||
-          f.store.rfind("redis-sentinel://", 0) == 0 || f.store.rfind("unix:", 0) == 0) {
+      if (is_redis_url(f.store)) {
         try {
           f.redis.endpoint = parse_redis_url(f.store);
         } catch (const std::invalid_argument& e) {
@@ -180,7 +179,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
   }
   if (!tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty() || !tls.server_name.empty()) {
     if (!f.redis.endpoint.tls.enabled)
-      throw flag_error("--redis-tls-*: the store is not a rediss:// URL (TLS is asked for by the URL)");
+      throw flag_error("--redis-tls-*: the store is not a rediss:// or rediss-sentinel:// URL (TLS is asked for by the URL)");
     if (tls.cert_file.empty() != tls.key_file.empty())
       throw flag_error("--redis-tls-cert and --redis-tls-key go together");
     tls.enabled = true;
@@ -208,6 +207,7 @@ Server:
                             or unix:/path/to/redis.sock[?db=N&password=P], or sqlite:PATH
                             or rediss://... for TLS (the server's certificate is verified), or
                             redis-sentinel://host:port[,host:port...]/MASTER[?db=N&sentinel_password=P]
+                            (rediss-sentinel://... : TLS to the sentinels and the master)
   --redis-tls-ca FILE       rediss: CA certificates (PEM) to verify Redis (default: the system's)
   --redis-tls-cert FILE, --redis-tls-key FILE   rediss: client certificate and key (mutual TLS)
   --redis-tls-server-name N rediss: the name to verify and send as SNI (default: the URL's host)

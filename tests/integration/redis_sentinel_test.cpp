@@ -32,23 +32,40 @@ std::string cli(std::uint16_t port, std::vector<std::string> args) {
   return p.stdout_text();
 }
 
+// The TLS files of a set-up that speaks TLS (made by tests/support/make_tls_certs.sh).
+struct tls_files {
+  std::filesystem::path dir;  // empty: plain TCP
+  std::string file(const char* name) const { return (dir / name).string(); }
+};
+
 class sentinel_process {
  public:
-  sentinel_process(std::uint16_t master_port, const std::filesystem::path& dir) : port_(free_port()) {
+  // With TLS, the sentinel also listens on a TLS port and speaks TLS to the master and replicas
+  // (the plain port stays for the test's own checks).
+  sentinel_process(std::uint16_t master_port, const std::filesystem::path& dir, const tls_files& tls = {})
+      : port_(free_port()), tls_port_(tls.dir.empty() ? 0 : free_port()) {
     std::filesystem::create_directories(dir);
     const auto conf = dir / "sentinel.conf";
-    std::ofstream(conf) << "port " << port_ << "\nbind 127.0.0.1\ndir " << dir.string()
+    std::ofstream out(conf);
+    if (tls_port_)
+      out << "tls-port " << tls_port_ << "\ntls-cert-file " << tls.file("server.crt") << "\ntls-key-file "
+          << tls.file("server.key") << "\ntls-ca-cert-file " << tls.file("ca.crt")
+          << "\ntls-auth-clients no\ntls-replication yes\n";
+    out << "port " << port_ << "\nbind 127.0.0.1\ndir " << dir.string()
                         << "\nsentinel monitor mymaster 127.0.0.1 " << master_port
                         << " 2\nsentinel down-after-milliseconds mymaster 1000\n"
                            "sentinel failover-timeout mymaster 4000\nsentinel parallel-syncs mymaster 2\n";
+    out.close();
     process_ = std::make_unique<child_process>(find_program("redis-server"),
                                                std::vector<std::string>{conf.string(), "--sentinel"});
   }
   std::uint16_t port() const { return port_; }
+  std::uint16_t tls_port() const { return tls_port_; }
   void kill() { process_.reset(); }
 
  private:
   std::uint16_t port_;
+  std::uint16_t tls_port_;
   std::unique_ptr<child_process> process_;
 };
 
@@ -57,16 +74,30 @@ class redis_sentinel_setup : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("sessionkit-sentinel-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
-    const std::vector<std::string> fast_sync{"--repl-diskless-sync-delay", "0"};
-    master_ = std::make_unique<redis_server>(false, fast_sync);
+    std::vector<std::string> common{"--repl-diskless-sync-delay", "0"};
+    if (!tls_.dir.empty())
+      common.insert(common.end(), {"--tls-cert-file", tls_.file("server.crt"), "--tls-key-file", tls_.file("server.key"),
+                                   "--tls-ca-cert-file", tls_.file("ca.crt"), "--tls-auth-clients", "no",
+                                   "--tls-replication", "yes"});
+    // With TLS, replication and the sentinels go through each server's TLS port.
+    const auto with_tls_port = [&](std::vector<std::string> args, std::uint16_t& tls_port) {
+      if (!tls_.dir.empty()) {
+        tls_port = free_port();
+        args.insert(args.end(), {"--tls-port", std::to_string(tls_port)});
+      }
+      return args;
+    };
+    master_ = std::make_unique<redis_server>(false, with_tls_port(common, master_tls_port_));
     for (auto& r : replicas_) {
-      auto args = fast_sync;
-      args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(master_->port())});
+      std::uint16_t ignored = 0;
+      auto args = with_tls_port(common, ignored);
+      args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(master_address_port())});
       r = std::make_unique<redis_server>(false, args);
     }
     wait_for([&] { return count(cli(master_->port(), {"INFO", "replication"}), "state=online") == 2; },
              "the replicas to come online");
-    for (int i = 0; i < 3; ++i) sentinels_.push_back(std::make_unique<sentinel_process>(master_->port(), dir_ / std::to_string(i)));
+    for (int i = 0; i < 3; ++i)
+      sentinels_.push_back(std::make_unique<sentinel_process>(master_address_port(), dir_ / std::to_string(i), tls_));
     // Each sentinel knows both replicas and the two other sentinels: a failover can be agreed.
     for (const auto& s : sentinels_)
       wait_for([&] {
@@ -94,10 +125,14 @@ class redis_sentinel_setup : public ::testing::Test {
     }
   }
 
+  // The port the sentinels know the master by (its TLS port in a TLS set-up).
+  std::uint16_t master_address_port() const { return tls_.dir.empty() ? master_->port() : master_tls_port_; }
+
   std::string sentinel_url() const {
-    std::string url = "redis-sentinel://";
+    std::string url = tls_.dir.empty() ? "redis-sentinel://" : "rediss-sentinel://";
     for (std::size_t i = 0; i < sentinels_.size(); ++i)
-      url += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(sentinels_[i]->port());
+      url += (i ? "," : "") + std::string("127.0.0.1:") +
+             std::to_string(tls_.dir.empty() ? sentinels_[i]->port() : sentinels_[i]->tls_port());
     return url + "/mymaster";
   }
 
@@ -160,6 +195,8 @@ class redis_sentinel_setup : public ::testing::Test {
     }
   };
 
+  tls_files tls_;  // set before SetUp for a TLS set-up
+  std::uint16_t master_tls_port_ = 0;
   std::filesystem::path dir_;
   std::unique_ptr<redis_server> master_;
   std::unique_ptr<redis_server> replicas_[2];
@@ -248,6 +285,80 @@ TEST_F(redis_sentinel_setup, with_every_sentinel_down_the_app_keeps_its_master_t
     const response r = get(port, "/redis-store-counter", jar.headers(), 10s);
     EXPECT_EQ(r.status, 503u) << describe(r);
   }
+  EXPECT_TRUE(app_->running());
+}
+
+#ifdef SESSIONKIT_SESSIONCTL_PATH
+// sessionctl takes the sentinel URL as the example does: it finds the master and counts there.
+TEST_F(redis_sentinel_setup, sessionctl_finds_the_master_through_the_sentinels) {
+  const auto port = start_app();
+  const auto count_sessions = [&] {
+    child_process tool(SESSIONKIT_SESSIONCTL_PATH, {"--store", sentinel_url(), "count"});
+    const exit_status status = tool.wait(30s);
+    EXPECT_TRUE(status.success()) << status << tool.stderr_text();
+    return std::stol("0" + tool.stdout_text());
+  };
+  const long before = count_sessions();
+  for (int i = 0; i < 3; ++i) (void)get(port, "/redis-store-counter");  // three new sessions
+  EXPECT_EQ(count_sessions(), before + 3);
+}
+#endif
+
+// The same through TLS (rediss-sentinel://): the sentinels and the master are reached over TLS,
+// with the CA given by --redis-tls-ca; the +switch-master subscription too.
+class redis_sentinel_tls : public redis_sentinel_setup {
+ protected:
+  static void SetUpTestSuite() {
+    certs_ = std::filesystem::temp_directory_path() / ("sessionkit-sentinel-tls-" + std::to_string(::getpid()));
+    child_process make(find_program("bash"), {SESSIONKIT_TLS_CERTS_SCRIPT, certs_.string()});
+    ASSERT_TRUE(make.wait(60s).success()) << make.stderr_text();
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(certs_); }
+  void SetUp() override {
+    tls_.dir = certs_;
+    redis_sentinel_setup::SetUp();
+  }
+  static inline std::filesystem::path certs_;
+};
+
+TEST_F(redis_sentinel_tls, counts_and_follows_a_planned_failover_through_tls) {
+  const auto port = start_app({"--redis-tls-ca", tls_.file("ca.crt")});
+  cookie_jar jar;
+  for (int i = 1; i <= 3; ++i) {
+    const response r = get(port, "/redis-store-counter", jar.headers());
+    ASSERT_EQ(r.body, "count is " + std::to_string(i)) << describe(r);
+    jar.store(r);
+  }
+  const std::string answer = cli(sentinels_[0]->port(), {"SENTINEL", "FAILOVER", "mymaster"});
+  EXPECT_NE(answer.find("OK"), std::string::npos) << answer;
+  wait_for([&] {
+    return cli(sentinels_[0]->port(), {"SENTINEL", "get-master-addr-by-name", "mymaster"})
+               .find(std::to_string(master_tls_port_)) == std::string::npos;
+  }, "the sentinels to switch the master");
+  // Heard through the TLS subscription, and served by the new master.
+  EXPECT_TRUE(app_->wait_for_stderr("the sentinels switched the master", 10s)) << app_->stderr_text();
+  long last = 3;
+  wait_for([&] {
+    const response r = get(port, "/redis-store-counter", jar.headers());
+    if (r.status != 200) return false;
+    jar.store(r);
+    last = std::stol(r.body.substr(r.body.rfind(' ') + 1));
+    return true;
+  }, "service on the new master");
+  EXPECT_GE(last, 4);
+}
+
+TEST_F(redis_sentinel_tls, sentinels_with_a_certificate_of_another_ca_are_a_503_with_the_cause) {
+  std::vector<std::string> args{"--port", "0", "--store", sentinel_url(), "--redis-tls-ca",
+                                tls_.file("other-ca.crt"), "--redis-connect-timeout", "1000"};
+  app_ = std::make_unique<child_process>(SESSIONKIT_EXAMPLE_PATH, args);
+  const auto port = app_->wait_for_listening().port;
+  for (int i = 0; i < 3; ++i) {
+    const response r = get(port, "/redis-store-counter", {}, 5s);
+    EXPECT_EQ(r.status, 503u) << describe(r);
+  }
+  EXPECT_TRUE(app_->wait_for_stderr("TLS handshake with sentinel")) << app_->stderr_text();
+  EXPECT_TRUE(app_->wait_for_stderr("certificate")) << app_->stderr_text();
   EXPECT_TRUE(app_->running());
 }
 

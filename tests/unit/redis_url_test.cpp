@@ -64,6 +64,24 @@ TEST(redis_url, redis_sentinel_names_the_sentinels_and_the_master) {
     EXPECT_THROW(parse_redis_url(bad), std::invalid_argument) << bad;
 }
 
+TEST(redis_url, rediss_sentinel_is_sentinel_through_tls) {
+  const redis_endpoint ep = parse_redis_url("rediss-sentinel://:pw@s1:26379,s2:26380/mymaster?sentinel_password=spw");
+  EXPECT_TRUE(ep.tls.enabled);
+  EXPECT_TRUE(ep.tls.verify);
+  ASSERT_EQ(ep.sentinel.sentinels.size(), 2u);
+  EXPECT_EQ(ep.sentinel.master_name, "mymaster");
+  EXPECT_EQ(ep.password, "pw");
+  EXPECT_EQ(ep.sentinel.password, "spw");
+  EXPECT_FALSE(parse_redis_url("redis-sentinel://s1/m").tls.enabled);
+  EXPECT_THROW(parse_redis_url("rediss-sentinel://s1:26379"), std::invalid_argument);
+}
+
+TEST(redis_url, is_redis_url_goes_by_the_scheme) {
+  for (const char* url : {"redis://h", "rediss://h", "redis-sentinel://h/m", "rediss-sentinel://h/m", "unix:/s"})
+    EXPECT_TRUE(is_redis_url(url)) << url;
+  for (const char* url : {"memory", "sqlite:/x.db", "http://h", "redis:/h", ""}) EXPECT_FALSE(is_redis_url(url)) << url;
+}
+
 TEST(redis_url, rejects_bad_urls_without_echoing_the_password) {
   for (const char* bad : {"http://x", "redis://host:notaport", "redis://host:70000", "redis://host:0",
                           "redis://host/db", "redis://[::1", "unix:relative.sock", "unix:/s?db=x",

@@ -39,6 +39,7 @@ Commands:
 
 Options:
   --store URL        redis://[user:password@]host:port[/db], rediss://... (TLS),
+                     redis-sentinel://host:port[,host:port...]/MASTER (rediss-sentinel:// with TLS),
                      unix:/path.sock[?db=N], or sqlite:PATH
   --redis-prefix P   key prefix of the sessions in Redis (default sess:)
   --redis-tls-ca FILE, --redis-tls-cert FILE, --redis-tls-key FILE   rediss: CA, client certificate, key

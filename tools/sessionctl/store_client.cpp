@@ -44,8 +44,7 @@ store_client::store_client(const store_settings& settings)
       timeout_(settings.timeout) {
   keep_library_messages();
   const std::string& url = settings.url;
-  if (url.rfind("redis://", 0) == 0 || url.rfind("rediss://", 0) == 0 || url.rfind("redis-sentinel://", 0) == 0 ||
-      url.rfind("unix:", 0) == 0) {
+  if (sessionkit::is_redis_url(url)) {
     sessionkit::redis_store_options o;
     try {
       o.endpoint = sessionkit::parse_redis_url(url);
@@ -53,7 +52,7 @@ store_client::store_client(const store_settings& settings)
       throw usage_error(std::string("--store: ") + e.what());
     }
     if (!settings.tls_ca.empty() || !settings.tls_cert.empty() || !settings.tls_key.empty()) {
-      if (!o.endpoint.tls.enabled) throw usage_error("--redis-tls-*: the store is not a rediss:// URL");
+      if (!o.endpoint.tls.enabled) throw usage_error("--redis-tls-*: the store is not a rediss:// or rediss-sentinel:// URL");
       o.endpoint.tls.ca_file = settings.tls_ca;
       o.endpoint.tls.cert_file = settings.tls_cert;
       o.endpoint.tls.key_file = settings.tls_key;

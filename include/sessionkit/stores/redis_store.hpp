@@ -45,8 +45,8 @@ struct redis_endpoint {
   std::string username;     ///< AUTH user (Redis 6 ACL); empty: `AUTH password`
   std::string password;     ///< empty: no AUTH
   unsigned database = 0;    ///< SELECT when not 0
-  redis_tls tls;            ///< `rediss://`
-  redis_sentinel sentinel;  ///< `redis-sentinel://`: the master is found through these
+  redis_tls tls;            ///< `rediss://`, `rediss-sentinel://`
+  redis_sentinel sentinel;  ///< `redis-sentinel://`, `rediss-sentinel://`: the master is found through these
 };
 
 /// Parses `redis://[user:password@]host[:port][/db]` (also `[::1]` hosts and percent-encoded
@@ -54,8 +54,14 @@ struct redis_endpoint {
 /// `unix:/path/to/socket[?db=N&password=P&user=U]`, or
 /// `redis-sentinel://[user:password@]host:port[,host:port...]/MASTER_NAME[?db=N&sentinel_user=U&sentinel_password=P]`
 /// (user and password are the master's; the sentinel's own in the query).
+/// `rediss-sentinel://...` is the same through TLS: to the sentinels and to the master, with the
+/// same `redis_tls` files and checks.
 /// @throws std::invalid_argument with the reason when the URL is not one of those
 SESSIONKIT_API redis_endpoint parse_redis_url(std::string_view url);
+
+/// True when `url` names Redis by its scheme (redis://, rediss://, redis-sentinel://,
+/// rediss-sentinel://, unix:), whether or not the rest is valid (parse_redis_url says that).
+SESSIONKIT_API bool is_redis_url(std::string_view url) noexcept;
 
 /// Turns the stored session JSON into the Redis value and back (connect-redis `serializer`).
 struct redis_serializer {

@@ -1,4 +1,5 @@
 #include "redis_connection.hpp"
+#include "sentinel_link.hpp"
 
 #include <sessionkit/error.hpp>
 #include <sessionkit/log.hpp>
@@ -142,8 +143,7 @@ void redis_connection::stop() {
     self->watch_timer_.cancel();
     ++self->watch_generation_;
     if (self->watch_socket_) {
-      boost::system::error_code ignored;
-      self->watch_socket_->close(ignored);
+      self->watch_socket_->close();
       self->watch_socket_.reset();
     }
     self->close_transport();
@@ -157,10 +157,7 @@ void redis_connection::watch_sentinels(std::size_t attempt) {
   if (stopped_) return;
   const redis_sentinel& s = settings_.endpoint.sentinel;
   const std::uint64_t watch = ++watch_generation_;
-  if (watch_socket_) {
-    boost::system::error_code ignored;
-    watch_socket_->close(ignored);
-  }
+  if (watch_socket_) watch_socket_->close();
   // Subscribed to one sentinel at a time; when it goes, the next one after a pause.
   auto retry = [self = shared_from_this(), watch, attempt] {
     if (watch != self->watch_generation_ || self->stopped_) return;
@@ -170,39 +167,53 @@ void redis_connection::watch_sentinels(std::size_t attempt) {
       if (!ec) self->watch_sentinels(attempt + 1);
     });
   };
-  const auto& [host, port] = s.sentinels[(first_sentinel_ + attempt) % s.sentinels.size()];
-  auto socket = std::make_shared<tcp_socket>(strand_);
-  watch_socket_ = socket;
+  const std::string host = s.sentinels[(first_sentinel_ + attempt) % s.sentinels.size()].first;
+  const std::uint16_t port = s.sentinels[(first_sentinel_ + attempt) % s.sentinels.size()].second;
+  auto link = std::make_shared<sentinel_link>(strand_, tls_context_ ? &*tls_context_ : nullptr);
+  watch_socket_ = link;
   auto resolver = std::make_shared<asio::ip::tcp::resolver>(strand_);
-  resolver->async_resolve(host, std::to_string(port), [self = shared_from_this(), watch, socket, resolver, retry](
+  resolver->async_resolve(host, std::to_string(port), [self = shared_from_this(), watch, link, resolver, retry, host](
                                                           boost::system::error_code ec,
                                                           asio::ip::tcp::resolver::results_type results) mutable {
     if (watch != self->watch_generation_) return;
     if (ec || results.empty()) return retry();
-    asio::async_connect(*socket, results, [self, watch, socket, retry](boost::system::error_code ec,
-                                                                      const asio::ip::tcp::endpoint&) mutable {
+    asio::async_connect(link->socket(), results, [self, watch, link, retry, host](boost::system::error_code ec,
+                                                                                 const asio::ip::tcp::endpoint&) mutable {
       if (watch != self->watch_generation_) return;
       if (ec) return retry();
-      const redis_sentinel& s = self->settings_.endpoint.sentinel;
-      auto request = std::make_shared<std::string>();
-      if (!s.password.empty())
-        *request += s.username.empty() ? resp_command({"AUTH", s.password}) : resp_command({"AUTH", s.username, s.password});
-      *request += resp_command({"SUBSCRIBE", "+switch-master"});
-      asio::async_write(*socket, asio::buffer(*request), [self, watch, socket, request, retry](
-                                                             boost::system::error_code ec, std::size_t) mutable {
+      self->sentinel_handshake(*link, host, [self, watch, link, retry](boost::system::error_code ec) mutable {
         if (watch != self->watch_generation_) return;
         if (ec) return retry();
-        self->read_switch_messages(watch, socket, std::make_shared<redis_reply_reader>(),
-                                   std::make_shared<std::array<char, 4096>>());
+        const redis_sentinel& s = self->settings_.endpoint.sentinel;
+        auto request = std::make_shared<std::string>();
+        if (!s.password.empty())
+          *request += s.username.empty() ? resp_command({"AUTH", s.password}) : resp_command({"AUTH", s.username, s.password});
+        *request += resp_command({"SUBSCRIBE", "+switch-master"});
+        link->write(asio::buffer(*request), [self, watch, link, request, retry](boost::system::error_code ec,
+                                                                               std::size_t) mutable {
+          if (watch != self->watch_generation_) return;
+          if (ec) return retry();
+          self->read_switch_messages(watch, link, std::make_shared<redis_reply_reader>(),
+                                     std::make_shared<std::array<char, 4096>>());
+        });
       });
     });
   });
 }
 
-void redis_connection::read_switch_messages(std::uint64_t watch, std::shared_ptr<tcp_socket> socket,
+// TLS sentinels (rediss-sentinel://): checked like the master, against the configured server
+// name or else the sentinel's host.
+template <class Handler>
+void redis_connection::sentinel_handshake(sentinel_link& link, const std::string& host, Handler&& handler) {
+  const redis_tls& tls = settings_.endpoint.tls;
+  const std::string name = tls.server_name.empty() ? host : tls.server_name;
+  link.handshake(name, tls.verify, is_ip_address(name), std::forward<Handler>(handler));
+}
+
+void redis_connection::read_switch_messages(std::uint64_t watch, std::shared_ptr<sentinel_link> socket,
                                             std::shared_ptr<redis_reply_reader> reader,
                                             std::shared_ptr<std::array<char, 4096>> buffer) {
-  socket->async_read_some(asio::buffer(*buffer), [self = shared_from_this(), watch, socket, reader, buffer](
+  socket->read_some(asio::buffer(*buffer), [self = shared_from_this(), watch, socket, reader, buffer](
                                                      boost::system::error_code ec, std::size_t n) {
     if (watch != self->watch_generation_) return;
     auto again = [self] { self->watch_sentinels(0); };
@@ -344,7 +355,7 @@ void redis_connection::close_transport() noexcept {
   });
   stream_ = std::monostate{};
   if (sentinel_socket_) {
-    sentinel_socket_->close(ignored);
+    sentinel_socket_->close();
     sentinel_socket_.reset();
   }
   outgoing_.clear();
@@ -389,8 +400,7 @@ void redis_connection::connect() {
 void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
   const redis_sentinel& s = settings_.endpoint.sentinel;
   if (sentinel_socket_) {
-    boost::system::error_code ignored;
-    sentinel_socket_->close(ignored);
+    sentinel_socket_->close();
     sentinel_socket_.reset();
   }
   if (attempt >= s.sentinels.size()) {
@@ -398,8 +408,9 @@ void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
     return drop_quietly_and_retry();
   }
   const std::size_t index = (first_sentinel_ + attempt) % s.sentinels.size();
-  const auto& [host, port] = s.sentinels[index];
-  auto socket = std::make_shared<tcp_socket>(strand_);
+  const std::string host = s.sentinels[index].first;
+  const std::uint16_t port = s.sentinels[index].second;
+  auto socket = std::make_shared<sentinel_link>(strand_, tls_context_ ? &*tls_context_ : nullptr);
   sentinel_socket_ = socket;
   auto next = [self = shared_from_this(), gen, attempt](const std::string& why) {
     if (gen != self->generation_) return;
@@ -408,15 +419,22 @@ void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
     log(log_level::debug, "sentinel " + h + ":" + std::to_string(p) + ": " + why);
     self->ask_sentinel(gen, attempt + 1);
   };
-  resolver_.async_resolve(host, std::to_string(port), [self = shared_from_this(), gen, attempt, socket, next](
+  resolver_.async_resolve(host, std::to_string(port), [self = shared_from_this(), gen, attempt, socket, next, host](
                                                           boost::system::error_code ec,
                                                           asio::ip::tcp::resolver::results_type results) mutable {
     if (gen != self->generation_) return;
     if (ec || results.empty()) return next("cannot be resolved");
-    asio::async_connect(*socket, results, [self, gen, attempt, socket, next](boost::system::error_code ec,
-                                                                                   const asio::ip::tcp::endpoint&) mutable {
+    asio::async_connect(socket->socket(), results, [self, gen, attempt, socket, next, host](
+                                                       boost::system::error_code ec, const asio::ip::tcp::endpoint&) mutable {
       if (gen != self->generation_) return;
       if (ec) return next("unreachable: " + ec.message());
+      self->sentinel_handshake(*socket, host, [self, gen, attempt, socket, next, host](boost::system::error_code ec) mutable {
+      if (gen != self->generation_) return;
+      if (ec) {
+        self->note_failure("Redis TLS handshake with sentinel " + host + " failed: " + ec.message() +
+                           socket->verify_error());
+        return next("TLS handshake failed: " + ec.message());
+      }
       const redis_sentinel& s = self->settings_.endpoint.sentinel;
       auto request = std::make_shared<std::string>();
       int replies = 1;
@@ -425,21 +443,22 @@ void redis_connection::ask_sentinel(std::uint64_t gen, std::size_t attempt) {
         ++replies;
       }
       *request += resp_command({"SENTINEL", "get-master-addr-by-name", s.master_name});
-      asio::async_write(*socket, asio::buffer(*request), [self, gen, attempt, socket, request, replies, next](
-                                                             boost::system::error_code ec, std::size_t) mutable {
+      socket->write(asio::buffer(*request), [self, gen, attempt, socket, request, replies, next](
+                                                boost::system::error_code ec, std::size_t) mutable {
         if (gen != self->generation_) return;
         if (ec) return next("write failed: " + ec.message());
         self->read_sentinel_answer(gen, attempt, socket, std::make_shared<redis_reply_reader>(),
                                    std::make_shared<std::array<char, 4096>>(), replies);
       });
+      });
     });
   });
 }
 
-void redis_connection::read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<tcp_socket> socket,
+void redis_connection::read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<sentinel_link> socket,
                                             std::shared_ptr<redis_reply_reader> reader,
                                             std::shared_ptr<std::array<char, 4096>> buffer, int replies_left) {
-  socket->async_read_some(asio::buffer(*buffer), [self = shared_from_this(), gen, attempt, socket, reader, buffer,
+  socket->read_some(asio::buffer(*buffer), [self = shared_from_this(), gen, attempt, socket, reader, buffer,
                                                   replies_left](boost::system::error_code ec, std::size_t n) mutable {
     if (gen != self->generation_) return;
     const redis_sentinel& s = self->settings_.endpoint.sentinel;
@@ -461,7 +480,7 @@ void redis_connection::read_sentinel_answer(std::uint64_t gen, std::size_t attem
         continue;
       }
       boost::system::error_code ignored;
-      socket->close(ignored);
+      socket->close();
       self->sentinel_socket_.reset();
       if (r.type != redis_reply::kind::array || r.elements.size() != 2 ||
           r.elements[0].type != redis_reply::kind::string) {

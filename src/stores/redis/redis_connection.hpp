@@ -32,6 +32,8 @@
 
 namespace sessionkit::detail {
 
+class sentinel_link;
+
 /// A command in the Redis protocol (RESP), ready for the wire.
 std::string resp_command(std::initializer_list<std::string_view> args);
 std::string resp_command(const std::vector<std::string>& args);
@@ -93,14 +95,16 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void connect_to_target(std::uint64_t gen);
   // Sentinel: asks the sentinels in turn for the master's address, then connects to it.
   void ask_sentinel(std::uint64_t gen, std::size_t attempt);
-  void read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<tcp_socket> socket,
+  void read_sentinel_answer(std::uint64_t gen, std::size_t attempt, std::shared_ptr<sentinel_link> socket,
                             std::shared_ptr<redis_reply_reader> reader, std::shared_ptr<std::array<char, 4096>> buffer,
                             int replies_left);
   void start_handshake(std::uint64_t gen);
+  template <class Handler>
+  void sentinel_handshake(sentinel_link& link, const std::string& host, Handler&& handler);
   // Sentinel: a subscription to +switch-master on one sentinel, so a failover is followed at
   // once (not only when the old master's connection drops or answers READONLY).
   void watch_sentinels(std::size_t attempt);
-  void read_switch_messages(std::uint64_t watch, std::shared_ptr<tcp_socket> socket,
+  void read_switch_messages(std::uint64_t watch, std::shared_ptr<sentinel_link> socket,
                             std::shared_ptr<redis_reply_reader> reader, std::shared_ptr<std::array<char, 4096>> buffer);
   void on_transport_ready();
   void drop_quietly_and_retry();
@@ -133,8 +137,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::string target_host_;
   std::uint16_t target_port_ = 0;
   std::size_t first_sentinel_ = 0;              // the one that answered last is asked first
-  std::shared_ptr<tcp_socket> sentinel_socket_;  // a query in flight (closed on timeout)
-  std::shared_ptr<tcp_socket> watch_socket_;     // the +switch-master subscription
+  std::shared_ptr<sentinel_link> sentinel_socket_;  // a query in flight (closed on timeout)
+  std::shared_ptr<sentinel_link> watch_socket_;     // the +switch-master subscription
   std::uint64_t watch_generation_ = 0;           // bumped when the subscription goes
   bool stopped_ = false;
   bool reconnect_pending_ = false;

@@ -96,9 +96,11 @@ std::pair<std::string, std::uint16_t> host_and_port(std::string_view url, std::s
 }
 
 // redis-sentinel://[user:password@]host:port[,host:port...]/MASTER[?db=N&sentinel_user=U&sentinel_password=P]
-redis_endpoint parse_sentinel_url(std::string_view url) {
+// and rediss-sentinel://... (TLS to the sentinels and the master)
+redis_endpoint parse_sentinel_url(std::string_view url, bool tls) {
   redis_endpoint ep;
-  std::string_view rest = url.substr(std::string_view("redis-sentinel://").size());
+  ep.tls.enabled = tls;
+  std::string_view rest = url.substr(url.find("://") + 3);
   const std::size_t q = rest.find('?');
   std::string_view query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
   rest = rest.substr(0, q);
@@ -123,8 +125,15 @@ redis_endpoint parse_sentinel_url(std::string_view url) {
 
 }  // namespace
 
+bool is_redis_url(std::string_view url) noexcept {
+  for (std::string_view scheme : {"redis://", "rediss://", "redis-sentinel://", "rediss-sentinel://", "unix:"})
+    if (url.substr(0, scheme.size()) == scheme) return true;
+  return false;
+}
+
 redis_endpoint parse_redis_url(std::string_view url) {
-  if (url.rfind("redis-sentinel://", 0) == 0) return parse_sentinel_url(url);
+  if (url.rfind("redis-sentinel://", 0) == 0) return parse_sentinel_url(url, false);
+  if (url.rfind("rediss-sentinel://", 0) == 0) return parse_sentinel_url(url, true);
   redis_endpoint ep;
   if (url.rfind("unix:", 0) == 0) {
     std::string_view rest = url.substr(5);
@@ -136,7 +145,7 @@ redis_endpoint parse_redis_url(std::string_view url) {
     return ep;
   }
   const bool tls = url.rfind("rediss://", 0) == 0;
-  if (url.rfind("redis://", 0) != 0 && !tls) bad(url, "expected redis://, rediss://, redis-sentinel:// or unix:");
+  if (url.rfind("redis://", 0) != 0 && !tls) bad(url, "expected redis://, rediss://, redis-sentinel://, rediss-sentinel:// or unix:");
   ep.tls.enabled = tls;
   std::string_view rest = url.substr(tls ? 9 : 8);
   const std::size_t slash = rest.find('/');
