@@ -146,8 +146,12 @@ class SESSIONKIT_API session_state {
   const std::string& id() const noexcept { return session_.id(); }
 
   /// Takes the record loaded for `id_to_load()` (none: no live session with that id). No record,
-  /// or one that is not a valid session (logged), makes a new session with a new id.
+  /// one that is not a valid session (logged), or one past `idle_timeout` or `absolute_timeout`
+  /// makes a new session with a new id.
   void on_loaded(std::optional<std::string_view> json);
+
+  /// After `on_loaded()`: the id of a record that timed out (the store must destroy it), or "".
+  const std::string& timed_out_id() const noexcept { return timed_out_id_; }
 
   /// The session, or nullptr when there is none (path skipped, not loaded, destroyed or unset).
   session* current() noexcept { return present_ ? &session_ : nullptr; }
@@ -210,6 +214,13 @@ class SESSIONKIT_API session_state {
   bool should_save(const std::string& data_text) const;
   std::optional<std::string> make_set_cookie(end_plan& plan);
   std::error_code check_size(const session_record& record) const;
+  // Timeouts (options::idle_timeout, absolute_timeout): the times kept in the record.
+  bool has_timeouts() const noexcept;
+  void stamp_times();                            // a new session: created and seen now
+  const char* timed_out(timestamp at) const;     // a loaded session: why it ended, or nullptr
+  void note_seen(timestamp at);                  // a loaded session: seen now (when stale)
+  std::optional<timestamp> record_expires() const;  // the store's expiry for the record
+  session_record make_record(const std::string& data_text) const;
 
   const engine& engine_;
   std::string path_;  // copied only for a custom genid (which sees it)
@@ -238,6 +249,7 @@ class SESSIONKIT_API session_state {
   // this request's own changes are measured from).
   bool merging_ = false;
   std::string expected_record_;
+  std::string timed_out_id_;  // a loaded record past a timeout, to destroy
   session session_;
 };
 

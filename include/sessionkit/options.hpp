@@ -109,6 +109,16 @@ struct options {
   /// request fails with `error::record_changed` (503). Retries against a remote store are
   /// spread by a short random delay.
   unsigned merge_attempts = 32;
+  /// Ends a session that has had no request for this long (OWASP's idle timeout), beside the
+  /// cookie's `max_age`. Enforced when a session is loaded, from the time of its last request
+  /// kept in the record (key `_sessionkit`, see README "Timeouts"), so it holds across servers
+  /// and restarts. The time is rewritten at most every tenth of the timeout: a session with
+  /// requests less than `idle_timeout - idle_timeout / 10` apart is never ended by it. An
+  /// ended session is destroyed in the store and the request gets a new session.
+  std::optional<std::chrono::milliseconds> idle_timeout;
+  /// Ends a session this long after it was created (a login should `regenerate()`, which
+  /// creates a new one), however active it is. Enforced like `idle_timeout`.
+  std::optional<std::chrono::milliseconds> absolute_timeout;
 };
 
 }  // namespace sessionkit

@@ -67,6 +67,9 @@ engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_
   } catch (const invalid_cookie& e) {
     throw std::invalid_argument(e.what());
   }
+  for (const auto& [timeout, name] : {std::pair{options_.idle_timeout, "idle_timeout"},
+                                       std::pair{options_.absolute_timeout, "absolute_timeout"}})
+    if (timeout && timeout->count() <= 0) throw std::invalid_argument(std::string(name) + " must be positive");
   check_concurrency();
 }
 

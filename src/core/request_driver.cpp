@@ -86,7 +86,27 @@ std::error_code request_driver::apply_late(F&& change) {
 std::error_code request_driver::take_loaded(std::error_code ec, std::optional<std::string> json) {
   if (ec) return ec;
   state_.on_loaded(json ? std::optional<std::string_view>(*json) : std::nullopt);
+  if (!state_.timed_out_id().empty()) destroy_timed_out(state_.timed_out_id());
   return {};
+}
+
+// A record past a timeout is destroyed (its lock released with it); the request goes on with
+// its new session meanwhile, and a failure only leaves the record to its store expiry.
+void request_driver::destroy_timed_out(const std::string& id) {  // counted as expired by count_load
+  auto logged = [id = redact_id(id)](std::error_code ec) {
+    if (ec && ec != error::shut_down)
+      log(log_level::warning, "session " + id + " timed out but was not destroyed (" + ec.message() +
+                                  "); its store expiry ends it");
+  };
+  if (holds_lock_of(id)) {
+    locked_id_.clear();
+    locked_write write;
+    write.what = locked_write::kind::destroy;
+    if (immediate_) return logged(immediate_->write_and_unlock_now(id, lock_owner_, std::move(write)));
+    return store_.write_and_unlock(id, lock_owner_, std::move(write), std::move(logged));
+  }
+  if (immediate_) return logged(immediate_->destroy_now(id));
+  store_.destroy(id, std::move(logged));
 }
 
 void request_driver::load(completion_handler handler) {

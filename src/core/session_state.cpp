@@ -17,6 +17,22 @@ bool lifetime_fits(const session_cookie& cookie) {
   return !cookie.original_max_age || in_js_date_range(now() + std::chrono::milliseconds(*cookie.original_max_age));
 }
 
+// The times the timeouts need, kept in the record under one reserved key (visible to Node apps
+// sharing the store as `req.session._sessionkit`, which they keep as it is):
+// {"created": ms since the epoch, "seen": ms of the last request, rewritten when stale}.
+constexpr std::string_view times_key = "_sessionkit";
+
+std::int64_t ms(timestamp t) noexcept { return t.time_since_epoch().count(); }
+
+std::optional<std::int64_t> read_time(const boost::json::object& times, std::string_view name) {
+  const boost::json::value* v = times.if_contains(name);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= std::uint64_t(INT64_MAX)) return std::int64_t(v->get_uint64());
+  if (v->is_double()) return std::int64_t(v->get_double());  // JSON from elsewhere: 1.7e12 and the like
+  return std::nullopt;
+}
+
 }  // namespace
 
 session_state::session_state(const engine& owner, const request_info& request, bool store_ready,
@@ -80,8 +96,70 @@ void session_state::reset_session(std::string id) {
   apply_cookie_options(session_.cookie_);
 }
 
+bool session_state::has_timeouts() const noexcept {
+  const options& o = engine_.settings();
+  return o.idle_timeout || o.absolute_timeout;
+}
+
+void session_state::stamp_times() {
+  if (!has_timeouts()) return;
+  const std::int64_t at = ms(now());
+  boost::json::object times;
+  times["created"] = at;
+  times["seen"] = at;
+  session_.data_[times_key] = std::move(times);
+}
+
+const char* session_state::timed_out(timestamp at) const {
+  const boost::json::value* v = session_.data_.if_contains(times_key);
+  const boost::json::object* times = v ? v->if_object() : nullptr;
+  if (!times) return nullptr;  // none kept yet (written before the option, or by Node): stamped now
+  const options& o = engine_.settings();
+  if (const auto created = read_time(*times, "created"); o.absolute_timeout && created &&
+                                                          ms(at) - *created > o.absolute_timeout->count())
+    return "absolute timeout";
+  if (const auto seen = read_time(*times, "seen"); o.idle_timeout && seen && ms(at) - *seen > o.idle_timeout->count())
+    return "idle timeout";
+  return nullptr;
+}
+
+void session_state::note_seen(timestamp at) {
+  boost::json::value* v = session_.data_.if_contains(times_key);
+  boost::json::object* times = v ? v->if_object() : nullptr;
+  if (!times) return stamp_times();
+  const auto& idle = engine_.settings().idle_timeout;
+  if (!idle) return;
+  // Rewritten only when a tenth of the timeout old: a request that reads the session does not
+  // make it a write every time.
+  const auto seen = read_time(*times, "seen");
+  if (!seen || ms(at) - *seen >= idle->count() / 10) (*times)["seen"] = ms(at);
+}
+
+std::optional<timestamp> session_state::record_expires() const {
+  std::optional<timestamp> expires = session_.cookie_.expires;
+  if (!has_timeouts()) return expires;
+  // The store may drop the record once a timeout has ended it.
+  const boost::json::value* v = session_.data_.if_contains(times_key);
+  const boost::json::object* times = v ? v->if_object() : nullptr;
+  if (!times) return expires;
+  const options& o = engine_.settings();
+  const auto sooner = [&](std::optional<std::int64_t> since, const std::optional<std::chrono::milliseconds>& limit) {
+    if (!since || !limit) return;
+    const timestamp end = timestamp(std::chrono::milliseconds(*since)) + *limit;
+    if (!expires || end < *expires) expires = end;
+  };
+  sooner(read_time(*times, "created"), o.absolute_timeout);
+  sooner(read_time(*times, "seen"), o.idle_timeout);
+  return expires;
+}
+
+session_record session_state::make_record(const std::string& data_text) const {
+  return {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text), record_expires()};
+}
+
 void session_state::generate() {
   reset_session(engine_.make_id({path_, secure_}));
+  stamp_times();
   original_id_.reset();  // the generated id is the original one
   original_data_ = record::data_text(session_.data_);
   saved_data_.reset();
@@ -102,6 +180,17 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       if (merging_) expected_record_ = *json;
       present_ = true;
       stored_ = true;
+      if (has_timeouts()) {
+        const timestamp at = now();
+        if (const char* why = timed_out(at)) {
+          log(log_level::info, "session " + redact_id(session_.id_) + " ended by its " + why +
+                                   "; starting a new session");
+          timed_out_id_ = session_.id_;
+          generate();
+          return;
+        }
+        note_seen(at);
+      }
       return;
     }
     log(log_level::warning, "stored session " + redact_id(session_.id_) +
@@ -190,8 +279,7 @@ end_plan session_state::plan_end(bool store_has_touch) {
     touched_ = true;
   }
   if (should_save(data_text)) {
-    plan.record = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
-                   session_.cookie_.expires};
+    plan.record = make_record(data_text);
     if (auto ec = check_size(plan.record)) {
       plan.error = ec;  // the response fails; nothing stored, nothing claimed
       plan.set_cookie.reset();
@@ -202,8 +290,7 @@ end_plan session_state::plan_end(bool store_has_touch) {
     plan.condition = save_condition();
   } else if (store_has_touch && is_cookie_id()) {
     plan.operation = store_operation::touch;
-    plan.record = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
-                   session_.cookie_.expires};
+    plan.record = make_record(data_text);
   }
   return plan;
 }
@@ -212,8 +299,7 @@ end_plan session_state::plan_end(bool store_has_touch) {
 
 std::error_code session_state::prepare_save(session_record& out) {
   std::string data_text = record::data_text(session_.data_);
-  out = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
-         session_.cookie_.expires};
+  out = make_record(data_text);
   saved_data_ = std::move(data_text);
   return check_size(out);
 }
@@ -263,8 +349,7 @@ std::error_code session_state::rebase(std::string_view current, session_record& 
   session_.data_ = std::move(merged);
   session_.keys_before_cookie_ = std::move(fresh.keys_before_cookie);
   std::string data_text = record::data_text(session_.data_);
-  out = {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
-         session_.cookie_.expires};
+  out = make_record(data_text);
   expected_record_ = current;
   if (was_saved) saved_data_ = std::move(data_text);
   return check_size(out);
@@ -273,6 +358,7 @@ std::error_code session_state::rebase(std::string_view current, session_record& 
 void session_state::regenerate() {
   if (!original_id_) original_id_ = session_.id_;
   reset_session(engine_.make_id({path_, secure_}));
+  stamp_times();
   present_ = true;
   stored_ = false;
 }
