@@ -148,6 +148,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       s.idle_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 315360000000LL));
     } else if (flag == "--absolute-timeout") {
       s.absolute_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 315360000000LL));
+    } else if (flag == "--clear-cookie-on-destroy") {
+      s.clear_cookie_on_destroy = boolean();
     } else if (flag == "--max-session-bytes") {
       s.max_session_bytes = parse_int<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
     } else if (flag == "--redis-tls-ca") {
@@ -253,6 +255,7 @@ Session (express-session's options):
   --lock-lease MS           lock: a lock not released frees itself after this (default 30000)
   --idle-timeout MS         end a session after MS with no request (kept in the record; default: none)
   --absolute-timeout MS     end a session MS after it was created, however active (default: none)
+  --clear-cookie-on-destroy [BOOL]  after a destroy, a Set-Cookie that clears the cookie (default false)
   --max-session-bytes N     refuse to store sessions larger than N bytes (default 1048576; 0: no limit)
   --memory-max-sessions N   memory store: sessions held at most (default 1000000; 0: no limit)
   --memory-max-bytes N      memory store: record bytes held at most (default 268435456; 0: no limit)

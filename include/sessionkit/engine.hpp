@@ -175,7 +175,10 @@ class SESSIONKIT_API session_state {
   /// `regenerate()`: a new id and a new session with no data (after the old id's destroy).
   void regenerate();
   /// `destroy()`: the request has no session any more.
-  void on_destroyed() noexcept { present_ = false; }
+  void on_destroyed() noexcept {
+    present_ = false;
+    destroyed_ = true;
+  }
   /// A save of the session was stored (later saves replace it).
   void on_saved() noexcept { stored_ = true; }
   /// @}
@@ -213,6 +216,7 @@ class SESSIONKIT_API session_state {
   bool should_set_cookie(const std::string& data_text) const;
   bool should_save(const std::string& data_text) const;
   std::optional<std::string> make_set_cookie(end_plan& plan);
+  std::optional<std::string> make_clearing_cookie(end_plan& plan) const;
   std::error_code check_size(const session_record& record) const;
   // Timeouts (options::idle_timeout, absolute_timeout): the times kept in the record.
   bool has_timeouts() const noexcept;
@@ -244,6 +248,7 @@ class SESSIONKIT_API session_state {
   std::optional<std::string> saved_data_;
   bool touched_ = false;
   bool present_ = false;
+  bool destroyed_ = false;  // destroy() was called
   bool stored_ = false;  // the session's id has a record in the store (loaded, or saved)
   // merge only: the record the store holds as far as this request knows (its data is the base
   // this request's own changes are measured from).

@@ -119,6 +119,10 @@ struct options {
   /// Ends a session this long after it was created (a login should `regenerate()`, which
   /// creates a new one), however active it is. Enforced like `idle_timeout`.
   std::optional<std::chrono::milliseconds> absolute_timeout;
+  /// After `destroy()` (or `unset_session()` with `unset_action::destroy`), send a `Set-Cookie`
+  /// that clears the cookie in the browser (empty value, `Expires` in 1970, the cookie's path and
+  /// domain), as Express's `res.clearCookie` does and express-session 2 will. Off by default.
+  bool clear_cookie_on_destroy = false;
 };
 
 }  // namespace sessionkit

@@ -255,6 +255,21 @@ std::optional<std::string> session_state::make_set_cookie(end_plan& plan) {
   }
 }
 
+// A cookie that the browser drops at once (Express's res.clearCookie: empty value, expired in
+// 1970), with the path and domain it was set with, so it replaces that cookie.
+std::optional<std::string> session_state::make_clearing_cookie(end_plan& plan) const {
+  set_cookie_options attributes = session_.cookie_.attributes();
+  attributes.max_age_seconds.reset();
+  attributes.expires = timestamp(std::chrono::milliseconds(1));
+  try {
+    return serialize_set_cookie(engine_.settings().name, "", attributes);
+  } catch (const invalid_cookie& e) {
+    plan.cookie_error = error::invalid_cookie_option;
+    log(log_level::error, std::string("session cookie not cleared: ") + e.what());
+    return std::nullopt;
+  }
+}
+
 // What a request saves, and why (express-session's header hook and its `res.end` wrapper):
 // - the cookie is sent for a new session that is saved (saveUninitialized, or modified), for a
 //   loaded one on every response with `rolling`, or when modified and it has an expiry, or
@@ -271,7 +286,10 @@ end_plan session_state::plan_end(bool store_has_touch) {
   const std::string data_text = record::data_text(session_.data_);
   if (present_ && should_set_cookie(data_text)) plan.set_cookie = make_set_cookie(plan);
   if (!present_) {
-    if (engine_.settings().unset == unset_action::destroy) plan.operation = store_operation::destroy;
+    const bool unset_destroys = engine_.settings().unset == unset_action::destroy;
+    if (unset_destroys) plan.operation = store_operation::destroy;
+    if (engine_.settings().clear_cookie_on_destroy && (destroyed_ || unset_destroys))
+      plan.set_cookie = make_clearing_cookie(plan);
     return plan;
   }
   if (!touched_) {
