@@ -3,6 +3,7 @@
 #include <sessionkit/log.hpp>
 
 #include <charconv>
+#include <cstdio>
 #include <limits>
 
 namespace sessionkit::examples {
@@ -96,6 +97,17 @@ example_flags parse_flags(const std::vector<std::string>& args) {
     } else if (flag == "--rolling") s.rolling = boolean();
     else if (flag == "--resign-old-secrets") s.resign_old_secrets = boolean();
     else if (flag == "--metrics") s.metrics = boolean() ? std::make_shared<sessionkit::metrics>() : nullptr;
+    else if (flag == "--log-events") {
+      if (boolean()) {
+        // An audit line per lifecycle event, on the engine's event thread.
+        s.on_event = [](const session_event& e) {
+          std::fprintf(stderr, "session event: %s id=%s user=%s reason=%s\n", std::string(to_string(e.kind)).c_str(),
+                       e.id_hash.c_str(), e.user.empty() ? "-" : e.user.c_str(), e.reason.c_str());
+        };
+      } else {
+        s.on_event = nullptr;
+      }
+    }
     else if (flag == "--resave") s.resave = boolean();
     else if (flag == "--save-uninitialized") s.save_uninitialized = boolean();
     else if (flag == "--http-only") s.cookie.http_only = boolean();
@@ -148,6 +160,15 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       s.idle_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 315360000000LL));
     } else if (flag == "--absolute-timeout") {
       s.absolute_timeout = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 315360000000LL));
+    } else if (flag == "--id-header") {
+      s.id_header = value();
+      if (s.transport == id_transport::cookie) s.transport = id_transport::cookie_and_header;
+    } else if (flag == "--id-transport") {
+      const std::string v = value();
+      if (v == "cookie") s.transport = id_transport::cookie;
+      else if (v == "header") s.transport = id_transport::header;
+      else if (v == "both") s.transport = id_transport::cookie_and_header;
+      else throw flag_error("--id-transport: expected cookie, header or both, got '" + v + "'");
     } else if (flag == "--clear-cookie-on-destroy") {
       s.clear_cookie_on_destroy = boolean();
     } else if (flag == "--max-session-bytes") {
@@ -234,6 +255,8 @@ Session (express-session's options):
   --secret S                signing secret; repeat for rotation, the first one signs
   --resign-old-secrets [BOOL]  re-sign cookies made with a later --secret (default false)
   --metrics [BOOL]          count sessions and store operations; GET /metrics serves them
+  --log-events [BOOL]       an audit line on stderr per session event (created, loaded,
+                            regenerated, destroyed, expired: id hash, user, reason)
   --name NAME               cookie name (default connect.sid)
   --max-age MS              cookie lifetime in ms (default: browser-session cookie)
   --rolling [BOOL]          send the cookie on every response (default false)
@@ -255,6 +278,9 @@ Session (express-session's options):
   --lock-lease MS           lock: a lock not released frees itself after this (default 30000)
   --idle-timeout MS         end a session after MS with no request (kept in the record; default: none)
   --absolute-timeout MS     end a session MS after it was created, however active (default: none)
+  --id-header NAME          also take and send the signed id in this header (X-Session-Id, or
+                            Authorization with "Bearer s:..."); implies --id-transport both
+  --id-transport cookie|header|both   where the signed id travels (default cookie)
   --clear-cookie-on-destroy [BOOL]  after a destroy, a Set-Cookie that clears the cookie (default false)
   --max-session-bytes N     refuse to store sessions larger than N bytes (default 1048576; 0: no limit)
   --memory-max-sessions N   memory store: sessions held at most (default 1000000; 0: no limit)

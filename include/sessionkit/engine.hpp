@@ -34,6 +34,9 @@ struct request_info {
   /// The adapter's own answer to "is this request secure" (TLS, or its trust-proxy setting with
   /// X-Forwarded-Proto); used when `options::proxy` is unset.
   bool adapter_secure = false;
+  /// The value of the `options::id_header` header (all of them joined with ", "), when the
+  /// transport reads it; empty otherwise.
+  std::string_view id_header;
 };
 
 /// Whether the first value of `X-Forwarded-Proto` (all values joined with ", ") is `https`, in any
@@ -81,11 +84,25 @@ class SESSIONKIT_API engine {
   /// with a signature from one of the secrets. Anything else means none.
   std::optional<signed_cookie> read_cookie(std::string_view cookie_header) const;
 
+  /// A signed id as the `options::id_header` header carries it (`s:<id>.<signature>`, or that
+  /// after `Bearer `), verified with the secrets. Anything else means none.
+  std::optional<signed_cookie> read_signed_value(std::string_view value) const;
+
+  /// Whether the transport reads the id header (then adapters fill `request_info::id_header`).
+  bool reads_id_header() const noexcept { return options_.transport != id_transport::cookie; }
+
   /// The id `read_cookie` finds, if any.
   std::optional<std::string> read_session_id(std::string_view cookie_header) const;
 
   /// A new session id: `options::genid`'s, or 24 CSPRNG bytes in base64url.
   std::string make_id(const genid_context& context) const;
+
+  /// Whether lifecycle events are wanted (`options::on_event`).
+  bool wants_events() const noexcept { return events_ != nullptr; }
+  /// Queues a lifecycle event for session `id` (its user: `data`'s top-level "user" string).
+  void emit(session_event_kind kind, std::string_view id, const boost::json::object* data, std::string reason) const;
+  /// Waits until every event so far has reached `options::on_event` (tests, shutdown).
+  void flush_events() const;
 
  private:
   engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_t);  // validates
@@ -94,6 +111,7 @@ class SESSIONKIT_API engine {
   options options_;
   std::shared_ptr<store> store_;
   signer signer_;
+  std::shared_ptr<event_dispatcher> events_;  // with options::on_event
 };
 
 /// What the end of a request does to the store.
@@ -109,6 +127,8 @@ struct end_plan {
   /// or insert only where none is (a new session).
   write_condition condition = write_condition::always;
   std::optional<std::string> set_cookie;  ///< the `Set-Cookie` value to append, if any
+  /// The signed id to send in the `options::id_header` response header (header transports).
+  std::optional<std::string> id_header;
   /// Set when the request must fail without any store operation (`error::session_too_large`):
   /// then no cookie is sent either.
   std::error_code error;
@@ -152,9 +172,14 @@ class SESSIONKIT_API session_state {
 
   /// After `on_loaded()`: the id of a record that timed out (the store must destroy it), or "".
   const std::string& timed_out_id() const noexcept { return timed_out_id_; }
+  /// Why it timed out ("idle timeout", "absolute timeout") and the data it had (for events).
+  const char* timed_out_reason() const noexcept { return timed_out_reason_; }
+  const boost::json::object& timed_out_data() const noexcept { return timed_out_data_; }
 
   /// The session, or nullptr when there is none (path skipped, not loaded, destroyed or unset).
   session* current() noexcept { return present_ ? &session_ : nullptr; }
+  /// The session's data, also after a destroy or unset (for events).
+  const boost::json::object& session_data() const noexcept { return session_.data_; }
 
   /// `req.session = null`: with `unset_action::destroy` the stored session is destroyed at the
   /// end of the request; with `keep` the store is left as it is.
@@ -255,6 +280,8 @@ class SESSIONKIT_API session_state {
   bool merging_ = false;
   std::string expected_record_;
   std::string timed_out_id_;  // a loaded record past a timeout, to destroy
+  const char* timed_out_reason_ = nullptr;
+  boost::json::object timed_out_data_;  // its data, kept only when events are wanted
   session session_;
 };
 

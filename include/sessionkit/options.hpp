@@ -4,6 +4,7 @@
 /// express-session's options of the same name.
 
 #include <sessionkit/cookie.hpp>
+#include <sessionkit/events.hpp>
 #include <sessionkit/metrics.hpp>
 
 #include <chrono>
@@ -54,6 +55,13 @@ enum class concurrency_mode {
   /// changed it meanwhile, this request's own changes (top-level keys added, changed or
   /// deleted) are applied to the fresh record and the save is retried.
   merge,
+};
+
+/// How the signed session id travels between client and server.
+enum class id_transport {
+  cookie,             ///< the session cookie (express-session's way)
+  header,             ///< a request and response header (`options::id_header`), no cookie
+  cookie_and_header,  ///< both: a request may carry either (the header wins), a response sends both
 };
 
 /// What the request knows when an id is generated (express-session passes `req` to `genid`).
@@ -123,6 +131,17 @@ struct options {
   /// that clears the cookie in the browser (empty value, `Expires` in 1970, the cookie's path and
   /// domain), as Express's `res.clearCookie` does and express-session 2 will. Off by default.
   bool clear_cookie_on_destroy = false;
+  /// Where the signed id travels (for APIs and mobile clients that keep no cookies: `header`).
+  id_transport transport = id_transport::cookie;
+  /// The header of `id_transport::header` and `cookie_and_header`: a request carries the signed
+  /// id (`s:<id>.<signature>`, as in the cookie but not URL-encoded; `Bearer s:...` is accepted
+  /// too, so `Authorization` works), and a response sends it whenever it would send the cookie
+  /// (a new session, a regenerated one, `rolling`, ...).
+  std::string id_header = "X-Session-Id";
+  /// Lifecycle events (created, loaded, regenerated, destroyed, expired; see events.hpp), for
+  /// audit logs. Called on a thread of the engine's own, in order, never on a request's path;
+  /// none: no event is made at all.
+  event_handler on_event;
 };
 
 }  // namespace sessionkit

@@ -65,6 +65,10 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   /// handler; send the response only once this completes.
   void end(end_handler handler);
 
+  /// After `end` completed without error, with a header transport (`options::transport`): the
+  /// signed id to send in the `options::id_header` response header, when one is due.
+  const std::optional<std::string>& id_header_value() const noexcept { return id_header_out_; }
+
   /// The session, or nullptr when there is none (path skipped, destroyed or unset).
   session* current() noexcept { return state_.current(); }
 
@@ -116,6 +120,7 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   concurrency_mode mode_;
   // lock: the request's owner token, the id whose lock it holds (empty: none), the wait's end.
   std::string lock_owner_;
+  std::optional<std::string> id_header_out_;  // see id_header_value()
   std::string locked_id_;
   clock::time_point lock_deadline_{};
   std::mutex late_answers_;  // orders late answers against abandon_waits()

@@ -44,6 +44,8 @@ engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_
     }
   }
   if (!is_valid_cookie_name(options_.name)) throw std::invalid_argument("argument name is invalid");
+  if (options_.transport != id_transport::cookie && !is_valid_cookie_name(options_.id_header))
+    throw std::invalid_argument("id_header is not a valid header name");
   // An expiry past JavaScript's last date would be an Invalid Date in Node: no cookie it could
   // send, no record it could read.
   if (const auto& max_age = options_.cookie.max_age;
@@ -71,6 +73,7 @@ engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_
                                        std::pair{options_.absolute_timeout, "absolute_timeout"}})
     if (timeout && timeout->count() <= 0) throw std::invalid_argument(std::string(name) + " must be positive");
   check_concurrency();
+  if (options_.on_event) events_ = std::make_shared<event_dispatcher>(options_.on_event);
 }
 
 void engine::check_concurrency() const {
@@ -115,11 +118,16 @@ bool engine::is_secure(const request_info& request) const noexcept {
 std::optional<signed_cookie> engine::read_cookie(std::string_view cookie_header) const {
   thread_local std::string raw;  // the decoded cookie value; reused, no allocation per request
   if (!find_cookie(cookie_header, options_.name, raw)) return std::nullopt;
+  return read_signed_value(raw);
+}
+
+std::optional<signed_cookie> engine::read_signed_value(std::string_view raw) const {
+  if (raw.size() > 7 && (raw.substr(0, 7) == "Bearer " || raw.substr(0, 7) == "bearer ")) raw.remove_prefix(7);
   if (raw.size() < 2 || raw.compare(0, 2, "s:") != 0) return std::nullopt;
-  auto found = signer_.unsign_with_index(std::string_view(raw).substr(2));
+  auto found = signer_.unsign_with_index(raw.substr(2));
   if (!found || found->first.empty()) return std::nullopt;
   signed_cookie result{std::move(found->first), {}, found->second != 0};
-  const std::string_view signature = std::string_view(raw).substr(raw.rfind('.') + 1);
+  const std::string_view signature = raw.substr(raw.rfind('.') + 1);
   if (found->second == 0 && signature.size() == 43) {
     result.signature.emplace();
     std::copy(signature.begin(), signature.end(), result.signature->begin());
@@ -130,6 +138,24 @@ std::optional<signed_cookie> engine::read_cookie(std::string_view cookie_header)
 std::optional<std::string> engine::read_session_id(std::string_view cookie_header) const {
   if (auto read = read_cookie(cookie_header)) return std::move(read->id);
   return std::nullopt;
+}
+
+void engine::emit(session_event_kind kind, std::string_view id, const boost::json::object* data,
+                  std::string reason) const {
+  if (!events_) return;
+  session_event event;
+  event.kind = kind;
+  event.id_hash = hash_session_id(id);
+  if (data)
+    if (const boost::json::value* user = data->if_contains("user"); user && user->is_string())
+      event.user = std::string(user->get_string());
+  event.reason = std::move(reason);
+  event.at = now();
+  events_->post(std::move(event));
+}
+
+void engine::flush_events() const {
+  if (events_) events_->flush();
 }
 
 std::string engine::make_id(const genid_context& context) const {

@@ -85,8 +85,18 @@ std::error_code request_driver::apply_late(F&& change) {
 
 std::error_code request_driver::take_loaded(std::error_code ec, std::optional<std::string> json) {
   if (ec) return ec;
+  const bool events = owner().wants_events();
+  const std::string named = events ? state_.id_to_load() : std::string();
   state_.on_loaded(json ? std::optional<std::string_view>(*json) : std::nullopt);
-  if (!state_.timed_out_id().empty()) destroy_timed_out(state_.timed_out_id());
+  if (!state_.timed_out_id().empty()) {
+    if (events) owner().emit(session_event_kind::expired, named, &state_.timed_out_data(), state_.timed_out_reason());
+    destroy_timed_out(state_.timed_out_id());
+  } else if (events) {
+    if (state_.save_condition() == write_condition::if_present)
+      owner().emit(session_event_kind::loaded, named, &current()->data(), "request");
+    else  // the cookie named a session the store no longer has (or an unreadable record)
+      owner().emit(session_event_kind::expired, named, nullptr, "gone");
+  }
   return {};
 }
 
@@ -294,7 +304,9 @@ void request_driver::end(end_handler handler) {
   // A failed write withholds the cookie: the response becomes an error, nothing is claimed. A
   // session destroyed meanwhile (by another request) stays destroyed: the response goes out as
   // it is, with no cookie for it.
-  auto finish = [h = std::move(handler), cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
+  id_header_out_ = std::move(plan.id_header);
+  auto finish = [this, h = std::move(handler), cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
+    if (ec) id_header_out_.reset();  // withheld like the cookie
     if (ec == error::session_gone) h({}, std::nullopt);
     else if (ec) h(ec, std::nullopt);
     else h({}, std::move(cookie));
@@ -303,6 +315,8 @@ void request_driver::end(end_handler handler) {
   if (!locked_id_.empty() && (plan.error || !holds_lock_of(plan.id))) release_lock();
   if (plan.error) return finish(plan.error);  // no store call: answered now
   const store_operation op = plan.operation;
+  // For events: a save that inserts is a session's first store, a destroy here is an unset.
+  const bool inserts = op == store_operation::save && plan.condition == write_condition::if_absent;
   const bool conditional = store_.has_conditional_set();
   const write_condition condition = conditional ? plan.condition : write_condition::always;
   const auto start = started();
@@ -310,10 +324,16 @@ void request_driver::end(end_handler handler) {
                                                     metrics::operation::touch, metrics::operation::destroy};
   // Counts and times the operation, then finishes. The driver (and so the session's id the
   // plan views) lives until then.
-  auto complete = [self = shared_from_this(), op, start, f = std::move(finish)](std::error_code ec) mutable {
+  auto complete = [self = shared_from_this(), op, inserts, start, f = std::move(finish)](std::error_code ec) mutable {
     if (op != store_operation::none) {
       self->observe(timed_as[static_cast<int>(op)], start, ec);
       self->count_outcome(op, ec);
+      if (!ec && self->owner().wants_events()) {
+        const std::string& id = self->state_.id();
+        const boost::json::object& data = self->state_.session_data();
+        if (inserts) self->owner().emit(session_event_kind::created, id, &data, "new");
+        if (op == store_operation::destroy) self->owner().emit(session_event_kind::destroyed, id, &data, "unset");
+      }
     }
     f(ec);
   };
@@ -359,10 +379,13 @@ void request_driver::save(completion_handler handler) {
   const write_condition condition =
       store_.has_conditional_set() ? state_.save_condition() : write_condition::always;
   const auto start = started();
-  auto saved = [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
+  auto saved = [self = shared_from_this(), start, inserts = condition == write_condition::if_absent,
+                h = std::move(handler)](std::error_code ec) mutable {
     self->observe(metrics::operation::set, start, ec);
     self->count_outcome(store_operation::save, ec);
     if (!ec) self->state_.on_saved();
+    if (!ec && inserts && self->owner().wants_events())
+      self->owner().emit(session_event_kind::created, self->state_.id(), &self->state_.session_data(), "new");
     h(ec);
   };
   if (mode_ == concurrency_mode::merge && condition == write_condition::if_present)
@@ -414,6 +437,8 @@ void request_driver::destroy_record(completion_handler handler) {
 }
 
 void request_driver::regenerate(completion_handler handler) {
+  if (owner().wants_events())
+    owner().emit(session_event_kind::regenerated, state_.id(), &state_.session_data(), "regenerate");
   // As in express-session the new session is made even when the destroy failed.
   destroy_record([self = shared_from_this(), at_once = immediate_ != nullptr,
                   h = std::move(handler)](std::error_code ec) mutable {
@@ -433,6 +458,8 @@ void request_driver::destroy(completion_handler handler) {
   auto done = [self = shared_from_this(), start, h = std::move(handler)](std::error_code ec) mutable {
     self->observe(metrics::operation::destroy, start, ec);
     self->count_outcome(store_operation::destroy, ec);
+    if (!ec && self->owner().wants_events())
+      self->owner().emit(session_event_kind::destroyed, self->state_.id(), &self->state_.session_data(), "destroy");
     h(ec);
   };
   state_.on_destroyed();  // the id stays for the store call

@@ -53,7 +53,11 @@ session_state::session_state(const engine& owner, const request_info& request, b
     step_ = step::unavailable;
     return;
   }
-  if (auto read = engine_.read_cookie(request.cookie_header)) {
+  std::optional<signed_cookie> read;
+  const id_transport transport = engine_.settings().transport;
+  if (transport != id_transport::cookie && !request.id_header.empty()) read = engine_.read_signed_value(request.id_header);
+  if (!read && transport != id_transport::header) read = engine_.read_cookie(request.cookie_header);
+  if (read) {
     // The session takes the cookie's id while it loads; it keeps it if the record is found.
     session_.id_ = std::move(read->id);
     had_cookie_ = true;
@@ -186,6 +190,8 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
           log(log_level::info, "session " + redact_id(session_.id_) + " ended by its " + why +
                                    "; starting a new session");
           timed_out_id_ = session_.id_;
+          timed_out_reason_ = why;
+          if (engine_.wants_events()) timed_out_data_ = std::move(session_.data_);
           generate();
           return;
         }
@@ -247,6 +253,9 @@ std::optional<std::string> session_state::make_set_cookie(end_plan& plan) {
     } else {
       value.append(engine_.cookie_signer().sign(session_.id_));
     }
+    const id_transport transport = engine_.settings().transport;
+    if (transport != id_transport::cookie) plan.id_header = value;  // header transports: as it is
+    if (transport == id_transport::header) return std::nullopt;
     return serialize_set_cookie(engine_.settings().name, value, session_.cookie_.attributes());
   } catch (const invalid_cookie& e) {
     plan.cookie_error = error::invalid_cookie_option;
@@ -288,7 +297,8 @@ end_plan session_state::plan_end(bool store_has_touch) {
   if (!present_) {
     const bool unset_destroys = engine_.settings().unset == unset_action::destroy;
     if (unset_destroys) plan.operation = store_operation::destroy;
-    if (engine_.settings().clear_cookie_on_destroy && (destroyed_ || unset_destroys))
+    if (engine_.settings().clear_cookie_on_destroy && (destroyed_ || unset_destroys) &&
+        engine_.settings().transport != id_transport::header)
       plan.set_cookie = make_clearing_cookie(plan);
     return plan;
   }
@@ -301,6 +311,7 @@ end_plan session_state::plan_end(bool store_has_touch) {
     if (auto ec = check_size(plan.record)) {
       plan.error = ec;  // the response fails; nothing stored, nothing claimed
       plan.set_cookie.reset();
+      plan.id_header.reset();
       plan.record = {};
       return plan;
     }

@@ -19,6 +19,7 @@ struct request_result {
   std::error_code end_error;
   std::optional<std::string> set_cookie;
   std::string id;  // the session id at the end of the request ("" when none)
+  std::optional<std::string> id_header;  // the id header to send (header transports)
 
   /// The `name=value` part of the Set-Cookie, to send back as a Cookie header.
   std::string cookie_header() const {
@@ -35,10 +36,11 @@ class engine_harness {
   request_result request(const std::string& cookie_header,
                          const std::function<void(request_driver&)>& handler = {},
                          std::string path = "/", bool tls = false,
-                         std::string forwarded_proto = "") {
+                         std::string forwarded_proto = "", std::string id_header = "") {
     request_info info;
     info.path = path;
     info.cookie_header = cookie_header;
+    info.id_header = id_header;
     info.tls = tls;
     info.forwarded_proto = forwarded_proto;
     auto ctx = eng.begin(info);
@@ -70,6 +72,7 @@ class engine_harness {
     EXPECT_TRUE(ended || !at_once);
     store->drain();
     EXPECT_TRUE(ended);
+    result.id_header = ctx->id_header_value();
     return result;
   }
 

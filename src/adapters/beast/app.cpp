@@ -117,8 +117,14 @@ middleware session_middleware(std::shared_ptr<const sessionkit::engine> engine) 
   return [engine](context& ctx, next_handler next) -> boost::asio::awaitable<void> {
     using boost::asio::as_tuple;
     using boost::asio::use_awaitable;
-    adapter::joined_header cookies("; "), protos(", ");
-    auto driver = engine->begin(detail::describe(ctx.req(), ctx.secure(), cookies, protos));
+    adapter::joined_header cookies("; "), protos(", "), ids(", ");
+    request_info info = detail::describe(ctx.req(), ctx.secure(), cookies, protos);
+    if (engine->reads_id_header()) {  // header transport: the signed id may come in a header
+      for (auto [it, last] = ctx.req().equal_range(engine->settings().id_header); it != last; ++it)
+        ids.add(std::string_view(it->value().data(), it->value().size()));
+      info.id_header = ids.value();
+    }
+    auto driver = engine->begin(info);
     if (driver->first_step() == request_driver::step::skip) {
       co_await next();
       co_return;
@@ -144,6 +150,7 @@ middleware session_middleware(std::shared_ptr<const sessionkit::engine> engine) 
       std::tie(ec, set_cookie) = co_await async_end(*driver, as_tuple(use_awaitable));
     }
     detail::finish_response(ctx.res(), ec, set_cookie);
+    if (!ec && driver->id_header_value()) ctx.res().set(engine->settings().id_header, *driver->id_header_value());
   };
 }
 

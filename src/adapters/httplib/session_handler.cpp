@@ -62,8 +62,13 @@ void fail_with(::httplib::Response& res, std::error_code ec) {
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
     tls = req.ssl != nullptr;
 #endif
-    auto driver = engine->begin(
-        adapter::describe_request(req.target, cookies.value(), protos.value(), tls, opts.trust_proxy));
+    request_info info = adapter::describe_request(req.target, cookies.value(), protos.value(), tls, opts.trust_proxy);
+    adapter::joined_header ids(", ");
+    if (engine->reads_id_header()) {  // header transport: the signed id may come in a header
+      for (auto [it, last] = req.headers.equal_range(engine->settings().id_header); it != last; ++it) ids.add(it->second);
+      info.id_header = ids.value();
+    }
+    auto driver = engine->begin(info);
     if (driver->first_step() == request_driver::step::skip) {
       context none;
       h(req, res, none);
@@ -79,6 +84,7 @@ void fail_with(::httplib::Response& res, std::error_code ec) {
         [&](auto done) { driver->end(std::move(done)); });
     if (ec) fail_with(res, ec);
     else if (set_cookie) res.headers.emplace("Set-Cookie", std::move(*set_cookie));
+    if (!ec && driver->id_header_value()) res.set_header(engine->settings().id_header, *driver->id_header_value());
   };
 }
 

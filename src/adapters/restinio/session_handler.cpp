@@ -24,8 +24,13 @@ std::shared_ptr<request_driver> begin(const sessionkit::engine& engine,
   header.for_each_value_of(::restinio::http_field_t::cookie, add_to(cookies));
   header.for_each_value_of(::restinio::string_view_t("X-Forwarded-Proto"), add_to(protos));
   const std::string& target = header.request_target();  // origin or absolute form
-  return engine.begin(
-      adapter::describe_request(target, cookies.value(), protos.value(), opts.tls, opts.trust_proxy));
+  request_info info = adapter::describe_request(target, cookies.value(), protos.value(), opts.tls, opts.trust_proxy);
+  adapter::joined_header ids(", ");
+  if (engine.reads_id_header()) {  // header transport: the signed id may come in a header
+    header.for_each_value_of(::restinio::string_view_t(engine.settings().id_header), add_to(ids));
+    info.id_header = ids.value();
+  }
+  return engine.begin(info);
 }
 
 void load(const std::shared_ptr<request_driver>& driver, const options& opts,
@@ -63,6 +68,8 @@ void end_and_send(std::shared_ptr<request_driver> driver, response resp,
          keep = std::move(keep)](std::error_code ec, std::optional<std::string> set_cookie) mutable {
     if (ec) fail(resp, ec);
     else if (set_cookie) resp.append_header(::restinio::http_field_t::set_cookie, std::move(*set_cookie));
+    if (!ec && driver->id_header_value())
+      resp.append_header(driver->owner().settings().id_header, *driver->id_header_value());
     try {
       resp.done(std::move(after_write));
     } catch (const std::exception&) {
