@@ -1650,6 +1650,34 @@ TEST_F(interop_base, a_session_merged_by_sessionkit_continues_in_node)
 }
 
 // ===========================================================================
+// Timeouts (sessionkit's --idle-timeout / --absolute-timeout) beside a Node app: the times ride
+// in the record as `_sessionkit`, which Node reads and writes back as session data, and a
+// session sessionkit ends by its timeout is gone for Node too.
+
+TEST_F(interop_base, a_session_with_timeouts_continues_in_node_and_ends_for_both)
+{
+    config c;
+    c.sessionkit_only = {"--absolute-timeout", "1500", "--idle-timeout", "60000"};
+    start_pair(c);
+    const auto r1 = sk->get(counter_path);
+    ASSERT_EQ(r1.body, count_body(1)) << describe(r1);
+    const auto cookie = normalise_set_cookie(r1.set_cookies.at(0), "connect.sid", seed_secret);
+    const header_list h = with_cookie(cookie.pair);
+    EXPECT_EQ(node->get(counter_path, h).body, count_body(2));
+    EXPECT_EQ(sk->get(counter_path, h).body, count_body(3));
+    // Node kept the times as they were (it only saw data).
+    const auto data = node->get("/session-data", h).body;
+    EXPECT_NE(data.find(R"("_sessionkit":{"created":)"), std::string::npos) << data;
+    std::this_thread::sleep_for(1700ms);
+    // Past the absolute timeout: sessionkit ends it (and deletes the record), so Node starts
+    // over too (Redis's TTL alone would also have ended it by now).
+    const auto ended = sk->get(counter_path, h);
+    EXPECT_EQ(ended.body, count_body(1)) << describe(ended);
+    EXPECT_EQ(value("sess:" + cookie.id), "<no key>") << "the ended record is still in Redis";
+    EXPECT_EQ(node->get(counter_path, h).body, count_body(1));
+}
+
+// ===========================================================================
 // Destroy on one side ends the session for the other.
 
 class interop_destroy : public interop_base, public ::testing::WithParamInterface<side> {};
