@@ -119,7 +119,8 @@ struct options {
   unsigned merge_attempts = 32;
   /// Ends a session that has had no request for this long (OWASP's idle timeout), beside the
   /// cookie's `max_age`. Enforced when a session is loaded, from the time of its last request
-  /// kept in the record (key `_sessionkit`, see README "Timeouts"), so it holds across servers
+  /// kept in the record (keys `_sessionkit_created` and `_sessionkit_seen`, see README
+  /// "Timeouts"), so it holds across servers
   /// and restarts. The time is rewritten at most every tenth of the timeout: a session with
   /// requests less than `idle_timeout - idle_timeout / 10` apart is never ended by it. An
   /// ended session is destroyed in the store and the request gets a new session.

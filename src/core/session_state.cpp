@@ -17,15 +17,17 @@ bool lifetime_fits(const session_cookie& cookie) {
   return !cookie.original_max_age || in_js_date_range(now() + std::chrono::milliseconds(*cookie.original_max_age));
 }
 
-// The times the timeouts need, kept in the record under one reserved key (visible to Node apps
-// sharing the store as `req.session._sessionkit`, which they keep as it is):
-// {"created": ms since the epoch, "seen": ms of the last request, rewritten when stale}.
-constexpr std::string_view times_key = "_sessionkit";
+// The times the timeouts need, kept in the record as two reserved top-level keys (visible to
+// Node apps sharing the store as session data, which they keep as it is): ms since the epoch of
+// the creation and of the last request (rewritten when stale). Flat numbers, not an object, so
+// the record stays on the codec's fast path for flat data.
+constexpr std::string_view created_key = "_sessionkit_created";
+constexpr std::string_view seen_key = "_sessionkit_seen";
 
 std::int64_t ms(timestamp t) noexcept { return t.time_since_epoch().count(); }
 
-std::optional<std::int64_t> read_time(const boost::json::object& times, std::string_view name) {
-  const boost::json::value* v = times.if_contains(name);
+std::optional<std::int64_t> read_time(const boost::json::object& data, std::string_view name) {
+  const boost::json::value* v = data.if_contains(name);
   if (!v) return std::nullopt;
   if (v->is_int64()) return v->get_int64();
   if (v->is_uint64() && v->get_uint64() <= std::uint64_t(INT64_MAX)) return std::int64_t(v->get_uint64());
@@ -108,52 +110,44 @@ bool session_state::has_timeouts() const noexcept {
 void session_state::stamp_times() {
   if (!has_timeouts()) return;
   const std::int64_t at = ms(now());
-  boost::json::object times;
-  times["created"] = at;
-  times["seen"] = at;
-  session_.data_[times_key] = std::move(times);
+  session_.data_[created_key] = at;
+  session_.data_[seen_key] = at;
 }
 
+// None kept yet (written before the option, or by Node): not ended, stamped by note_seen.
 const char* session_state::timed_out(timestamp at) const {
-  const boost::json::value* v = session_.data_.if_contains(times_key);
-  const boost::json::object* times = v ? v->if_object() : nullptr;
-  if (!times) return nullptr;  // none kept yet (written before the option, or by Node): stamped now
   const options& o = engine_.settings();
-  if (const auto created = read_time(*times, "created"); o.absolute_timeout && created &&
-                                                          ms(at) - *created > o.absolute_timeout->count())
+  if (const auto created = read_time(session_.data_, created_key);
+      o.absolute_timeout && created && ms(at) - *created > o.absolute_timeout->count())
     return "absolute timeout";
-  if (const auto seen = read_time(*times, "seen"); o.idle_timeout && seen && ms(at) - *seen > o.idle_timeout->count())
+  if (const auto seen = read_time(session_.data_, seen_key);
+      o.idle_timeout && seen && ms(at) - *seen > o.idle_timeout->count())
     return "idle timeout";
   return nullptr;
 }
 
 void session_state::note_seen(timestamp at) {
-  boost::json::value* v = session_.data_.if_contains(times_key);
-  boost::json::object* times = v ? v->if_object() : nullptr;
-  if (!times) return stamp_times();
+  if (!read_time(session_.data_, created_key)) return stamp_times();
   const auto& idle = engine_.settings().idle_timeout;
   if (!idle) return;
   // Rewritten only when a tenth of the timeout old: a request that reads the session does not
   // make it a write every time.
-  const auto seen = read_time(*times, "seen");
-  if (!seen || ms(at) - *seen >= idle->count() / 10) (*times)["seen"] = ms(at);
+  const auto seen = read_time(session_.data_, seen_key);
+  if (!seen || ms(at) - *seen >= idle->count() / 10) session_.data_[seen_key] = ms(at);
 }
 
 std::optional<timestamp> session_state::record_expires() const {
   std::optional<timestamp> expires = session_.cookie_.expires;
   if (!has_timeouts()) return expires;
   // The store may drop the record once a timeout has ended it.
-  const boost::json::value* v = session_.data_.if_contains(times_key);
-  const boost::json::object* times = v ? v->if_object() : nullptr;
-  if (!times) return expires;
   const options& o = engine_.settings();
   const auto sooner = [&](std::optional<std::int64_t> since, const std::optional<std::chrono::milliseconds>& limit) {
     if (!since || !limit) return;
     const timestamp end = timestamp(std::chrono::milliseconds(*since)) + *limit;
     if (!expires || end < *expires) expires = end;
   };
-  sooner(read_time(*times, "created"), o.absolute_timeout);
-  sooner(read_time(*times, "seen"), o.idle_timeout);
+  sooner(read_time(session_.data_, created_key), o.absolute_timeout);
+  sooner(read_time(session_.data_, seen_key), o.idle_timeout);
   return expires;
 }
 

@@ -1651,7 +1651,8 @@ TEST_F(interop_base, a_session_merged_by_sessionkit_continues_in_node)
 
 // ===========================================================================
 // Timeouts (sessionkit's --idle-timeout / --absolute-timeout) beside a Node app: the times ride
-// in the record as `_sessionkit`, which Node reads and writes back as session data, and a
+// in the record as `_sessionkit_created` / `_sessionkit_seen`, which Node reads and writes back
+// as session data, and a
 // session sessionkit ends by its timeout is gone for Node too.
 
 TEST_F(interop_base, a_session_with_timeouts_continues_in_node_and_ends_for_both)
@@ -1667,7 +1668,7 @@ TEST_F(interop_base, a_session_with_timeouts_continues_in_node_and_ends_for_both
     EXPECT_EQ(sk->get(counter_path, h).body, count_body(3));
     // Node kept the times as they were (it only saw data).
     const auto data = node->get("/session-data", h).body;
-    EXPECT_NE(data.find(R"("_sessionkit":{"created":)"), std::string::npos) << data;
+    EXPECT_NE(data.find(R"("_sessionkit_created":)"), std::string::npos) << data;
     std::this_thread::sleep_for(1700ms);
     // Past the absolute timeout: sessionkit ends it (and deletes the record), so Node starts
     // over too (Redis's TTL alone would also have ended it by now).
