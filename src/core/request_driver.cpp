@@ -103,20 +103,11 @@ std::error_code request_driver::take_loaded(std::error_code ec, std::optional<st
 // A record past a timeout is destroyed (its lock released with it); the request goes on with
 // its new session meanwhile, and a failure only leaves the record to its store expiry.
 void request_driver::destroy_timed_out(const std::string& id) {  // counted as expired by count_load
-  auto logged = [id = redact_id(id)](std::error_code ec) {
+  destroy_record(id, [shown = redact_id(id)](std::error_code ec) {
     if (ec && ec != error::shut_down)
-      log(log_level::warning, "session " + id + " timed out but was not destroyed (" + ec.message() +
+      log(log_level::warning, "session " + shown + " timed out but was not destroyed (" + ec.message() +
                                   "); its store expiry ends it");
-  };
-  if (holds_lock_of(id)) {
-    locked_id_.clear();
-    locked_write write;
-    write.what = locked_write::kind::destroy;
-    if (immediate_) return logged(immediate_->write_and_unlock_now(id, lock_owner_, std::move(write)));
-    return store_.write_and_unlock(id, lock_owner_, std::move(write), std::move(logged));
-  }
-  if (immediate_) return logged(immediate_->destroy_now(id));
-  store_.destroy(id, std::move(logged));
+  });
 }
 
 void request_driver::load(completion_handler handler) {
@@ -423,8 +414,7 @@ void request_driver::reload(completion_handler handler) {
   });
 }
 
-void request_driver::destroy_record(completion_handler handler) {
-  const std::string& id = state_.id();
+void request_driver::destroy_record(const std::string& id, completion_handler handler) {
   if (holds_lock_of(id)) {  // lock: destroyed and released in one step
     locked_id_.clear();
     locked_write write;
@@ -440,7 +430,7 @@ void request_driver::regenerate(completion_handler handler) {
   if (owner().wants_events())
     owner().emit(session_event_kind::regenerated, state_.id(), &state_.session_data(), "regenerate");
   // As in express-session the new session is made even when the destroy failed.
-  destroy_record([self = shared_from_this(), at_once = immediate_ != nullptr,
+  destroy_record(state_.id(), [self = shared_from_this(), at_once = immediate_ != nullptr,
                   h = std::move(handler)](std::error_code ec) mutable {
     if (at_once) {
       self->state_.regenerate();
@@ -463,7 +453,7 @@ void request_driver::destroy(completion_handler handler) {
     h(ec);
   };
   state_.on_destroyed();  // the id stays for the store call
-  destroy_record(std::move(done));
+  destroy_record(state_.id(), std::move(done));
 }
 
 }  // namespace sessionkit

@@ -30,15 +30,6 @@ struct store_case {
 
 void PrintTo(const store_case& c, std::ostream* os) { *os << c.name; }
 
-// The session id in a cookie jar's `connect.sid=s%3A<id>.<signature>`.
-std::string id_in(const cookie_jar& jar) {
-  const std::string header = jar.cookie_header();
-  const auto start = header.find("s%3A");
-  if (start == std::string::npos) return {};
-  const std::string rest = header.substr(start + 4);
-  return rest.substr(0, rest.rfind('.'));
-}
-
 class concurrency_control : public ::testing::TestWithParam<store_case> {
  protected:
   void SetUp() override {
@@ -187,7 +178,7 @@ TEST_P(concurrency_control, a_foreign_value_in_a_lock_key_only_delays_until_the_
   if (GetParam().name != "redis") GTEST_SKIP() << "a Redis key";
   start({"--concurrency", "lock", "--lock-lease", "500", "--lock-timeout", "5000"}, 1);
   const cookie_jar jar = new_session();
-  const std::string lock_key = "sessionkit-lock:{sess:" + id_in(jar) + "}";
+  const std::string lock_key = "sessionkit-lock:{sess:" + jar.session_id() + "}";
   // Not ours, and with no expiry: it gets the lease's expiry instead of blocking forever.
   ASSERT_FALSE(redis_->command({"SET", lock_key, "someone else"}).error);
   const response next = get(ports_[0], "/memory-store-counter", jar.headers(), 10s);

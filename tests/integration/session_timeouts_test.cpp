@@ -23,15 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The session id in a cookie jar's `connect.sid=s%3A<id>.<signature>`.
-std::string id_in(const cookie_jar& jar) {
-  const std::string header = jar.cookie_header();
-  const auto start = header.find("s%3A");
-  if (start == std::string::npos) return {};
-  const std::string rest = header.substr(start + 4);
-  return rest.substr(0, rest.rfind('.'));
-}
-
 class session_timeouts : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -103,7 +94,7 @@ TEST_P(session_timeouts, the_absolute_timeout_ends_an_active_session) {
   start({"--absolute-timeout", "1500"});
   cookie_jar jar;
   ASSERT_EQ(count_up(jar).body, "count is 1");
-  const std::string first_id = id_in(jar);
+  const std::string first_id = jar.session_id();
   const auto created = std::chrono::steady_clock::now();
   int expected = 1;
   // Active all along: a request every 150 ms, counting up until the 1.5 s are over.
@@ -115,7 +106,7 @@ TEST_P(session_timeouts, the_absolute_timeout_ends_an_active_session) {
   std::this_thread::sleep_for(400ms);  // past 1.5 s since creation
   const response after = count_up(jar);
   EXPECT_EQ(after.body, "count is 1") << describe(after);  // a new session
-  EXPECT_NE(id_in(jar), first_id);
+  EXPECT_NE(jar.session_id(), first_id);
   EXPECT_FALSE(after.set_cookies.empty());
   EXPECT_FALSE(stored(first_id)) << "the timed-out record is still in the store";
 }
@@ -124,7 +115,7 @@ TEST_P(session_timeouts, the_idle_timeout_ends_an_idle_session_not_an_active_one
   start({"--idle-timeout", "1200"});
   cookie_jar jar;
   ASSERT_EQ(count_up(jar).body, "count is 1");
-  const std::string id = id_in(jar);
+  const std::string id = jar.session_id();
   // Only reads, 300 ms apart, for 2.4 s (twice the timeout): they keep the session alive.
   for (int i = 0; i < 8; ++i) {
     std::this_thread::sleep_for(300ms);
@@ -132,13 +123,13 @@ TEST_P(session_timeouts, the_idle_timeout_ends_an_idle_session_not_an_active_one
     ASSERT_EQ(r.body, "count is 1") << "read " << i << ": " << describe(r);
   }
   EXPECT_EQ(count_up(jar).body, "count is 2");
-  EXPECT_EQ(id_in(jar), id);
+  EXPECT_EQ(jar.session_id(), id);
   // Then idle for longer than the timeout: ended, and the next request starts over.
   const cookie_jar old = jar;
   std::this_thread::sleep_for(1500ms);
   const response after = count_up(jar);
   EXPECT_EQ(after.body, "count is 1") << describe(after);
-  EXPECT_NE(id_in(jar), id);
+  EXPECT_NE(jar.session_id(), id);
   EXPECT_FALSE(stored(id)) << "the timed-out record is still in the store";
   // The old cookie names nothing any more, on any server.
   for (std::size_t s = 0; s < ports_.size(); ++s)

@@ -415,4 +415,15 @@ header_list cookie_jar::headers() const
     return {{"Cookie", cookie_header()}};
 }
 
+std::string cookie_jar::session_id() const
+{
+    const std::string header = cookie_header();
+    const auto start = header.find("s%3A");
+    if (start == std::string::npos) {
+        return {};
+    }
+    const std::string rest = header.substr(start + 4, header.find(';', start) - start - 4);
+    return rest.substr(0, rest.rfind('.'));
+}
+
 }  // namespace sessionkit::test

@@ -113,6 +113,9 @@ public:
     [[nodiscard]] std::string cookie_header() const;
     /// {{"Cookie", cookie_header()}}, or nothing when the jar is empty.
     [[nodiscard]] header_list headers() const;
+    /// The session id in the signed session cookie (`connect.sid=s%3A<id>.<signature>`), or ""
+    /// when the jar holds none.
+    [[nodiscard]] std::string session_id() const;
 
 private:
     std::vector<std::pair<std::string, std::string>> cookies_;
