@@ -264,13 +264,18 @@ void redis_connection::execute_formatted(std::string wire, reply_handler handler
   execute_pipeline(std::move(wire), 1, std::move(handler));
 }
 
-void redis_connection::execute_pipeline(std::string wire, std::size_t replies, reply_handler handler) {
-  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler), replies);
+// From any thread: onto the strand, then sent (or failed at once when not connected).
+void redis_connection::submit(std::unique_ptr<command> cmd) {
   asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
     if (self->stopped_) return cmd->complete(error::shut_down, {});
     if (!self->ready_ || !self->open_) return cmd->complete(error::store_unavailable, {});
     self->send(std::move(cmd));
   });
+}
+
+void redis_connection::execute_pipeline(std::string wire, std::size_t replies, reply_handler handler) {
+  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler), replies);
+  submit(std::move(cmd));
 }
 
 void redis_connection::execute_transaction(std::vector<std::string> wires, reply_handler handler) {
@@ -288,11 +293,7 @@ void redis_connection::execute_with_wait(std::string wire, unsigned replicas, st
   auto cmd = std::make_unique<command>(std::move(wire), std::move(handler));
   cmd->wait_replicas = replicas;
   cmd->wait_timeout = timeout;
-  asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
-    if (self->stopped_) return cmd->complete(error::shut_down, {});
-    if (!self->ready_ || !self->open_) return cmd->complete(error::store_unavailable, {});
-    self->send(std::move(cmd));
-  });
+  submit(std::move(cmd));
 }
 
 // One WAIT behind all the writes of a batch that need replicas: Redis blocks a connection on

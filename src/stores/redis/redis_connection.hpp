@@ -114,6 +114,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void close_transport() noexcept;
   void note_failure(const std::string& message);
   void schedule_reconnect();
+  void submit(std::unique_ptr<command> cmd);
   void send(std::unique_ptr<command> cmd);
   void flush();
   void append_wait();
