@@ -22,6 +22,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sessionkit {
 
@@ -54,6 +56,20 @@ struct signed_cookie {
   /// Whether a secret other than the first verified it (rotation).
   bool old_secret = false;
 };
+
+/// One session of a user, as `engine::sessions_of` lists it.
+struct user_session {
+  std::string id;                      ///< the session's id
+  std::optional<timestamp> created;    ///< its login (creation) time, when the record keeps it
+  std::optional<timestamp> last_seen;  ///< its last request (to a minute), when the record keeps it
+  std::optional<timestamp> expires;    ///< when the store forgets it, when the store knows
+  boost::json::object data;            ///< its data (what the application keeps: a user agent, ...)
+};
+
+/// Completion of `engine::sessions_of`: the sessions, oldest login first.
+using user_sessions_handler = detail::unique_function<void(std::error_code, std::vector<user_session>)>;
+/// Completion of `engine::destroy_all_of` and the like: how many sessions were ended.
+using count_handler = detail::unique_function<void(std::error_code, std::size_t)>;
 
 /// Holds the validated options, the signer and the store; shared by all requests and threads.
 class SESSIONKIT_API engine {
@@ -96,6 +112,19 @@ class SESSIONKIT_API engine {
 
   /// A new session id: `options::genid`'s, or 24 CSPRNG bytes in base64url.
   std::string make_id(const genid_context& context) const;
+
+  /// @name A user's sessions (the store's user index; `error::not_supported` without one)
+  /// @{
+  /// The live sessions of `user` (`session::set_user`), oldest login first. Costs that user's
+  /// sessions, never a walk over the store.
+  void sessions_of(std::string_view user, user_sessions_handler handler) const;
+  /// "Log out everywhere": destroys every session of `user` but `keep_id` (the request's own
+  /// session, to stay logged in here; empty: none kept). Completes with how many were ended.
+  void destroy_all_of(std::string_view user, std::string_view keep_id, count_handler handler) const;
+  /// `options::max_sessions_per_user` after `user` logged in with session `keep_id`: ends the
+  /// oldest sessions beyond the limit, never `keep_id`.
+  void end_sessions_over_limit(std::string_view user, std::string_view keep_id, count_handler handler) const;
+  /// @}
 
   /// Whether lifecycle events are wanted (`options::on_event`).
   bool wants_events() const noexcept { return events_ != nullptr; }
@@ -206,6 +235,10 @@ class SESSIONKIT_API session_state {
   }
   /// A save of the session was stored (later saves replace it).
   void on_saved() noexcept { stored_ = true; }
+  /// The user a save planned since the last call logs in (a record with a user the store did
+  /// not have for this session), or empty; cleared by the call. For
+  /// `options::max_sessions_per_user`.
+  std::string take_login() noexcept { return std::exchange(new_login_, std::string()); }
   /// @}
 
   /// @name Merge (`concurrency_mode::merge`)
@@ -250,6 +283,7 @@ class SESSIONKIT_API session_state {
   void note_seen(timestamp at);                  // a loaded session: seen now (when stale)
   std::optional<timestamp> record_expires() const;  // the store's expiry for the record
   session_record make_record(const std::string& data_text) const;
+  void note_user(const session_record& record);  // a record to be written: a login?
 
   const engine& engine_;
   std::string path_;  // copied only for a custom genid (which sees it)
@@ -279,6 +313,8 @@ class SESSIONKIT_API session_state {
   // this request's own changes are measured from).
   bool merging_ = false;
   std::string expected_record_;
+  std::string stored_user_;  // the user of the session's record in the store (loaded or planned)
+  std::string new_login_;    // see take_login()
   std::string timed_out_id_;  // a loaded record past a timeout, to destroy
   const char* timed_out_reason_ = nullptr;
   boost::json::object timed_out_data_;  // its data, kept only when events are wanted

@@ -139,6 +139,10 @@ struct options {
   /// too, so `Authorization` works), and a response sends it whenever it would send the cookie
   /// (a new session, a regenerated one, `rolling`, ...).
   std::string id_header = "X-Session-Id";
+  /// Sessions one user may have at once (`session::set_user`); 0: no limit. A login beyond it
+  /// ends that user's oldest sessions (by login time), never the one logging in. Needs a store
+  /// with a user index (`store::has_user_index`: MemoryStore, RedisStore and SqliteStore).
+  std::size_t max_sessions_per_user = 0;
   /// Lifecycle events (created, loaded, regenerated, destroyed, expired; see events.hpp), for
   /// audit logs. Called on a thread of the engine's own, in order, never on a request's path;
   /// none: no event is made at all.

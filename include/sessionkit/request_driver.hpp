@@ -102,7 +102,8 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   void try_lock(completion_handler handler, clock::time_point start, unsigned attempt);
   std::error_code take_lock_answer(lock_result answer, completion_handler& handler, clock::time_point start,
                                    unsigned attempt, bool& done);
-  // Destroys the session's record (with the lock, when the request holds it).
+  // After a write that logged `user` in: applies options::max_sessions_per_user.
+  void after_login(const std::string& user, completion_handler handler);
   // Destroys `id`'s record; when this request holds its lock, destroyed and released in one step.
   void destroy_record(const std::string& id, completion_handler handler);
   // lock: releases the lock without writing (the write went elsewhere, or none is needed).

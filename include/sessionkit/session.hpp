@@ -18,6 +18,18 @@ namespace sessionkit {
 class request_driver;
 class session_state;
 
+/// Top-level keys of the session data that sessionkit itself reads and writes. They are plain
+/// data to a Node app sharing the store, which keeps them as they are.
+namespace session_keys {
+/// Who is logged in (a string; `session::set_user`), followed by the store's user index.
+inline constexpr std::string_view user = "user";
+/// When the session was created or its user logged in, in ms since the epoch (timeouts, the
+/// user index's "oldest").
+inline constexpr std::string_view created = "_sessionkit_created";
+/// When it last had a request, in ms since the epoch (rewritten when stale, not every time).
+inline constexpr std::string_view seen = "_sessionkit_seen";
+}  // namespace session_keys
+
 /// One HTTP session. The application reads and writes `data()` (or `operator[]`) like
 /// `req.session` in Express; changes are detected by content at the end of the request.
 ///
@@ -56,6 +68,15 @@ class SESSIONKIT_API session {
   /// `object::erase` moves the last key into the gap, which would change the stored record).
   /// @return whether the key was there
   bool erase(std::string_view key);
+
+  /// Records who is logged in: the top-level `"user"` key becomes `user`, and the session's
+  /// creation time becomes now (its login time), so `options::absolute_timeout` and
+  /// `options::max_sessions_per_user` count from the login. The store's user index follows
+  /// (`engine::sessions_of`). Call it after `regenerate()` on login, as session fixation asks.
+  void set_user(std::string_view user);
+
+  /// Who is logged in: the top-level `"user"` key when it is a string, else empty.
+  std::string_view user() const noexcept;
 
   /// Restarts the cookie's lifetime now (`touch()` / `resetMaxAge()`); does not call the store.
   void touch() { cookie_.reset_max_age(); }

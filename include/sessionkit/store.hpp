@@ -20,8 +20,16 @@ namespace sessionkit {
 /// A session as a store keeps it: the JSON record express-session writes
 /// (`{"cookie":{...},...data}`) and the cookie's expiry, for stores that expire records.
 struct session_record {
+  session_record() = default;
+  session_record(std::string record_json, std::optional<timestamp> record_expires, std::string record_user = {})
+      : json(std::move(record_json)), expires(record_expires), user(std::move(record_user)) {}
+
   std::string json;
   std::optional<timestamp> expires;  ///< none: a browser-session cookie (no expiry of its own)
+  /// Who is logged in to the session (its data's top-level `"user"` string, see
+  /// `session::set_user`); empty: nobody. Stores with a user index (`store::has_user_index`)
+  /// keep user -> sessions from it.
+  std::string user;
 };
 
 /// The answer to `get`: an error, or the record's JSON (none: no live session with that id).
@@ -92,6 +100,8 @@ struct session_page {
 
 /// Completion of `page`.
 using page_handler = detail::unique_function<void(std::error_code, session_page)>;
+/// Completion of `sessions_of`.
+using sessions_handler = detail::unique_function<void(std::error_code, std::vector<listed_session>)>;
 
 /// Completion of `lock_and_get`.
 using lock_handler = detail::unique_function<void(lock_result)>;
@@ -124,6 +134,8 @@ class SESSIONKIT_API immediate_store {
   /// The compare-and-set capability (see `store::has_compare_and_set`); default: `not_supported`.
   virtual compare_and_set_result compare_and_set_now(std::string_view id, std::string_view expected,
                                                      session_record record);
+  /// The user index (see `store::has_user_index`); default: `error::not_supported`.
+  virtual std::error_code sessions_of_now(std::string_view user, std::vector<listed_session>& out);
 
  protected:
   ~immediate_store() = default;
@@ -191,6 +203,18 @@ class SESSIONKIT_API store {
   /// `expected` (the text `get` gave, or the last record written). Default: `not_supported`.
   virtual void compare_and_set(std::string_view id, std::string_view expected, session_record record,
                                compare_and_set_handler handler);
+  /// @}
+
+  /// @name The user index (optional; `engine::sessions_of`, `engine::destroy_all_of` and
+  /// `options::max_sessions_per_user` need it)
+  /// The store keeps, beside the records, which sessions each user has (from
+  /// `session_record::user` of every write), kept right by writes, destroys and expiry, so
+  /// finding a user's sessions costs that user's sessions, never a walk over all of them.
+  /// @{
+  virtual bool has_user_index() const noexcept { return false; }
+  /// The live sessions last written with `user`, in no particular order. A session written by
+  /// something that keeps no index (a Node app) is not found. Default: `error::not_supported`.
+  virtual void sessions_of(std::string_view user, sessions_handler handler);
   /// @}
 
   /// Whether the store can take requests now (express-session's store readiness). While false,

@@ -73,6 +73,10 @@ engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_
                                        std::pair{options_.absolute_timeout, "absolute_timeout"}})
     if (timeout && timeout->count() <= 0) throw std::invalid_argument(std::string(name) + " must be positive");
   check_concurrency();
+  if (options_.max_sessions_per_user != 0 && store_ && !store_->has_user_index())
+    throw std::invalid_argument(
+        "max_sessions_per_user needs a store with a user index (MemoryStore, RedisStore and "
+        "SqliteStore have one); this store has none");
   if (options_.on_event) events_ = std::make_shared<event_dispatcher>(options_.on_event);
 }
 

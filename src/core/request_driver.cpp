@@ -4,6 +4,8 @@
 
 #include <sessionkit/request_driver.hpp>
 
+#include "user_index.hpp"
+
 #include <sessionkit/id.hpp>
 #include <sessionkit/log.hpp>
 
@@ -296,11 +298,16 @@ void request_driver::end(end_handler handler) {
   // session destroyed meanwhile (by another request) stays destroyed: the response goes out as
   // it is, with no cookie for it.
   id_header_out_ = std::move(plan.id_header);
-  auto finish = [this, h = std::move(handler), cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
+  auto respond = [this, h = std::move(handler), cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
     if (ec) id_header_out_.reset();  // withheld like the cookie
     if (ec == error::session_gone) h({}, std::nullopt);
     else if (ec) h(ec, std::nullopt);
     else h({}, std::move(cookie));
+  };
+  // A login's write is followed by the per-user limit, before the response.
+  auto finish = [this, login = state_.take_login(), r = std::move(respond)](std::error_code ec) mutable {
+    if (ec || login.empty()) return r(ec);
+    after_login(login, std::move(r));
   };
   // A lock of another id than the one written (the session was replaced) is released apart.
   if (!locked_id_.empty() && (plan.error || !holds_lock_of(plan.id))) release_lock();
@@ -371,13 +378,14 @@ void request_driver::save(completion_handler handler) {
       store_.has_conditional_set() ? state_.save_condition() : write_condition::always;
   const auto start = started();
   auto saved = [self = shared_from_this(), start, inserts = condition == write_condition::if_absent,
-                h = std::move(handler)](std::error_code ec) mutable {
+                login = state_.take_login(), h = std::move(handler)](std::error_code ec) mutable {
     self->observe(metrics::operation::set, start, ec);
     self->count_outcome(store_operation::save, ec);
     if (!ec) self->state_.on_saved();
     if (!ec && inserts && self->owner().wants_events())
       self->owner().emit(session_event_kind::created, self->state_.id(), &self->state_.session_data(), "new");
-    h(ec);
+    if (ec || login.empty()) return h(ec);
+    self->after_login(login, std::move(h));
   };
   if (mode_ == concurrency_mode::merge && condition == write_condition::if_present)
     return write_merged(std::move(record), owner().settings().merge_attempts, std::move(saved));
@@ -411,6 +419,29 @@ void request_driver::reload(completion_handler handler) {
   store_.get(id, [self = shared_from_this(), take, h = std::move(handler)](
                           std::error_code ec, std::optional<std::string> json) mutable {
     h(self->apply_late([&] { return take(ec, std::move(json)); }));
+  });
+}
+
+void request_driver::after_login(const std::string& user, completion_handler handler) {
+  if (owner().settings().max_sessions_per_user == 0) return handler({});
+  // The login itself stands whatever happens here: a failure is logged, not answered.
+  if (immediate_) {  // in-process: at once, as every other step of such a request
+    std::vector<listed_session> listed;
+    if (auto ec = immediate_->sessions_of_now(user, listed)) {
+      log(log_level::warning, "the per-user session limit could not be applied: " + ec.message());
+      return handler({});
+    }
+    const std::size_t limit = owner().settings().max_sessions_per_user;
+    for (auto& s : detail::sessions_over_limit(detail::user_sessions_from(std::move(listed)), state_.id(), limit)) {
+      if (owner().wants_events()) owner().emit(session_event_kind::destroyed, s.id, &s.data, "session limit");
+      (void)immediate_->destroy_now(s.id);
+    }
+    return handler({});
+  }
+  owner().end_sessions_over_limit(user, state_.id(), [self = shared_from_this(), h = std::move(handler)](
+                                                         std::error_code ec, std::size_t) mutable {
+    if (ec) log(log_level::warning, "the per-user session limit could not be applied: " + ec.message());
+    h({});
   });
 }
 

@@ -11,6 +11,18 @@ std::string session::to_json() const { return record::encode(cookie_, data_, key
 
 bool session::erase(std::string_view key) { return data_.stable_erase(key) != 0; }
 
+void session::set_user(std::string_view user) {
+  (*this)[session_keys::user] = user;
+  const std::int64_t at = now().time_since_epoch().count();
+  (*this)[session_keys::created] = at;
+  (*this)[session_keys::seen] = at;
+}
+
+std::string_view session::user() const noexcept {
+  const boost::json::value* v = data_.if_contains(session_keys::user);
+  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
 namespace {
 
 // A session made outside a driver (decision tests) has no store to go to.

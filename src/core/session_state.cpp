@@ -21,8 +21,8 @@ bool lifetime_fits(const session_cookie& cookie) {
 // Node apps sharing the store as session data, which they keep as it is): ms since the epoch of
 // the creation and of the last request (rewritten when stale). Flat numbers, not an object, so
 // the record stays on the codec's fast path for flat data.
-constexpr std::string_view created_key = "_sessionkit_created";
-constexpr std::string_view seen_key = "_sessionkit_seen";
+constexpr std::string_view created_key = session_keys::created;
+constexpr std::string_view seen_key = session_keys::seen;
 
 std::int64_t ms(timestamp t) noexcept { return t.time_since_epoch().count(); }
 
@@ -99,6 +99,7 @@ void session_state::reset_session(std::string id) {
   session_.id_ = std::move(id);
   session_.data_.clear();
   session_.keys_before_cookie_.clear();
+  stored_user_.clear();
   apply_cookie_options(session_.cookie_);
 }
 
@@ -127,13 +128,19 @@ const char* session_state::timed_out(timestamp at) const {
 }
 
 void session_state::note_seen(timestamp at) {
-  if (!read_time(session_.data_, created_key)) return stamp_times();
+  if (!read_time(session_.data_, created_key)) {
+    session_.data_[created_key] = ms(at);
+    session_.data_[seen_key] = ms(at);
+    return;
+  }
   const auto& idle = engine_.settings().idle_timeout;
-  if (!idle) return;
-  // Rewritten only when a tenth of the timeout old: a request that reads the session does not
-  // make it a write every time.
+  // Kept for the idle timeout, and for a logged-in user's session list ("last seen").
+  if (!idle && session_.user().empty()) return;
+  // Rewritten only when a tenth of the timeout (or a minute) old: a request that reads the
+  // session does not make it a write every time.
+  const std::int64_t stale_after = idle ? idle->count() / 10 : 60'000;
   const auto seen = read_time(session_.data_, seen_key);
-  if (!seen || ms(at) - *seen >= idle->count() / 10) session_.data_[seen_key] = ms(at);
+  if (!seen || ms(at) - *seen >= stale_after) session_.data_[seen_key] = ms(at);
 }
 
 std::optional<timestamp> session_state::record_expires() const {
@@ -152,7 +159,15 @@ std::optional<timestamp> session_state::record_expires() const {
 }
 
 session_record session_state::make_record(const std::string& data_text) const {
-  return {record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text), record_expires()};
+  session_record out{record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
+                     record_expires()};
+  out.user = session_.user();
+  return out;
+}
+
+void session_state::note_user(const session_record& record) {
+  if (!record.user.empty() && record.user != stored_user_) new_login_ = record.user;
+  stored_user_ = record.user;
 }
 
 void session_state::generate() {
@@ -178,19 +193,22 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       if (merging_) expected_record_ = *json;
       present_ = true;
       stored_ = true;
-      if (has_timeouts()) {
-        const timestamp at = now();
-        if (const char* why = timed_out(at)) {
-          log(log_level::info, "session " + redact_id(session_.id_) + " ended by its " + why +
-                                   "; starting a new session");
-          timed_out_id_ = session_.id_;
-          timed_out_reason_ = why;
-          if (engine_.wants_events()) timed_out_data_ = std::move(session_.data_);
-          generate();
-          return;
-        }
-        note_seen(at);
+      stored_user_ = session_.user();
+      if (!has_timeouts()) {
+        if (!stored_user_.empty()) note_seen(now());  // "last seen" for the user's session list
+        return;
       }
+      const timestamp at = now();
+      if (const char* why = timed_out(at)) {
+        log(log_level::info, "session " + redact_id(session_.id_) + " ended by its " + why +
+                                 "; starting a new session");
+        timed_out_id_ = session_.id_;
+        timed_out_reason_ = why;
+        if (engine_.wants_events()) timed_out_data_ = std::move(session_.data_);
+        generate();
+        return;
+      }
+      note_seen(at);
       return;
     }
     log(log_level::warning, "stored session " + redact_id(session_.id_) +
@@ -311,6 +329,7 @@ end_plan session_state::plan_end(bool store_has_touch) {
     }
     plan.operation = store_operation::save;
     plan.condition = save_condition();
+    note_user(plan.record);
   } else if (store_has_touch && is_cookie_id()) {
     plan.operation = store_operation::touch;
     plan.record = make_record(data_text);
@@ -324,7 +343,9 @@ std::error_code session_state::prepare_save(session_record& out) {
   std::string data_text = record::data_text(session_.data_);
   out = make_record(data_text);
   saved_data_ = std::move(data_text);
-  return check_size(out);
+  if (auto ec = check_size(out)) return ec;
+  note_user(out);
+  return {};
 }
 
 std::error_code session_state::on_reloaded(std::optional<std::string_view> json) {

@@ -51,6 +51,10 @@ compare_and_set_result immediate_store::compare_and_set_now(std::string_view, st
   return cas_not_supported();
 }
 
+std::error_code immediate_store::sessions_of_now(std::string_view, std::vector<listed_session>&) {
+  return error::not_supported;
+}
+
 void store::all(all_handler handler) {
   defer([h = std::move(handler)]() mutable { h(error::not_supported, {}); });
 }
@@ -64,6 +68,10 @@ void store::length(length_handler handler) {
 }
 
 void store::page(std::string_view, std::size_t, page_handler handler) {
+  defer([h = std::move(handler)]() mutable { h(error::not_supported, {}); });
+}
+
+void store::sessions_of(std::string_view, sessions_handler handler) {
   defer([h = std::move(handler)]() mutable { h(error::not_supported, {}); });
 }
 

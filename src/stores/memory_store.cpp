@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sessionkit {
 namespace {
@@ -215,6 +216,10 @@ std::optional<raw_id> to_raw(std::string_view id) {
   return raw;
 }
 
+std::string from_raw(const raw_id& raw);
+inline const std::string& key_text(const std::string& key) { return key; }
+inline std::string key_text(const raw_id& key) { return from_raw(key); }
+
 std::string from_raw(const raw_id& raw) {
   std::string out;
   out.reserve(32);
@@ -251,6 +256,9 @@ struct shard {
   boost::unordered_flat_map<raw_id, entry, raw_hash> compact_ids;
   std::unordered_map<std::string, entry, id_hash, std::equal_to<>> other_ids;
   std::size_t without_data = 0;  // entries that hold no data (see holds_no_data)
+  // The user of each session that has one (session_record::user): the shard's half of the user
+  // index, so a session's removal finds its user without a field in every entry.
+  std::unordered_map<std::string, std::string, id_hash, std::equal_to<>> user_of;
 
   template <class F>
   void for_each(F&& f) const {
@@ -291,6 +299,49 @@ struct memory_store::state {
     f(sh, sh.other_ids, sh.other_ids.find(id), [&] { return std::string(id); });
   }
 
+  // --- the user index: user -> ids (each shard knows id -> user); lock order: shard, then this -----
+  std::mutex users_mutex;
+  std::unordered_map<std::string, std::unordered_set<std::string>, id_hash, std::equal_to<>> ids_of_user;
+
+  // Session `id` of shard `sh` (locked) is now `user`'s (empty: nobody's).
+  void note_user(shard& sh, std::string_view id, std::string_view user) {
+    if (user.empty() && sh.user_of.empty()) return;  // the usual case: no logged-in sessions
+    auto it = sh.user_of.find(id);
+    if (it != sh.user_of.end() && it->second == user) return;
+    std::lock_guard lock(users_mutex);
+    if (it != sh.user_of.end()) {
+      unindex(it->second, id);
+      if (user.empty()) {
+        sh.user_of.erase(it);
+        return;
+      }
+      it->second = user;
+    } else {
+      sh.user_of.emplace(std::string(id), std::string(user));
+    }
+    auto found = ids_of_user.find(user);
+    if (found == ids_of_user.end()) found = ids_of_user.emplace(std::string(user), std::unordered_set<std::string>{}).first;
+    found->second.emplace(id);
+  }
+  // Session `id` of shard `sh` (locked) is gone.
+  void forget_user(shard& sh, std::string_view id) {
+    auto it = sh.user_of.find(id);
+    if (it == sh.user_of.end()) return;
+    std::lock_guard lock(users_mutex);
+    unindex(it->second, id);
+    sh.user_of.erase(it);
+  }
+  void unindex(std::string_view user, std::string_view id) {  // users_mutex held
+    auto found = ids_of_user.find(user);
+    if (found == ids_of_user.end()) return;
+    found->second.erase(std::string(id));
+    if (found->second.empty()) ids_of_user.erase(found);
+  }
+  template <class Key>
+  void forget_user_of_key(shard& sh, const Key& key) {
+    if (!sh.user_of.empty()) forget_user(sh, key_text(key));
+  }
+
   // --- the limits: every change of a map goes through these (with the shard locked) ----------
   std::atomic<std::size_t> session_count{0};
   std::atomic<std::size_t> byte_count{0};
@@ -309,6 +360,7 @@ struct memory_store::state {
   template <class Map>
   void erase(shard& sh, Map& map, typename Map::iterator it) {
     removed(sh, it->second);
+    forget_user_of_key(sh, it->first);
     map.erase(it);
   }
   bool over_limits(std::size_t more_sessions, std::size_t more_bytes) const {
@@ -326,13 +378,15 @@ struct memory_store::state {
       shard& sh = shards[evict_cursor++ % shard_count];
       std::lock_guard lock(sh.mutex);
       const bool empties = sh.without_data != 0;
-      auto goes = [&](const entry& e) {
+      auto goes = [&](const auto& kv) {
+        const entry& e = kv.second;
         if (e.expires > at && !(empties && holds_no_data(e))) return false;
         removed(sh, e);
+        forget_user_of_key(sh, kv.first);
         return true;
       };
-      boost::unordered::erase_if(sh.compact_ids, [&](const auto& kv) { return goes(kv.second); });
-      std::erase_if(sh.other_ids, [&](const auto& kv) { return goes(kv.second); });
+      boost::unordered::erase_if(sh.compact_ids, goes);
+      std::erase_if(sh.other_ids, goes);
     }
   }
 
@@ -347,6 +401,7 @@ struct memory_store::state {
     const timestamp at = now();
     const timestamp expires = expiry_of(record, at);
     const std::size_t size = record.json.size();
+    const std::string user = std::move(record.user);
     if (expires > at) make_room(size);  // outside the shard lock: it takes others
     // Compact outside the shard lock: it may take the template table's.
     std::optional<entry> fresh;
@@ -368,12 +423,14 @@ struct memory_store::state {
         removed(sh, it->second);
         it->second = std::move(*fresh);
         added(sh, it->second);
+        note_user(sh, id, user);
       } else {
         if (over_limits(1, size)) {  // only sessions with data left: no new ones
           result = error::store_full;
           return;
         }
         added(sh, map.emplace(make_key(), std::move(*fresh)).first->second);
+        note_user(sh, id, user);
       }
     });
     return result;
@@ -404,13 +461,13 @@ struct memory_store::state {
     std::lock_guard lock(sh.mutex);
     const auto steady_now = std::chrono::steady_clock::now();
     std::erase_if(sh.locks, [&](const auto& kv) { return kv.second.until <= steady_now; });
-    auto expired = [&](const entry& e) {
-      if (e.expires > at) return false;
-      removed(sh, e);
+    auto expired = [&](const auto& kv) {
+      if (kv.second.expires > at) return false;
+      removed(sh, kv.second);
+      forget_user_of_key(sh, kv.first);
       return true;
     };
-    return boost::unordered::erase_if(sh.compact_ids, [&](const auto& kv) { return expired(kv.second); }) +
-           std::erase_if(sh.other_ids, [&](const auto& kv) { return expired(kv.second); });
+    return boost::unordered::erase_if(sh.compact_ids, expired) + std::erase_if(sh.other_ids, expired);
   }
 
   std::size_t prune() {
@@ -659,6 +716,7 @@ void memory_store::clear(completion_handler handler) {
     for (const auto& kv : sh.other_ids) state_->removed(sh, kv.second);
     sh.compact_ids.clear();
     sh.other_ids.clear();
+    while (!sh.user_of.empty()) state_->forget_user(sh, sh.user_of.begin()->first);
   }
   state_->post([h = std::move(handler)]() mutable { h({}); });
 }
@@ -683,6 +741,33 @@ void memory_store::page(std::string_view cursor, std::size_t size, page_handler 
   }
   if (shard_index < shard_count) out.next = std::to_string(shard_index);
   state_->post([h = std::move(handler), out = std::move(out)]() mutable { h({}, std::move(out)); });
+}
+
+std::error_code memory_store::sessions_of_now(std::string_view user, std::vector<listed_session>& out) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(state_->users_mutex);
+    auto found = state_->ids_of_user.find(user);
+    if (found != state_->ids_of_user.end()) ids.assign(found->second.begin(), found->second.end());
+  }
+  out.clear();
+  const timestamp at = now();
+  for (auto& id : ids) {
+    state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
+      // Checked again under the shard's lock: the session may have gone or changed hands.
+      if (it == map.end() || it->second.expires <= at) return;
+      auto owner = sh.user_of.find(id);
+      if (owner == sh.user_of.end() || owner->second != user) return;
+      out.push_back({id, expand(it->second), it->second.expires});
+    });
+  }
+  return {};
+}
+
+void memory_store::sessions_of(std::string_view user, sessions_handler handler) {
+  std::vector<listed_session> out;
+  const std::error_code ec = sessions_of_now(user, out);
+  state_->post([h = std::move(handler), ec, out = std::move(out)]() mutable { h(ec, std::move(out)); });
 }
 
 std::size_t memory_store::prune() { return state_->prune(); }

@@ -107,6 +107,30 @@ class harness {
       s().write_and_unlock(id, owner, std::move(w), [done](std::error_code ec) { done(ec); });
     });
   }
+  // A write of a logged-in session: the record's data names the user, as `session::set_user` does.
+  std::error_code set_as(const std::string& id, const std::string& user, std::optional<timestamp> expires,
+                         write_condition condition = write_condition::always) {
+    return call<std::error_code>([&](auto done) {
+      s().set_if(id, {user_record(user), expires, user}, condition, [done](std::error_code ec) { done(ec); });
+    });
+  }
+  static std::string user_record(const std::string& user) { return record_json(R"("user":")" + user + "\""); }
+  // The ids `sessions_of(user)` lists, sorted (each checked to carry the user's record).
+  std::vector<std::string> ids_of(const std::string& user) {
+    auto [ec, listed] = call<std::pair<std::error_code, std::vector<listed_session>>>([&](auto done) {
+      s().sessions_of(user, [done](std::error_code ec, std::vector<listed_session> v) { done(ec, v); });
+    });
+    EXPECT_FALSE(ec) << ec.message();
+    std::vector<std::string> ids;
+    for (const auto& l : listed) {
+      EXPECT_NE(l.json.find(R"("user":")" + user + "\""), std::string::npos) << l.json;
+      EXPECT_TRUE(l.expires.has_value());
+      ids.push_back(l.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
   compare_and_set_result cas(const std::string& id, const std::string& expected, std::string json,
                              std::optional<timestamp> expires) {
     return call<compare_and_set_result>([&](auto done) {
@@ -219,6 +243,21 @@ TEST_P(store_conformance, answers_at_once_agree_with_the_asynchronous_forms) {
 
 // Destroy is final: a store that offers conditional writes replaces only a live record when
 // asked to (a loaded session's save) and inserts only where none is (a new session's).
+TEST_P(store_conformance, the_user_index_at_once_agrees_with_the_asynchronous_form) {
+  harness h(GetParam());
+  immediate_store* now_form = h.s().immediate();
+  if (!now_form || !h.s().has_user_index()) GTEST_SKIP() << "no answers at once, or no user index";
+  ASSERT_FALSE(h.set_as("i1", "ida", now() + 1h));
+  ASSERT_FALSE(now_form->set_now("i2", {harness::user_record("ida"), now() + 1h, "ida"}));
+  std::vector<listed_session> listed;
+  ASSERT_FALSE(now_form->sessions_of_now("ida", listed));
+  std::vector<std::string> ids;
+  for (const auto& l : listed) ids.push_back(l.id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, h.ids_of("ida"));
+  EXPECT_EQ(ids, (std::vector<std::string>{"i1", "i2"}));
+}
+
 TEST_P(store_conformance, conditional_sets_never_bring_a_destroyed_session_back) {
   harness h(GetParam());
   if (!h.s().has_conditional_set()) GTEST_SKIP() << "the store offers no conditional writes";
@@ -469,6 +508,74 @@ TEST_P(store_conformance, a_walk_in_pages_lists_every_live_session) {
   } while (!cursor.empty());
   EXPECT_EQ(seen.size(), 25u);
   EXPECT_FALSE(seen.contains("gone"));
+}
+
+TEST_P(store_conformance, the_user_index_follows_writes_destroys_and_expiry) {
+  harness h(GetParam());
+  if (!h.s().has_user_index()) GTEST_SKIP() << "the store keeps no user index";
+  using ids = std::vector<std::string>;
+  ASSERT_FALSE(h.set_as("a1", "alice", now() + 1h));
+  ASSERT_FALSE(h.set_as("a2", "alice", now() + 1h, write_condition::if_absent));
+  ASSERT_FALSE(h.set_as("b1", "bob", now() + 1h));
+  ASSERT_FALSE(h.set("n1", record_json(R"("n":1)"), now() + 1h));  // nobody logged in
+  EXPECT_EQ(h.ids_of("alice"), (ids{"a1", "a2"}));
+  EXPECT_EQ(h.ids_of("bob"), (ids{"b1"}));
+  EXPECT_EQ(h.ids_of("carol"), ids{});
+  // A destroy takes the session out; a write as another user moves it; a touch keeps it.
+  EXPECT_FALSE(h.destroy("a1"));
+  EXPECT_EQ(h.ids_of("alice"), (ids{"a2"}));
+  ASSERT_FALSE(h.set_as("a2", "bob", now() + 1h, write_condition::if_present));
+  EXPECT_EQ(h.ids_of("alice"), ids{});
+  EXPECT_EQ(h.ids_of("bob"), (ids{"a2", "b1"}));
+  EXPECT_FALSE(h.touch("b1", harness::user_record("bob"), now() + 2h));
+  EXPECT_EQ(h.ids_of("bob"), (ids{"a2", "b1"}));
+  // A session written without a user (logged out) leaves the index.
+  ASSERT_FALSE(h.set("a2", record_json(R"("n":2)"), now() + 1h));
+  EXPECT_EQ(h.ids_of("bob"), (ids{"b1"}));
+  // Expiry: a session past its expiry is not listed.
+  const auto short_life = std::max<std::chrono::milliseconds>(GetParam().expiry_resolution, 500ms);
+  ASSERT_FALSE(h.set_as("e1", "erin", now() + short_life));
+  ASSERT_FALSE(h.set_as("e2", "erin", now() + 1h));
+  EXPECT_EQ(h.ids_of("erin"), (ids{"e1", "e2"}));
+  std::this_thread::sleep_for(short_life + 1200ms);
+  EXPECT_EQ(h.ids_of("erin"), (ids{"e2"}));
+  // Unicode user names; clear empties the index too.
+  ASSERT_FALSE(h.set_as("u1", "사용자 😀", now() + 1h));
+  EXPECT_EQ(h.ids_of("사용자 😀"), (ids{"u1"}));
+  if (!h.call<std::error_code>([&](auto done) { h.s().clear([done](std::error_code ec) { done(ec); }); })) {
+    EXPECT_EQ(h.ids_of("bob"), ids{});
+    EXPECT_EQ(h.ids_of("사용자 😀"), ids{});
+  }
+}
+
+TEST_P(store_conformance, the_user_index_under_locks_and_compare_and_set) {
+  harness h(GetParam());
+  if (!h.s().has_user_index()) GTEST_SKIP() << "the store keeps no user index";
+  using ids = std::vector<std::string>;
+  if (h.s().has_locks()) {
+    ASSERT_TRUE(h.lock("l1", "owner").acquired);
+    ASSERT_FALSE(h.call<std::error_code>([&](auto done) {
+      locked_write w;
+      w.what = locked_write::kind::set;
+      w.record = {harness::user_record("lena"), now() + 1h, "lena"};
+      w.condition = write_condition::if_absent;
+      h.s().write_and_unlock("l1", "owner", std::move(w), [done](std::error_code ec) { done(ec); });
+    }));
+    EXPECT_EQ(h.ids_of("lena"), (ids{"l1"}));
+    ASSERT_TRUE(h.lock("l1", "owner2").acquired);
+    EXPECT_FALSE(h.unlock("l1", "owner2", locked_write::kind::destroy));
+    EXPECT_EQ(h.ids_of("lena"), ids{});
+  }
+  if (h.s().has_compare_and_set()) {
+    const std::string before = record_json(R"("v":1)");
+    ASSERT_FALSE(h.set("c1", before, now() + 1h));
+    compare_and_set_result r = h.call<compare_and_set_result>([&](auto done) {
+      h.s().compare_and_set("c1", before, {harness::user_record("cas"), now() + 1h, "cas"},
+                            [done](compare_and_set_result r) { done(std::move(r)); });
+    });
+    EXPECT_FALSE(r.error);
+    EXPECT_EQ(h.ids_of("cas"), (ids{"c1"}));
+  }
 }
 
 TEST_P(store_conformance, unicode_ids_and_data) {

@@ -34,6 +34,7 @@ store_factory redis() {
             redis_store_options o;
             o.endpoint = parse_redis_url(shared_redis().url());
             o.prefix = "conformance" + std::to_string(++counter) + ":";
+            o.user_index_prefix = "conformance-user" + std::to_string(counter) + ":";
             auto s = std::make_shared<redis_store>(ex, o);
             for (int i = 0; i < 500 && !s->ready(); ++i) std::this_thread::sleep_for(5ms);
             return s;

@@ -90,6 +90,40 @@ TEST_F(redis_store_fixture, set_get_destroy_with_connect_redis_keys) {
   EXPECT_FALSE(destroy("abc"));  // destroying nothing is fine
 }
 
+// The user index in Redis itself: a sorted set per user outside `sess:*`, scored by expiry, that
+// holds no dead id after a destroy and is gone once its last session expired.
+TEST_F(redis_store_fixture, the_user_index_is_a_sorted_set_that_holds_no_dead_ids) {
+  open();
+  const std::string alice = R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"user":"alice"})";
+  EXPECT_FALSE(run([&](completion_handler h) { store_->set("a1", {alice, now() + 1h, "alice"}, std::move(h)); }));
+  EXPECT_FALSE(run([&](completion_handler h) { store_->set("a2", {alice, now() + 1500ms, "alice"}, std::move(h)); }));
+  auto members = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : redis_.command({"ZRANGE", "sessionkit-user:alice", "0", "-1"}).elements) out.push_back(e.text);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(members(), (std::vector<std::string>{"a1", "a2"}));
+  const long long score = std::stoll(redis_.command({"ZSCORE", "sessionkit-user:alice", "a1"}).text);
+  EXPECT_NEAR(double(score), double((now() + 1h).time_since_epoch().count()), 5000.0);
+  const long long index_ttl = redis_.command({"PTTL", "sessionkit-user:alice"}).integer;
+  EXPECT_GT(index_ttl, 3500 * 1000);  // as long as its longest session
+  // Not a session: SCAN of sess:* (connect-redis's all/ids/length) never sees it.
+  std::promise<std::size_t> n;
+  store_->length([&](std::error_code, std::size_t v) { n.set_value(v); });
+  EXPECT_EQ(n.get_future().get(), 2u);
+  // A destroy takes the id out at once, in the same script.
+  EXPECT_FALSE(destroy("a1"));
+  EXPECT_EQ(members(), (std::vector<std::string>{"a2"}));
+  // When its last session expires the set goes too.
+  EXPECT_FALSE(run([&](completion_handler h) { store_->touch("a2", {alice, now() + 1500ms, "alice"}, std::move(h)); }));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (redis_.command({"EXISTS", "sessionkit-user:alice"}).integer == 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(redis_.command({"EXISTS", "sessionkit-user:alice"}).integer, 0);
+  EXPECT_EQ(redis_.get("sess:a2"), std::nullopt);
+}
+
 // The lock and compare-and-set scripts go by EVALSHA; a Redis that lost its script cache (a
 // restart, SCRIPT FLUSH) gets the body again, and the lock key sits outside the session prefix,
 // in the session key's hash slot ({sess:ID} is its hash tag).

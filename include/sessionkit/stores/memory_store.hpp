@@ -59,6 +59,9 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
   bool has_compare_and_set() const noexcept override { return true; }
   void compare_and_set(std::string_view id, std::string_view expected, session_record record,
                        compare_and_set_handler handler) override;
+  /// The user index is kept in memory beside the sessions (only logged-in sessions cost anything).
+  bool has_user_index() const noexcept override { return true; }
+  void sessions_of(std::string_view user, sessions_handler handler) override;
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;
@@ -88,6 +91,7 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
   std::error_code write_and_unlock_now(std::string_view id, std::string_view owner, locked_write write) override;
   compare_and_set_result compare_and_set_now(std::string_view id, std::string_view expected,
                                              session_record record) override;
+  std::error_code sessions_of_now(std::string_view user, std::vector<listed_session>& out) override;
 
   struct state;
   std::shared_ptr<state> state_;

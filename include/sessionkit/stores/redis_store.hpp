@@ -78,6 +78,11 @@ struct redis_store_options {
   /// `prefix` (connect-redis's SCAN of `prefix*` never sees a lock), and in the session's hash
   /// slot on Redis Cluster (the braces make the session key its hash tag).
   std::string lock_prefix = "sessionkit-lock:";
+  /// The user index: key of a user's sorted set of session ids (scored by expiry) =
+  /// user_index_prefix + user. Outside `prefix`, so connect-redis's SCAN of `prefix*` never sees
+  /// it; it expires with the last of its sessions. Empty: no index kept (destroys are then a
+  /// plain DEL instead of a script that also takes the session out of its user's set).
+  std::string user_index_prefix = "sessionkit-user:";
   /// TTL in seconds for sessions without a cookie expiry (connect-redis `ttl`, default 86400).
   long long ttl_seconds = 86400;
   /// Overrides every TTL when set (connect-redis `ttl` as a function).
@@ -141,6 +146,10 @@ class SESSIONKIT_API redis_store final : public store {
   void compare_and_set(std::string_view id, std::string_view expected, session_record record,
                        compare_and_set_handler handler) override;
   bool ready() const noexcept override;
+  /// A sorted set per user beside the sessions (see `redis_store_options::user_index_prefix`).
+  bool has_user_index() const noexcept override { return !options().user_index_prefix.empty(); }
+  /// Drops the ids whose session is gone or belongs to someone else now, as it reads them.
+  void sessions_of(std::string_view user, sessions_handler handler) override;
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;

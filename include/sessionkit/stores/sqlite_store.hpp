@@ -58,6 +58,9 @@ class SESSIONKIT_API sqlite_store final : public store {
   bool has_compare_and_set() const noexcept override { return true; }
   void compare_and_set(std::string_view id, std::string_view expected, session_record record,
                        compare_and_set_handler handler) override;
+  /// The user index is an indexed `user` column of the sessions table.
+  bool has_user_index() const noexcept override { return true; }
+  void sessions_of(std::string_view user, sessions_handler handler) override;
   void all(all_handler handler) override;
   void ids(ids_handler handler) override;
   void length(length_handler handler) override;

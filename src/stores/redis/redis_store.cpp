@@ -3,7 +3,9 @@
 #include "redis_connection.hpp"
 
 #include <sessionkit/id.hpp>
+#include <sessionkit/json.hpp>
 #include <sessionkit/log.hpp>
+#include <sessionkit/session.hpp>
 
 #include <openssl/evp.h>
 
@@ -32,16 +34,46 @@ bool is_transient_redis_error(std::string_view text) {
   return false;
 }
 
+// The record's top-level "user" string, or "" (not a session, or nobody logged in).
+std::string record_user(std::string_view json) {
+  std::error_code ec;
+  const auto parsed = parse_json(json, ec);
+  if (!parsed || !parsed->is_object()) return {};
+  const boost::json::value* user = parsed->get_object().if_contains(session_keys::user);
+  return user && user->is_string() ? std::string(user->get_string()) : std::string();
+}
+
 std::error_code error_of(const redis_reply& r) {
   if (r.type != redis_reply::kind::error) return {};
   return is_transient_redis_error(r.text) ? error::store_unavailable : error::store_failure;
 }
 
+// Deletes session key `session_key` and takes `id` out of its user's set (user index prefix
+// `prefix`): the user is read from the record itself, so any destroy keeps the index right. The
+// set then expires with the latest of the sessions left (an empty set is gone already).
+#define SESSIONKIT_LUA_DELETE_SESSION(session_key, prefix, id) \
+  "local value = redis.pcall('GET', " session_key ")\n" \
+  "if type(value) == 'string' and " prefix " ~= '' then\n" \
+  "  local ok, record = pcall(cjson.decode, value)\n" \
+  "  if ok and type(record) == 'table' and type(record.user) == 'string' then\n" \
+  "    local index = " prefix " .. record.user\n" \
+  "    redis.call('ZREM', index, " id ")\n" \
+  "    local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')\n" \
+  "    local until_ms = tonumber(last[2])\n" \
+  "    if until_ms and until_ms < math.huge then redis.call('PEXPIREAT', index, string.format('%d', until_ms)) end\n" \
+  "  end\n" \
+  "end\n" \
+  "redis.call('DEL', " session_key ")\n"
+
+// KEYS[1] the session; ARGV[1] the user index prefix, ARGV[2] the session id.
+constexpr std::string_view destroy_script = SESSIONKIT_LUA_DELETE_SESSION("KEYS[1]", "ARGV[1]", "ARGV[2]") "return 1\n";
+
 // The scripts of the lock and compare-and-set capabilities: each one step on the server.
 // KEYS[1] the lock, KEYS[2] the session; ARGV[1] the owner's token, ARGV[2] what to do
 // ('set', 'touch', 'del' or 'none'), ARGV[3] the value, ARGV[4] the TTL in seconds ('' none),
-// ARGV[5] 'XX', 'NX' or ''. A set needs the lock still held by the owner (-1: lost, nothing
-// written); 0: the set's condition did not hold; 1: done. The lock is released if it is ours.
+// ARGV[5] 'XX', 'NX' or '', ARGV[6] the user index prefix, ARGV[7] the session id. A set needs
+// the lock still held by the owner (-1: lost, nothing written); 0: the set's condition did not
+// hold; 1: done. The lock is released if it is ours.
 constexpr std::string_view write_and_unlock_script = R"lua(
 local ours = redis.pcall('GET', KEYS[1]) == ARGV[1]
 local result = 1
@@ -57,11 +89,12 @@ if what == 'set' then
 elseif what == 'touch' then
   if ARGV[4] ~= '' then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
 elseif what == 'del' then
-  redis.call('DEL', KEYS[2])
+)lua" SESSIONKIT_LUA_DELETE_SESSION("KEYS[2]", "ARGV[6]", "ARGV[7]") R"lua(
 end
 if ours then redis.call('DEL', KEYS[1]) end
 return result
 )lua";
+#undef SESSIONKIT_LUA_DELETE_SESSION
 
 // KEYS[1] the session; ARGV[1] the value expected, ARGV[2] the new value, ARGV[3] the TTL in
 // seconds ('' none, 'del' delete). {1}: written; {0}: no session; {2, value}: another value.
@@ -98,6 +131,10 @@ const lua_script& write_and_unlock_lua() {
   static const lua_script s(write_and_unlock_script);
   return s;
 }
+const lua_script& destroy_lua() {
+  static const lua_script s(destroy_script);
+  return s;
+}
 const lua_script& compare_and_set_lua() {
   static const lua_script s(compare_and_set_script);
   return s;
@@ -117,6 +154,33 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     std::string k;
     k.reserve(options.lock_prefix.size() + options.prefix.size() + id.size() + 2);
     return k.append(options.lock_prefix).append("{").append(options.prefix).append(id).append("}");
+  }
+
+  std::string index_key(std::string_view user) const { return options.user_index_prefix + std::string(user); }
+
+  // Keeps session `id` in its user's set (when the record has a user), before the record's own
+  // write on the same connection: scored by the record's expiry, expired members dropped, and
+  // the set's own expiry pushed to the latest of its sessions (NX for a new set, then GT).
+  void index(std::string_view id, const session_record& record) {
+    if (record.user.empty() || options.user_index_prefix.empty()) return;
+    const std::string key = index_key(record.user);
+    const timestamp at = now();
+    const long long ttl_ms = redis_ttl_for(options, record, at) * 1000;
+    const std::string expiry = std::to_string(at.time_since_epoch().count() + ttl_ms);
+    const std::string score = options.disable_ttl ? std::string("+inf") : expiry;
+    std::string wire = detail::resp_command({"ZREMRANGEBYSCORE", key, "-inf", "(" + std::to_string(at.time_since_epoch().count())});
+    wire += detail::resp_command({"ZADD", key, score, id});
+    std::size_t replies = 2;
+    if (!options.disable_ttl) {
+      wire += detail::resp_command({"PEXPIREAT", key, expiry, "NX"});
+      wire += detail::resp_command({"PEXPIREAT", key, expiry, "GT"});
+      replies += 2;
+    }
+    connection->execute_pipeline(std::move(wire), replies, [](std::error_code ec, redis_reply r) {
+      for (const auto& each : r.elements)
+        if (!ec && each.type == redis_reply::kind::error) ec = error_of(each);
+      if (ec && !is_unavailable(ec)) log(log_level::error, "Redis user index update failed: " + ec.message());
+    });
   }
 
   // The EX argument of a write: seconds, '' for none (disable_ttl); none when the record is
@@ -214,6 +278,37 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
 
   std::string id_of(std::string_view key) const { return std::string(key.substr(options.prefix.size())); }
 
+  // The live sessions under `keys` with their lifetimes, in one transaction: MULTI, MGET, PTTL per
+  // key, EXEC. Keys gone meanwhile are left out.
+  void read_sessions(std::vector<std::string> keys,
+                     detail::unique_function<void(std::error_code, std::vector<listed_session>)> done) {
+    if (keys.empty()) return done({}, {});
+    std::vector<std::string> wires{detail::resp_command({"MULTI"})};
+    std::vector<std::string> mget{"MGET"};
+    mget.insert(mget.end(), keys.begin(), keys.end());
+    wires.push_back(detail::resp_command(mget));
+    for (const auto& k : keys) wires.push_back(detail::resp_command({"PTTL", k}));
+    wires.push_back(detail::resp_command({"EXEC"}));
+    connection->execute_transaction(std::move(wires), [self = shared_from_this(), keys = std::move(keys),
+                                                       done = std::move(done)](std::error_code ec, redis_reply r) mutable {
+      if (!ec) ec = error_of(r);
+      if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != keys.size() + 1)) ec = error::store_failure;
+      if (ec) return done(ec, {});
+      std::vector<listed_session> out;
+      const timestamp at = now();
+      const auto& values = r.elements[0].elements;
+      for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i) {
+        if (values[i].type != redis_reply::kind::string) continue;  // gone meanwhile
+        auto json = self->options.serializer.parse(values[i].text);
+        if (!json) continue;
+        std::optional<timestamp> expires;
+        if (const long long ms = r.elements[i + 1].integer; ms >= 0) expires = at + std::chrono::milliseconds(ms);
+        out.push_back({self->id_of(keys[i]), std::move(*json), expires});
+      }
+      done({}, std::move(out));
+    });
+  }
+
   // The lock of session `id` is someone else's: how long it stays (PTTL) tells the waiter when
   // to try again.
   void lock_held(std::string id, std::string lock_key, std::string lease, lock_handler h) {
@@ -298,6 +393,7 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
     impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
     return;
   }
+  impl_->index(id, record);
   std::vector<std::string> command{"SET", impl_->key(id), impl_->options.serializer.stringify(record.json)};
   if (!impl_->options.disable_ttl) command.insert(command.end(), {"EX", std::to_string(ttl)});
   // XX / NX: Redis checks and writes in one step, so a destroy on another server is final.
@@ -313,7 +409,10 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
 }
 
 void redis_store::destroy(std::string_view id, completion_handler handler) {
-  impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
+  if (impl_->options.user_index_prefix.empty())
+    return impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
+  impl_->run_script(destroy_lua(), {"1", impl_->key(id), impl_->options.user_index_prefix, id},
+                    impl::simple_completion(std::move(handler)));
 }
 
 void redis_store::touch(std::string_view id, session_record record, completion_handler handler) {
@@ -321,6 +420,7 @@ void redis_store::touch(std::string_view id, session_record record, completion_h
     defer([h = std::move(handler)]() mutable { h({}); });
     return;
   }
+  impl_->index(id, record);
   impl_->run_simple(
       detail::resp_command({"EXPIRE", impl_->key(id), std::to_string(redis_ttl_for(impl_->options, record))}),
       std::move(handler));
@@ -383,7 +483,9 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
       break;
     case locked_write::kind::destroy: what = "del"; break;
   }
-  impl_->run_script(write_and_unlock_lua(), {"2", impl_->lock_key(id), impl_->key(id), owner, what, value, ttl, condition},
+  if (what == "set" || what == "touch") impl_->index(id, write.record);
+  impl_->run_script(write_and_unlock_lua(), {"2", impl_->lock_key(id), impl_->key(id), owner, what, value, ttl, condition,
+                                             impl_->options.user_index_prefix, id},
              [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
                ec = impl::reply_error(ec, r);
                if (!ec && r.type != redis_reply::kind::integer) ec = error::store_failure;
@@ -396,6 +498,7 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
 void redis_store::compare_and_set(std::string_view id, std::string_view expected, session_record record,
                                   compare_and_set_handler handler) {
   const auto ttl = impl_->ttl_argument(record);
+  if (ttl) impl_->index(id, record);
   impl_->run_script(compare_and_set_lua(),
                     {"1", impl_->key(id), impl_->options.serializer.stringify(expected),
                      impl_->options.serializer.stringify(record.json), ttl ? std::string_view(*ttl) : "del"},
@@ -449,35 +552,47 @@ void redis_store::page(std::string_view cursor, std::size_t size, page_handler h
                if (r.elements[0].text != "0") out.next = r.elements[0].text;
                std::vector<std::string> keys;
                for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.text));
-               if (keys.empty()) return h({}, std::move(out));
-               // The values and the lifetimes in one transaction: MULTI, MGET, PTTL per key, EXEC.
-               std::vector<std::string> wires{detail::resp_command({"MULTI"})};
-               std::vector<std::string> mget{"MGET"};
-               mget.insert(mget.end(), keys.begin(), keys.end());
-               wires.push_back(detail::resp_command(mget));
-               for (const auto& k : keys) wires.push_back(detail::resp_command({"PTTL", k}));
-               wires.push_back(detail::resp_command({"EXEC"}));
-               self->connection->execute_transaction(
-                   std::move(wires), [self, keys = std::move(keys), out = std::move(out),
-                                      h = std::move(h)](std::error_code ec, redis_reply r) mutable {
-                     if (!ec) ec = error_of(r);
-                     if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != keys.size() + 1))
-                       ec = error::store_failure;
-                     if (ec) return h(ec, {});
-                     const timestamp at = now();
-                     const auto& values = r.elements[0].elements;
-                     for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i) {
-                       if (values[i].type != redis_reply::kind::string) continue;  // gone meanwhile
-                       auto json = self->options.serializer.parse(values[i].text);
-                       if (!json) continue;
-                       std::optional<timestamp> expires;
-                       if (const long long ms = r.elements[i + 1].integer; ms >= 0)
-                         expires = at + std::chrono::milliseconds(ms);
-                       out.sessions.push_back({self->id_of(keys[i]), std::move(*json), expires});
-                     }
-                     h({}, std::move(out));
-                   });
+               self->read_sessions(std::move(keys), [out = std::move(out), h = std::move(h)](
+                                                        std::error_code ec, std::vector<listed_session> found) mutable {
+                 if (ec) return h(ec, {});
+                 out.sessions = std::move(found);
+                 h({}, std::move(out));
+               });
              });
+}
+
+void redis_store::sessions_of(std::string_view user, sessions_handler handler) {
+  if (!has_user_index()) return store::sessions_of(user, std::move(handler));
+  const std::string key = impl_->index_key(user);
+  std::string wire = detail::resp_command(
+      {"ZREMRANGEBYSCORE", key, "-inf", "(" + std::to_string(now().time_since_epoch().count())});
+  wire += detail::resp_command({"ZRANGE", key, "0", "-1"});
+  impl_->connection->execute_pipeline(std::move(wire), 2, [self = impl_, key, user = std::string(user),
+                                                           h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+    if (!ec) ec = impl::reply_error({}, r.elements[1]);
+    if (!ec && r.elements[1].type != redis_reply::kind::array) ec = error::store_failure;
+    if (ec) return h(ec, {});
+    std::vector<std::string> ids, keys;
+    for (auto& member : r.elements[1].elements) {
+      keys.push_back(self->key(member.text));
+      ids.push_back(std::move(member.text));
+    }
+    if (ids.empty()) return h({}, {});
+    self->read_sessions(std::move(keys), [self, key = std::move(key), user = std::move(user), ids = std::move(ids),
+                                          h = std::move(h)](std::error_code ec, std::vector<listed_session> found) mutable {
+      if (ec) return h(ec, {});
+      // Ids whose session is gone (destroyed by a Node app, expired early) or is another
+      // user's now leave the set.
+      std::erase_if(found, [&](const listed_session& s) { return record_user(s.json) != user; });
+      std::unordered_set<std::string_view> live;
+      for (const auto& s : found) live.insert(s.id);
+      std::vector<std::string> stale{"ZREM", key};
+      for (const auto& id : ids)
+        if (!live.contains(id)) stale.push_back(id);
+      if (stale.size() > 2) self->run(std::move(stale), [](std::error_code, redis_reply) {});
+      h({}, std::move(found));
+    });
+  });
 }
 
 void redis_store::all(all_handler handler) {

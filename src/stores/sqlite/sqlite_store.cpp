@@ -44,6 +44,12 @@ class statement {
     sqlite3_bind_text(stmt_, i, text.data(), int(text.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // Text, or NULL when empty (an optional text column).
+  statement& bind_or_null(int i, std::string_view text) {
+    if (text.empty()) sqlite3_bind_null(stmt_, i);
+    else bind(i, text);
+    return *this;
+  }
   statement& bind(int i, long long v) {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
@@ -81,7 +87,7 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
   sqlite3* db = nullptr;
   std::unique_ptr<statement> get_stmt, upsert_stmt, update_live_stmt, insert_absent_stmt, delete_stmt, prune_stmt,
       all_stmt, count_stmt, clear_stmt, page_stmt, take_lock_stmt, lock_holder_stmt, release_lock_stmt, cas_stmt,
-      prune_locks_stmt;
+      prune_locks_stmt, refresh_stmt, of_user_stmt;
   std::thread worker;
   std::mutex mutex;
   std::condition_variable wake;
@@ -97,7 +103,7 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     delete_stmt.reset(); prune_stmt.reset();
     all_stmt.reset(); count_stmt.reset(); clear_stmt.reset(); page_stmt.reset();
     take_lock_stmt.reset(); lock_holder_stmt.reset(); release_lock_stmt.reset(); cas_stmt.reset();
-    prune_locks_stmt.reset();
+    prune_locks_stmt.reset(); refresh_stmt.reset(); of_user_stmt.reset();
     if (db) sqlite3_close_v2(db);
   }
 
@@ -121,18 +127,26 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     exec("CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, record TEXT NOT NULL, "
          "expires INTEGER NOT NULL) WITHOUT ROWID");
     exec("CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires)");
+    // The user index: a column with the session's user (NULL: nobody logged in), indexed. Files
+    // made before it get the column added.
+    if (!has_column("sessions", "user")) exec("ALTER TABLE sessions ADD COLUMN user TEXT");
+    exec("CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user) WHERE user IS NOT NULL");
     get_stmt = std::make_unique<statement>(db, "SELECT record FROM sessions WHERE id = ?1 AND expires > ?2");
     upsert_stmt = std::make_unique<statement>(
-        db, "INSERT INTO sessions (id, record, expires) VALUES (?1, ?2, ?3) "
-            "ON CONFLICT(id) DO UPDATE SET record = excluded.record, expires = excluded.expires");
+        db, "INSERT INTO sessions (id, record, expires, user) VALUES (?1, ?2, ?3, ?5) "
+            "ON CONFLICT(id) DO UPDATE SET record = excluded.record, expires = excluded.expires, user = excluded.user");
     // The conditional writes: the check and the write are one statement, so a destroy by another
     // process cannot come between them.
     update_live_stmt = std::make_unique<statement>(
-        db, "UPDATE sessions SET record = ?2, expires = ?3 WHERE id = ?1 AND expires > ?4");
+        db, "UPDATE sessions SET record = ?2, expires = ?3, user = ?5 WHERE id = ?1 AND expires > ?4");
     insert_absent_stmt = std::make_unique<statement>(
-        db, "INSERT INTO sessions (id, record, expires) VALUES (?1, ?2, ?3) "
-            "ON CONFLICT(id) DO UPDATE SET record = excluded.record, expires = excluded.expires "
+        db, "INSERT INTO sessions (id, record, expires, user) VALUES (?1, ?2, ?3, ?5) "
+            "ON CONFLICT(id) DO UPDATE SET record = excluded.record, expires = excluded.expires, user = excluded.user "
             "WHERE sessions.expires <= ?4");
+    // A touch: the cookie and expiry refreshed, the user as stored.
+    refresh_stmt = std::make_unique<statement>(db, "UPDATE sessions SET record = ?2, expires = ?3 WHERE id = ?1");
+    of_user_stmt = std::make_unique<statement>(
+        db, "SELECT id, record, expires FROM sessions WHERE user = ?1 AND expires > ?2");
     delete_stmt = std::make_unique<statement>(db, "DELETE FROM sessions WHERE id = ?1");
     prune_stmt = std::make_unique<statement>(db, "DELETE FROM sessions WHERE expires <= ?1");
     all_stmt = std::make_unique<statement>(db, "SELECT id, record FROM sessions WHERE expires > ?1");
@@ -153,7 +167,15 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     prune_locks_stmt = std::make_unique<statement>(db, "DELETE FROM session_locks WHERE until <= ?1");
     // Compare-and-set: the comparison and the write are one statement.
     cas_stmt = std::make_unique<statement>(
-        db, "UPDATE sessions SET record = ?3, expires = ?4 WHERE id = ?1 AND record = ?2 AND expires > ?5");
+        db, "UPDATE sessions SET record = ?3, expires = ?4, user = ?6 WHERE id = ?1 AND record = ?2 AND expires > ?5");
+  }
+
+  bool has_column(const char* table, std::string_view column) {
+    statement st(db, (std::string("PRAGMA table_info(") + table + ")").c_str());
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW)
+      if (st.text(1) == column) return true;
+    return false;
   }
 
   void start() {
@@ -198,18 +220,18 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     return sessionkit::expiry_of(record, at, options.ttl_without_expiry);
   }
 
-  int upsert(std::string_view id, std::string_view json, timestamp expires) {
+  int upsert(std::string_view id, std::string_view json, timestamp expires, std::string_view user) {
     reset_guard g{*upsert_stmt};
-    upsert_stmt->bind(1, id).bind(2, json).bind(3, ms_of(expires));
+    upsert_stmt->bind(1, id).bind(2, json).bind(3, ms_of(expires)).bind_or_null(5, user);
     return upsert_stmt->step();
   }
 
   // A write under `condition`; `written` says whether a row changed. @return SQLite's status
-  int write_if(std::string_view id, std::string_view json, timestamp expires, timestamp at,
+  int write_if(std::string_view id, const session_record& record, timestamp expires, timestamp at,
                write_condition condition, bool& written) {
     statement& st = condition == write_condition::if_present ? *update_live_stmt : *insert_absent_stmt;
     reset_guard g{st};
-    st.bind(1, id).bind(2, json).bind(3, ms_of(expires)).bind(4, ms_of(at));
+    st.bind(1, id).bind(2, record.json).bind(3, ms_of(expires)).bind(4, ms_of(at)).bind_or_null(5, record.user);
     const int rc = st.step();
     written = rc == SQLITE_DONE && sqlite3_changes(db) > 0;
     return rc;
@@ -259,7 +281,10 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
     const timestamp expires = expiry_of(record, at);
     std::optional<std::string> spliced;
     if (auto cookie = record::leading_cookie(record.json)) spliced = record::with_cookie(*stored, *cookie);
-    return report(expires <= at ? remove(id) : upsert(id, spliced ? *spliced : *stored, expires), "touch");
+    if (expires <= at) return report(remove(id), "touch");
+    reset_guard g{*refresh_stmt};
+    refresh_stmt->bind(1, id).bind(2, spliced ? *spliced : *stored).bind(3, ms_of(expires));
+    return report(refresh_stmt->step(), "touch");
   }
 
   // A set under `condition` (the store's `set_if`); `error::session_gone` when it did not hold.
@@ -271,9 +296,9 @@ struct sqlite_store::impl : std::enable_shared_from_this<impl> {
       if (condition != write_condition::if_absent) return report(remove(id), "set");
       return {};
     }
-    if (condition == write_condition::always) return report(upsert(id, record.json, expires), "set");
+    if (condition == write_condition::always) return report(upsert(id, record.json, expires, record.user), "set");
     bool written = false;
-    if (auto ec = report(write_if(id, record.json, expires, at, condition, written), "set")) return ec;
+    if (auto ec = report(write_if(id, record, expires, at, condition, written), "set")) return ec;
     return written ? std::error_code() : std::error_code(error::session_gone);
   }
 
@@ -472,6 +497,7 @@ void sqlite_store::compare_and_set(std::string_view id, std::string_view expecte
       reset_guard g{st};
       // An expired record's write is a delete; as a compare-and-set it expires the row at once.
       st.bind(1, id).bind(2, expected).bind(3, record.json).bind(4, ms_of(expires > at ? expires : at)).bind(5, ms_of(at));
+      st.bind_or_null(6, record.user);
       result.error = self->report(st.step(), "compare-and-set");
     }
     if (!result.error && sqlite3_changes(self->db) == 0) {
@@ -551,6 +577,23 @@ void sqlite_store::page(std::string_view cursor, std::size_t size, page_handler 
     const std::error_code ec = self->report(rc, "page");
     if (!ec && out.sessions.size() == size) out.next = out.sessions.back().id;
     self->complete([h = std::move(h), ec, out = std::move(out)]() mutable { h(ec, ec ? session_page{} : std::move(out)); });
+  });
+}
+
+void sqlite_store::sessions_of(std::string_view user, sessions_handler handler) {
+  impl_->submit([self = impl_, user = std::string(user), h = std::move(handler)](bool run) mutable {
+    if (!run) return self->complete([h = std::move(h)]() mutable { h(error::shut_down, {}); });
+    std::vector<listed_session> out;
+    int rc;
+    {
+      statement& st = *self->of_user_stmt;
+      reset_guard g{st};
+      st.bind(1, user).bind(2, ms_of(now()));
+      while ((rc = st.step()) == SQLITE_ROW)
+        out.push_back({st.text(0), st.text(1), timestamp(std::chrono::milliseconds(st.integer(2)))});
+    }
+    const std::error_code ec = self->report(rc, "sessions of a user");
+    self->complete([h = std::move(h), ec, out = std::move(out)]() mutable { h(ec, ec ? decltype(out){} : std::move(out)); });
   });
 }
 
