@@ -61,6 +61,34 @@ asio::awaitable<void> destroy(context& ctx) {
   send(ctx, ex::destroyed(ec));
 }
 
+// The account routes (example_app.hpp): log in, who am I, log out, my sessions, log out
+// everywhere.
+asio::awaitable<void> login(context& ctx) {
+  sessionkit::session* s = ctx.session();
+  std::string user;
+  if (auto refused = ex::check_login(s, ctx.req().body(), user)) {
+    send(ctx, *refused);
+    co_return;
+  }
+  auto [ec] = co_await sessionkit::async_regenerate(*s, asio::as_tuple(asio::use_awaitable));
+  send(ctx, ex::logged_in(*s, user, ec));
+}
+
+asio::awaitable<void> whoami(context& ctx) {
+  send(ctx, ex::whoami(ctx.session()));
+  co_return;
+}
+
+asio::awaitable<void> logout(context& ctx) {
+  sessionkit::session* s = ctx.session();
+  if (!s) {
+    send(ctx, ex::not_logged_in());
+    co_return;
+  }
+  auto [ec] = co_await sessionkit::async_destroy(*s, asio::as_tuple(asio::use_awaitable));
+  send(ctx, ex::logged_out(ec));
+}
+
 asio::awaitable<void> read_only(context& ctx) {
   send(ctx, ex::read_only(ctx.session()));
   co_return;
@@ -108,6 +136,29 @@ int run(const ex::example_flags& flags) {
   for (std::string_view path : ex::counter_paths) app.get(std::string(path), counter);
   app.get("/session-destroy", destroy);
   app.get("/session-hold", hold);
+  app.post("/login", login);
+  app.get("/whoami", whoami);
+  app.post("/logout", logout);
+  app.get("/my-sessions", [engine](context& ctx) -> asio::awaitable<void> {
+    sessionkit::session* s = ctx.session();
+    if (!s || s->user().empty()) {
+      send(ctx, ex::not_logged_in());
+      co_return;
+    }
+    auto [ec, sessions] = co_await sessionkit::async_sessions_of(*engine, s->user(), asio::as_tuple(asio::use_awaitable));
+    send(ctx, ex::my_sessions(ec, sessions, s->id()));
+  });
+  app.post("/logout-everywhere", [engine](context& ctx) -> asio::awaitable<void> {
+    sessionkit::session* s = ctx.session();
+    if (!s || s->user().empty()) {
+      send(ctx, ex::not_logged_in());
+      co_return;
+    }
+    auto [ec, others] =
+        co_await sessionkit::async_destroy_all_of(*engine, s->user(), s->id(), asio::as_tuple(asio::use_awaitable));
+    auto [own] = co_await sessionkit::async_destroy(*s, asio::as_tuple(asio::use_awaitable));
+    send(ctx, ex::sessions_ended(ec, others, own));
+  });
 
   const unsigned short port = server.listen();
   asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);

@@ -1,6 +1,7 @@
 #include "example_app.hpp"
 
 #include <sessionkit/json.hpp>
+#include <sessionkit/time.hpp>
 #include <sessionkit/stores/memory_store.hpp>
 #include <sessionkit/stores/redis_store.hpp>
 #include <sessionkit/stores/sqlite_store.hpp>
@@ -199,6 +200,81 @@ reply destroyed(std::error_code ec) {
   return {200, "Session Destroyed!", html_type};
 }
 
+std::string form_field(std::string_view body, std::string_view name) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  };
+  while (!body.empty()) {
+    const std::size_t end = std::min(body.find('&'), body.size());
+    const std::string_view pair = body.substr(0, end);
+    body.remove_prefix(std::min(end + 1, body.size()));
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    std::string out;
+    const std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (value[i] == '+') out += ' ';
+      else if (value[i] == '%' && i + 2 < value.size() && hex(value[i + 1]) >= 0 && hex(value[i + 2]) >= 0) {
+        out += static_cast<char>(hex(value[i + 1]) * 16 + hex(value[i + 2]));
+        i += 2;
+      } else out += value[i];
+    }
+    return out;
+  }
+  return {};
+}
+
+std::optional<reply> check_login(const sessionkit::session* s, std::string_view body, std::string& user) {
+  if (!s) return reply{500, "no session\n", text_type};
+  user = form_field(body, "user");
+  if (user.empty() || user.size() > 100) return reply{400, "expected a form field user (1 to 100 bytes)\n", text_type};
+  return std::nullopt;
+}
+
+reply logged_in(sessionkit::session& s, std::string_view user, std::error_code ec) {
+  if (ec) return {sessionkit::is_unavailable(ec) ? 503U : 500U, "not logged in: " + ec.message() + "\n", text_type};
+  s.set_user(user);
+  return {200, "logged in as " + std::string(user), text_type};
+}
+
+reply whoami(const sessionkit::session* s) {
+  if (!s || s->user().empty()) return not_logged_in();
+  return {200, std::string(s->user()), text_type};
+}
+
+reply not_logged_in() { return {401, "not logged in\n", text_type}; }
+
+reply logged_out(std::error_code ec) {
+  if (ec) return {sessionkit::is_unavailable(ec) ? 503U : 500U, "not logged out: " + ec.message() + "\n", text_type};
+  return {200, "logged out", text_type};
+}
+
+reply my_sessions(std::error_code ec, const std::vector<sessionkit::user_session>& sessions, std::string_view current_id) {
+  if (ec) return {sessionkit::is_unavailable(ec) ? 503U : 500U, "sessions not listed: " + ec.message() + "\n", text_type};
+  boost::json::array out;
+  auto time = [](const std::optional<sessionkit::timestamp>& t) -> boost::json::value {
+    if (!t) return nullptr;
+    return boost::json::string(sessionkit::format_iso_date(*t));
+  };
+  for (const auto& s : sessions) {
+    boost::json::object item;
+    item["id"] = s.id.substr(0, 8);  // a prefix: enough to tell them apart, useless as a cookie
+    item["created"] = time(s.created);
+    item["lastSeen"] = time(s.last_seen);
+    item["current"] = s.id == current_id;
+    out.push_back(std::move(item));
+  }
+  std::string json;
+  sessionkit::stringify_to(json, out);
+  return {200, std::move(json), json_type};
+}
+
+reply sessions_ended(std::error_code ec, std::size_t others, std::error_code own) {
+  if (!ec) ec = own;
+  if (ec) return {sessionkit::is_unavailable(ec) ? 503U : 500U, "not all sessions ended: " + ec.message() + "\n", text_type};
+  return {200, std::to_string(others + 1) + " sessions ended", text_type};
+}
+
 reply home_page() {
   return {200, R"(<!doctype html>
 <html><head><meta charset="utf-8"><title>sessionkit example</title></head>
@@ -229,8 +305,9 @@ bool path_matches(std::string_view pattern, std::string_view path) {
 }
 
 bool is_known_path(std::string_view path) {
-  static constexpr std::array<std::string_view, 5> others{"/", "/no-session", "/session-read",
-                                                          "/session-data", "/session-destroy"};
+  static constexpr std::array<std::string_view, 10> others{
+      "/",      "/no-session", "/session-read", "/session-data", "/session-destroy",
+      "/login", "/whoami",     "/logout",       "/my-sessions",  "/logout-everywhere"};
   auto matches = [path](std::string_view p) { return path_matches(p, path); };
   return std::any_of(counter_paths.begin(), counter_paths.end(), matches) ||
          std::any_of(others.begin(), others.end(), matches);

@@ -10,10 +10,16 @@
 //   GET /session-read           the count without changing the session
 //   GET /session-data           the session's data as JSON; POST merges a JSON object into it
 //   GET /session-destroy        "Session Destroyed!"
+//   POST /login                 form field `user`: regenerates, records the user: "logged in as NAME"
+//   GET /whoami                 "NAME", or 401 when not logged in
+//   POST /logout                destroys the session: "logged out"
+//   GET /my-sessions            this user's sessions as JSON (id prefix, created, last seen)
+//   POST /logout-everywhere     ends all of this user's sessions: "N sessions ended"
 //   anything else               404 Not Found (405 Method Not Allowed for a known path)
 
 #include "example_flags.hpp"
 
+#include <sessionkit/engine.hpp>
 #include <sessionkit/session.hpp>
 #include <sessionkit/store.hpp>
 
@@ -22,7 +28,9 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 #include <system_error>
 
@@ -60,6 +68,25 @@ reply destroyed(std::error_code ec);
 /// GET /session-destroy where the request has no session (outside the cookie's path): 500, as
 /// the seed's `req.session.destroy()` throws there.
 reply destroy_without_session();
+/// The logins: the form field `name` of an `application/x-www-form-urlencoded` body, decoded
+/// (empty when absent).
+std::string form_field(std::string_view body, std::string_view name);
+/// POST /login before the regenerate: the user name from the form, or the reply that refuses it
+/// (400: no name, or one longer than 100 bytes).
+std::optional<reply> check_login(const sessionkit::session* s, std::string_view body, std::string& user);
+/// POST /login once `session.regenerate()` completed with `ec`: records the user.
+reply logged_in(sessionkit::session& s, std::string_view user, std::error_code ec);
+/// GET /whoami.
+reply whoami(const sessionkit::session* s);
+/// 401 for the routes that need a login.
+reply not_logged_in();
+/// POST /logout once `session.destroy()` completed with `ec`.
+reply logged_out(std::error_code ec);
+/// GET /my-sessions: the user's sessions (`engine::sessions_of`), the request's own marked.
+reply my_sessions(std::error_code ec, const std::vector<sessionkit::user_session>& sessions, std::string_view current_id);
+/// POST /logout-everywhere: `others` ended by `engine::destroy_all_of` (with `ec`), then the
+/// request's own by `destroy()` (with `own`).
+reply sessions_ended(std::error_code ec, std::size_t others, std::error_code own);
 /// GET /.
 reply home_page();
 /// GET /no-session.

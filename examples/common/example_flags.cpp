@@ -169,6 +169,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       else if (v == "header") s.transport = id_transport::header;
       else if (v == "both") s.transport = id_transport::cookie_and_header;
       else throw flag_error("--id-transport: expected cookie, header or both, got '" + v + "'");
+    } else if (flag == "--max-sessions-per-user") {
+      s.max_sessions_per_user = parse_int<std::size_t>(flag, value(), 0, 1'000'000);
     } else if (flag == "--clear-cookie-on-destroy") {
       s.clear_cookie_on_destroy = boolean();
     } else if (flag == "--max-session-bytes") {
@@ -281,6 +283,8 @@ Session (express-session's options):
   --id-header NAME          also take and send the signed id in this header (X-Session-Id, or
                             Authorization with "Bearer s:..."); implies --id-transport both
   --id-transport cookie|header|both   where the signed id travels (default cookie)
+  --max-sessions-per-user N  a login beyond N sessions of one user ends that user's oldest
+                            (default 0: no limit)
   --clear-cookie-on-destroy [BOOL]  after a destroy, a Set-Cookie that clears the cookie (default false)
   --max-session-bytes N     refuse to store sessions larger than N bytes (default 1048576; 0: no limit)
   --memory-max-sessions N   memory store: sessions held at most (default 1000000; 0: no limit)

@@ -108,6 +108,36 @@ int run(const ex::example_flags& flags) {
                sessionkit::session* s = c.session();
                send(res, s ? ex::destroyed(skh::destroy(*s)) : ex::destroy_without_session());
              }));
+  // The account routes (example_app.hpp).
+  server.Post(express_path("/login"), with_session([](const httplib::Request& req, httplib::Response& res, skh::context& c) {
+    sessionkit::session* s = c.session();
+    std::string user;
+    if (auto refused = ex::check_login(s, req.body, user)) return send(res, *refused);
+    const std::error_code ec = skh::regenerate(*s);
+    send(res, ex::logged_in(*s, user, ec));
+  }));
+  server.Get(express_path("/whoami"), with_session([](const httplib::Request&, httplib::Response& res, skh::context& c) {
+    send(res, ex::whoami(c.session()));
+  }));
+  server.Post(express_path("/logout"), with_session([](const httplib::Request&, httplib::Response& res, skh::context& c) {
+    sessionkit::session* s = c.session();
+    send(res, s ? ex::logged_out(skh::destroy(*s)) : ex::not_logged_in());
+  }));
+  server.Get(express_path("/my-sessions"),
+             with_session([engine](const httplib::Request&, httplib::Response& res, skh::context& c) {
+               sessionkit::session* s = c.session();
+               if (!s || s->user().empty()) return send(res, ex::not_logged_in());
+               auto [ec, sessions] = skh::sessions_of(*engine, s->user());
+               send(res, ex::my_sessions(ec, sessions, s->id()));
+             }));
+  server.Post(express_path("/logout-everywhere"),
+              with_session([engine](const httplib::Request&, httplib::Response& res, skh::context& c) {
+                sessionkit::session* s = c.session();
+                if (!s || s->user().empty()) return send(res, ex::not_logged_in());
+                auto [ec, others] = skh::destroy_all_of(*engine, s->user(), s->id());
+                const std::error_code own = skh::destroy(*s);
+                send(res, ex::sessions_ended(ec, others, own));
+              }));
   // Everything else: 404 (405 for a known path), through the session layer as in Express.
   auto no_route = with_session([](const httplib::Request& req, httplib::Response& res, skh::context&) {
     send(res, ex::no_route(req.path));

@@ -127,6 +127,46 @@ int run(const ex::example_flags& flags) {
                               }));
     return restinio::request_accepted();
   });
+  // The account routes (example_app.hpp).
+  app->http_post("/login", [executor = io.get_executor()](const handle& req, auto) {
+    sessionkit::session* s = skr::session(req);
+    std::string user;
+    if (auto refused = ex::check_login(s, req->body(), user)) return reply(req, *refused);
+    sessionkit::async_regenerate(*s, asio::bind_executor(executor, [req, s, user](std::error_code ec) {
+                                   reply(req, ex::logged_in(*s, user, ec));
+                                 }));
+    return restinio::request_accepted();
+  });
+  app->http_get("/whoami", [](const handle& req, auto) { return reply(req, ex::whoami(skr::session(req))); });
+  app->http_post("/logout", [executor = io.get_executor()](const handle& req, auto) {
+    sessionkit::session* s = skr::session(req);
+    if (!s) return reply(req, ex::not_logged_in());
+    sessionkit::async_destroy(*s, asio::bind_executor(executor, [req](std::error_code ec) {
+                                reply(req, ex::logged_out(ec));
+                              }));
+    return restinio::request_accepted();
+  });
+  app->http_get("/my-sessions", [executor = io.get_executor(), engine](const handle& req, auto) {
+    sessionkit::session* s = skr::session(req);
+    if (!s || s->user().empty()) return reply(req, ex::not_logged_in());
+    sessionkit::async_sessions_of(
+        *engine, s->user(),
+        asio::bind_executor(executor, [req, s](std::error_code ec, std::vector<sessionkit::user_session> sessions) {
+          reply(req, ex::my_sessions(ec, sessions, s->id()));
+        }));
+    return restinio::request_accepted();
+  });
+  app->http_post("/logout-everywhere", [executor = io.get_executor(), engine](const handle& req, auto) {
+    sessionkit::session* s = skr::session(req);
+    if (!s || s->user().empty()) return reply(req, ex::not_logged_in());
+    sessionkit::async_destroy_all_of(
+        *engine, s->user(), s->id(), asio::bind_executor(executor, [req, s, executor](std::error_code ec, std::size_t others) {
+          sessionkit::async_destroy(*s, asio::bind_executor(executor, [req, ec, others](std::error_code own) {
+                                      reply(req, ex::sessions_ended(ec, others, own));
+                                    }));
+        }));
+    return restinio::request_accepted();
+  });
   // Everything else: 404 (405 for a known path), through the session layer as in Express.
   app->non_matched_request_handler([](handle req) {
     const auto path = req->header().path();

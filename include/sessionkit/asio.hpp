@@ -16,6 +16,7 @@
 /// sent still runs to its end (within the store's own timeouts), so a cancelled save may still
 /// be stored.
 
+#include <sessionkit/engine.hpp>
 #include <sessionkit/request_driver.hpp>
 #include <sessionkit/session.hpp>
 
@@ -176,6 +177,22 @@ template <class Token>
 auto async_destroy(session& s, Token&& token) {
   return detail::async_start<>(
       std::forward<Token>(token), &s, s.driver(), [&s](auto done) { s.destroy(std::move(done)); });
+}
+
+/// `engine::sessions_of`. Completion: `void(std::error_code, std::vector<user_session>)`.
+template <class Token>
+auto async_sessions_of(const engine& e, std::string_view user, Token&& token) {
+  return detail::async_start<std::vector<user_session>>(
+      std::forward<Token>(token), &e, nullptr,
+      [&e, u = std::string(user)](auto done) { e.sessions_of(u, std::move(done)); });
+}
+
+/// `engine::destroy_all_of` ("log out everywhere"). Completion: `void(std::error_code, std::size_t)`.
+template <class Token>
+auto async_destroy_all_of(const engine& e, std::string_view user, std::string_view keep_id, Token&& token) {
+  return detail::async_start<std::size_t>(
+      std::forward<Token>(token), &e, nullptr,
+      [&e, u = std::string(user), k = std::string(keep_id)](auto done) { e.destroy_all_of(u, k, std::move(done)); });
 }
 
 }  // namespace sessionkit

@@ -101,6 +101,12 @@ SESSIONKIT_API std::error_code reload(sessionkit::session& s);
 SESSIONKIT_API std::error_code regenerate(sessionkit::session& s);
 /// `req.session.destroy()`; the request has no session afterwards. @return the store's error
 SESSIONKIT_API std::error_code destroy(sessionkit::session& s);
+/// `engine::sessions_of`: the user's sessions, oldest login first. @return the store's error too
+SESSIONKIT_API std::pair<std::error_code, std::vector<user_session>> sessions_of(const sessionkit::engine& e,
+                                                                                 std::string_view user);
+/// `engine::destroy_all_of` ("log out everywhere"). @return the store's error, how many ended
+SESSIONKIT_API std::pair<std::error_code, std::size_t> destroy_all_of(const sessionkit::engine& e,
+                                                                      std::string_view user, std::string_view keep_id);
 /// @}
 
 }  // namespace sessionkit::httplib

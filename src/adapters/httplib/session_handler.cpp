@@ -109,4 +109,16 @@ std::error_code destroy(sessionkit::session& s) {
   return wait_for_error([&](completion_handler done) { s.destroy(std::move(done)); });
 }
 
+std::pair<std::error_code, std::vector<user_session>> sessions_of(const sessionkit::engine& e, std::string_view user) {
+  auto [ec, sessions] = wait_for<std::error_code, std::vector<user_session>>(
+      [&](auto done) { e.sessions_of(user, std::move(done)); });
+  return {ec, std::move(sessions)};
+}
+
+std::pair<std::error_code, std::size_t> destroy_all_of(const sessionkit::engine& e, std::string_view user,
+                                                       std::string_view keep_id) {
+  auto [ec, n] = wait_for<std::error_code, std::size_t>([&](auto done) { e.destroy_all_of(user, keep_id, std::move(done)); });
+  return {ec, n};
+}
+
 }  // namespace sessionkit::httplib
