@@ -64,6 +64,8 @@ restinio::http_status_line_t status_line(unsigned status) {
   switch (status) {
     case 200: return restinio::status_ok();
     case 400: return restinio::status_bad_request();
+    case 401: return restinio::status_unauthorized();
+    case 403: return restinio::status_forbidden();
     case 404: return restinio::status_not_found();
     case 405: return restinio::status_method_not_allowed();
     case 503: return restinio::status_service_unavailable();

@@ -1,0 +1,248 @@
+// Issue 16, item 3, end to end: the user index behind the example's account routes (POST /login,
+// GET /whoami, POST /logout, GET /my-sessions, POST /logout-everywhere) on memory, Redis and
+// SQLite, with two servers sharing Redis or one SQLite file and requests alternating between
+// them. Three logins of one user are listed; logging out everywhere from one ends the others on
+// both servers; the per-user limit ends the oldest; the index holds no dead ids after destroy and
+// expiry, checked in Redis and in the SQLite file themselves. Every example server has the routes.
+
+#include "example_binaries.hpp"
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+#include "support/redis_server.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+namespace sessionkit::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const header_list form{{"Content-Type", "application/x-www-form-urlencoded"}};
+
+header_list with_form(const cookie_jar& jar) {
+  header_list h = jar.headers();
+  h.insert(h.end(), form.begin(), form.end());
+  return h;
+}
+
+class user_sessions : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "redis") {
+      redis_ = std::make_unique<redis_server>();
+      url_ = redis_->url();
+    } else if (GetParam() == "sqlite") {
+      db_ = std::filesystem::temp_directory_path() / ("sessionkit-users-" + std::to_string(::getpid()) + ".db");
+      std::filesystem::remove(db_);
+      url_ = "sqlite:" + db_.string();
+    }
+  }
+  void TearDown() override {
+    if (HasFailure())
+      for (auto& s : servers_) std::printf("server stderr:\n%s\n", s->stderr_text().c_str());
+    servers_.clear();
+    if (!db_.empty())
+      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_.string() + suffix);
+  }
+
+  // Two servers on the store (one for memory), with `args`.
+  void start(const std::vector<std::string>& args = {}) {
+    const int count = GetParam() == "memory" ? 1 : 2;
+    for (int i = 0; i < count; ++i) {
+      std::vector<std::string> all{"--port", "0", "--store", url_};
+      all.insert(all.end(), args.begin(), args.end());
+      servers_.push_back(std::make_unique<child_process>(SESSIONKIT_EXAMPLE_PATH, all));
+      ports_.push_back(servers_.back()->wait_for_listening().port);
+    }
+  }
+  std::uint16_t next_port() { return ports_[next_++ % ports_.size()]; }
+
+  response login(cookie_jar& jar, const std::string& user) {
+    const response r = post(next_port(), "/login", "user=" + user, with_form(jar));
+    jar.store(r);
+    return r;
+  }
+  // GET /whoami on every server: the same answer from each, returned.
+  std::string whoami(const cookie_jar& jar) {
+    std::string first;
+    for (std::size_t i = 0; i < ports_.size(); ++i) {
+      const response r = get(ports_[i], "/whoami", jar.headers());
+      const std::string answer = r.status == 200 ? r.body : std::to_string(r.status);
+      if (i == 0) first = answer;
+      else EXPECT_EQ(answer, first) << "server " << i << " answers otherwise";
+    }
+    return first;
+  }
+  boost::json::array my_sessions(const cookie_jar& jar) {
+    const response r = get(next_port(), "/my-sessions", jar.headers());
+    EXPECT_EQ(r.status, 200u) << describe(r);
+    if (r.status != 200) return {};
+    return boost::json::parse(r.body).as_array();
+  }
+
+  // The ids the store's own index holds for `user` (memory: none to look at, see the
+  // conformance suite); live ones only for SQLite, as its expired rows wait for the pruner.
+  std::optional<std::vector<std::string>> indexed(const std::string& user) {
+    std::vector<std::string> ids;
+    if (redis_) {
+      for (const auto& e : redis_->command({"ZRANGE", "sessionkit-user:" + user, "0", "-1"}).elements) ids.push_back(e.text);
+      return ids;
+    }
+    if (db_.empty()) return std::nullopt;
+    sqlite3* handle = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(handle, "SELECT id FROM sessions WHERE user = ?1 AND expires > ?2", -1, &st, nullptr);
+    sqlite3_bind_text(st, 1, user.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count());
+    while (sqlite3_step(st) == SQLITE_ROW) ids.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    sqlite3_close(handle);
+    return ids;
+  }
+
+  std::unique_ptr<redis_server> redis_;
+  std::filesystem::path db_;
+  std::string url_ = "memory";
+  std::vector<std::unique_ptr<child_process>> servers_;
+  std::vector<std::uint16_t> ports_;
+  std::size_t next_ = 0;
+};
+
+TEST_P(user_sessions, three_logins_are_listed_and_logging_out_everywhere_ends_them_on_every_server) {
+  start();
+  cookie_jar alice[3], bob;
+  for (auto& jar : alice) {
+    jar.store(get(next_port(), "/memory-store-counter"));  // a session before the login
+    const std::string before = jar.session_id();
+    const response r = login(jar, "alice");
+    ASSERT_EQ(r.body, "logged in as alice") << describe(r);
+    EXPECT_NE(jar.session_id(), before) << "a login must regenerate the session id";
+  }
+  ASSERT_EQ(login(bob, "bob").body, "logged in as bob");
+  for (auto& jar : alice) EXPECT_EQ(whoami(jar), "alice");
+  EXPECT_EQ(whoami(bob), "bob");
+  EXPECT_EQ(whoami(cookie_jar{}), "401");
+
+  const boost::json::array listed = my_sessions(alice[0]);
+  ASSERT_EQ(listed.size(), 3u);
+  int current = 0;
+  for (const auto& s : listed) {
+    current += s.at("current").as_bool();
+    EXPECT_EQ(s.at("id").as_string().size(), 8u);
+    EXPECT_TRUE(s.at("created").is_string());
+    EXPECT_TRUE(s.at("lastSeen").is_string());
+  }
+  EXPECT_EQ(current, 1);
+  if (auto ids = indexed("alice")) {
+    EXPECT_EQ(ids->size(), 3u);
+  }
+
+  const response ended = post(next_port(), "/logout-everywhere", "", with_form(alice[1]));
+  EXPECT_EQ(ended.body, "3 sessions ended") << describe(ended);
+  for (auto& jar : alice) EXPECT_EQ(whoami(jar), "401");
+  EXPECT_EQ(whoami(bob), "bob");  // another user's session is untouched
+  if (auto ids = indexed("alice")) {
+    EXPECT_TRUE(ids->empty()) << "dead ids left in the index";
+  }
+  if (auto ids = indexed("bob")) {
+    EXPECT_EQ(ids->size(), 1u);
+  }
+}
+
+TEST_P(user_sessions, the_per_user_limit_ends_the_oldest_login) {
+  start({"--max-sessions-per-user", "2"});
+  cookie_jar jars[3];
+  for (auto& jar : jars) {
+    ASSERT_EQ(login(jar, "carol").body, "logged in as carol");
+    std::this_thread::sleep_for(5ms);  // distinct login times
+  }
+  EXPECT_EQ(whoami(jars[0]), "401");  // the oldest went
+  EXPECT_EQ(whoami(jars[1]), "carol");
+  EXPECT_EQ(whoami(jars[2]), "carol");
+  EXPECT_EQ(my_sessions(jars[2]).size(), 2u);
+  if (auto ids = indexed("carol")) {
+    EXPECT_EQ(ids->size(), 2u);
+  }
+}
+
+TEST_P(user_sessions, logout_and_expiry_leave_no_dead_ids_in_the_index) {
+  start({"--max-age", "1500"});
+  cookie_jar a, b;
+  ASSERT_EQ(login(a, "dave").body, "logged in as dave");
+  ASSERT_EQ(login(b, "dave").body, "logged in as dave");
+  const std::string b_id = b.session_id();
+  const response out = post(next_port(), "/logout", "", with_form(a));
+  EXPECT_EQ(out.body, "logged out") << describe(out);
+  EXPECT_EQ(whoami(a), "401");
+  if (auto ids = indexed("dave")) {
+    EXPECT_EQ(*ids, std::vector<std::string>{b_id});
+  }
+  std::this_thread::sleep_for(2500ms);  // b's cookie (and record) expire
+  EXPECT_EQ(whoami(b), "401");
+  if (auto ids = indexed("dave")) {
+    EXPECT_TRUE(ids->empty()) << "an expired id left in the index";
+  }
+  if (redis_) {
+    EXPECT_EQ(redis_->command({"EXISTS", "sessionkit-user:dave"}).integer, 0);
+  }
+  // A new login of the same user starts a fresh list.
+  cookie_jar c;
+  ASSERT_EQ(login(c, "dave").body, "logged in as dave");
+  EXPECT_EQ(my_sessions(c).size(), 1u);
+}
+
+TEST_P(user_sessions, bad_logins_and_routes_that_need_one) {
+  start();
+  cookie_jar jar;
+  EXPECT_EQ(post(next_port(), "/login", "name=x", with_form(jar)).status, 400u);
+  EXPECT_EQ(post(next_port(), "/login", "user=", with_form(jar)).status, 400u);
+  EXPECT_EQ(post(next_port(), "/login", "user=" + std::string(101, 'x'), with_form(jar)).status, 400u);
+  EXPECT_EQ(get(next_port(), "/my-sessions").status, 401u);
+  EXPECT_EQ(post(next_port(), "/logout-everywhere", "", form).status, 401u);
+  // A name that needs decoding, and is shown back as sent.
+  ASSERT_EQ(login(jar, "%ED%95%9C+%26x").body, "logged in as 한 &x");
+  EXPECT_EQ(whoami(jar), "한 &x");
+}
+
+INSTANTIATE_TEST_SUITE_P(stores, user_sessions, ::testing::Values("memory", "redis", "sqlite"),
+                         [](const auto& info) { return info.param; });
+
+// Every example server has the account routes, and logging out everywhere fires one destroyed
+// event per other session with its reason.
+class user_sessions_frameworks : public ::testing::TestWithParam<example_binary> {};
+
+TEST_P(user_sessions_frameworks, login_list_and_log_out_everywhere) {
+  child_process server(GetParam().path, {"--port", "0", "--log-events", "--max-sessions-per-user", "5"});
+  const auto port = server.wait_for_listening().port;
+  cookie_jar jars[2];
+  for (auto& jar : jars) {
+    const response r = post(port, "/login", "user=erin", with_form(jar));
+    ASSERT_EQ(r.body, "logged in as erin") << describe(r) << server.stderr_text();
+    jar.store(r);
+  }
+  response who = get(port, "/whoami", jars[0].headers());
+  EXPECT_EQ(who.body, "erin") << describe(who);
+  response listed = get(port, "/my-sessions", jars[0].headers());
+  EXPECT_EQ(boost::json::parse(listed.body).as_array().size(), 2u) << describe(listed);
+  response ended = post(port, "/logout-everywhere", "", with_form(jars[0]));
+  EXPECT_EQ(ended.body, "2 sessions ended") << describe(ended);
+  EXPECT_EQ(get(port, "/whoami", jars[1].headers()).status, 401u);
+  EXPECT_TRUE(server.wait_for_stderr("user=erin reason=logout everywhere")) << server.stderr_text();
+  EXPECT_TRUE(server.wait_for_stderr("user=erin reason=destroy")) << server.stderr_text();
+}
+
+INSTANTIATE_TEST_SUITE_P(frameworks, user_sessions_frameworks, ::testing::ValuesIn(example_binaries()),
+                         [](const auto& info) { return info.param.framework; });
+
+}  // namespace
+}  // namespace sessionkit::test
