@@ -123,6 +123,37 @@ TEST_P(sessionctl_store, every_command_with_its_output_and_exit_code) {
   EXPECT_EQ(ctl({"--json", "list"}).out, "[]\n");
 }
 
+// by-user and destroy-user go through the store's user index (the example's POST /login records
+// the user).
+TEST_P(sessionctl_store, by_user_lists_and_destroy_user_ends_one_users_sessions) {
+  const header_list form{{"Content-Type", "application/x-www-form-urlencoded"}};
+  cookie_jar frank[2], grace;
+  for (auto& jar : frank) {
+    jar.store(post(port_, "/login", "user=frank", form));
+    ASSERT_EQ(get(port_, "/whoami", jar.headers()).body, "frank");
+  }
+  grace.store(post(port_, "/login", "user=grace", form));
+  ASSERT_EQ(get(port_, "/memory-store-counter").status, 200u);  // nobody's
+
+  outcome r = ctl({"by-user", "frank"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3) << r.out;  // a header and 2 sessions
+  r = ctl({"--json", "by-user", "frank"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto list = boost::json::parse(r.out).as_array();
+  ASSERT_EQ(list.size(), 2u) << r.out;
+  for (const auto& s : list) EXPECT_EQ(s.at("user"), "frank");
+  EXPECT_EQ(boost::json::parse(ctl({"--json", "by-user", "nobody"}).out).as_array().size(), 0u);
+
+  r = ctl({"destroy-user", "frank"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "destroyed 2 sessions of frank\n");
+  for (auto& jar : frank) EXPECT_EQ(get(port_, "/whoami", jar.headers()).status, 401u);
+  EXPECT_EQ(get(port_, "/whoami", grace.headers()).body, "grace");
+  EXPECT_EQ(boost::json::parse(ctl({"--json", "destroy-user", "frank"}).out).at("destroyed"), 0);
+  EXPECT_EQ(ctl({"by-user"}).code, 2);  // a user name is needed
+}
+
 TEST_P(sessionctl_store, walks_many_sessions_in_pages_with_progress) {
   for (int i = 0; i < 1100; ++i) ASSERT_EQ(get(port_, "/memory-store-counter").status, 200u);
   const outcome r = ctl({"--progress", "count"});

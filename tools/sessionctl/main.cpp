@@ -35,6 +35,9 @@ Commands:
   show ID            the stored record of a session (ID: the id, or a prefix of 6+ characters
                      that only one session has)
   destroy ID         ends that session
+  by-user NAME       the sessions of a logged-in user (as list; through the store's user index,
+                     no walk over all sessions)
+  destroy-user NAME  ends every session of that user ("log out everywhere")
   clear              ends every session (asks first; --yes does not)
 
 Options:
@@ -42,6 +45,7 @@ Options:
                      redis-sentinel://host:port[,host:port...]/MASTER (rediss-sentinel:// with TLS),
                      unix:/path.sock[?db=N], or sqlite:PATH
   --redis-prefix P   key prefix of the sessions in Redis (default sess:)
+  --redis-user-prefix P  key prefix of the user index's sets in Redis (default sessionkit-user:)
   --redis-tls-ca FILE, --redis-tls-cert FILE, --redis-tls-key FILE   rediss: CA, client certificate, key
   --json             machine-readable output (list: an array; full ids)
   --progress         report progress on stderr while walking the store (default: when stderr
@@ -81,6 +85,8 @@ arguments parse(int argc, char** argv) {
       store_given = true;
     } else if (arg == "--redis-prefix") {
       a.store.redis_prefix = value();
+    } else if (arg == "--redis-user-prefix") {
+      a.store.redis_user_prefix = value();
     } else if (arg == "--redis-tls-ca") {
       a.store.tls_ca = value();
     } else if (arg == "--redis-tls-cert") {
@@ -114,11 +120,13 @@ arguments parse(int argc, char** argv) {
     }
   }
   if (a.command.empty()) throw sessionctl::usage_error("no command given (see --help)");
-  static const std::vector<std::string> commands{"count", "list", "show", "destroy", "clear"};
+  static const std::vector<std::string> commands{"count", "list", "show", "destroy", "clear", "by-user", "destroy-user"};
   if (std::find(commands.begin(), commands.end(), a.command) == commands.end())
     throw sessionctl::usage_error("unknown command '" + a.command + "' (see --help)");
-  const bool takes_id = a.command == "show" || a.command == "destroy";
-  if (takes_id && a.id.empty()) throw sessionctl::usage_error(a.command + " needs a session id");
+  const bool takes_user = a.command == "by-user" || a.command == "destroy-user";
+  const bool takes_id = a.command == "show" || a.command == "destroy" || takes_user;
+  if (takes_id && a.id.empty())
+    throw sessionctl::usage_error(a.command + (takes_user ? " needs a user name" : " needs a session id"));
   if (!takes_id && !a.id.empty()) throw sessionctl::usage_error(a.command + " takes no argument");
   if (!store_given) throw sessionctl::usage_error("--store URL is required");
   return a;
@@ -150,6 +158,22 @@ std::string id_cell(const std::string& id) {
   const std::size_t columns = id.size() <= 8 ? id.size() : 9;
   if (columns < 10) cell.append(10 - columns, ' ');
   return cell;
+}
+
+// One session as `list` shows it (a line, or an element of the JSON array).
+void print_line(const arguments& a, const sessionkit::listed_session& s, bool& first) {
+  const std::string user = user_of(s.json);
+  const std::string expires = s.expires ? sessionkit::format_iso_date(*s.expires) : "";
+  if (a.json) {
+    std::cout << (first ? "\n" : ",\n") << R"({"id":)" << json_string(s.id)
+              << R"(,"user":)" << (user.empty() ? "null" : json_string(user))
+              << R"(,"expires":)" << (expires.empty() ? "null" : json_string(expires))
+              << R"(,"bytes":)" << s.json.size() << "}";
+  } else {
+    std::printf("%s %-20s %-26s %zu\n", id_cell(s.id).c_str(), user.empty() ? "-" : user.c_str(),
+                expires.empty() ? "-" : expires.c_str(), s.json.size());
+  }
+  first = false;
 }
 
 // Walks the whole store a page at a time; `visit` sees each session once (ids seen twice, as
@@ -201,22 +225,26 @@ int run(const arguments& a) {
     bool first = true;
     if (a.json) std::cout << "[";
     else std::printf("%-10s %-20s %-26s %s\n", "ID", "USER", "EXPIRES", "BYTES");
-    walk(store, a.progress, [&](const sessionkit::listed_session& s) {
-      const std::string user = user_of(s.json);
-      const std::string expires = s.expires ? sessionkit::format_iso_date(*s.expires) : "";
-      if (a.json) {
-        std::cout << (first ? "\n" : ",\n") << R"({"id":)" << json_string(s.id)
-                  << R"(,"user":)" << (user.empty() ? "null" : json_string(user))
-                  << R"(,"expires":)" << (expires.empty() ? "null" : json_string(expires))
-                  << R"(,"bytes":)" << s.json.size() << "}";
-      } else {
-        std::printf("%s %-20s %-26s %zu\n", id_cell(s.id).c_str(), user.empty() ? "-" : user.c_str(),
-                    expires.empty() ? "-" : expires.c_str(), s.json.size());
-      }
-      first = false;
-    });
+    walk(store, a.progress, [&](const sessionkit::listed_session& s) { print_line(a, s, first); });
     if (a.json) std::cout << (first ? "]\n" : "\n]\n");
     std::cout.flush();
+    return exit_ok;
+  }
+  if (a.command == "by-user") {
+    bool first = true;
+    if (a.json) std::cout << "[";
+    else std::printf("%-10s %-20s %-26s %s\n", "ID", "USER", "EXPIRES", "BYTES");
+    for (const auto& s : store.sessions_of(a.id)) print_line(a, s, first);
+    if (a.json) std::cout << (first ? "]\n" : "\n]\n");
+    std::cout.flush();
+    return exit_ok;
+  }
+  if (a.command == "destroy-user") {
+    std::vector<std::string> ids;
+    for (const auto& s : store.sessions_of(a.id)) ids.push_back(s.id);
+    store.destroy_all(ids);
+    if (a.json) std::cout << R"({"destroyed":)" << ids.size() << "}\n";
+    else std::cout << "destroyed " << ids.size() << " sessions of " << a.id << "\n";
     return exit_ok;
   }
   if (a.command == "show" || a.command == "destroy") {

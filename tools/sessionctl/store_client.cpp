@@ -58,6 +58,7 @@ store_client::store_client(const store_settings& settings)
       o.endpoint.tls.key_file = settings.tls_key;
     }
     o.prefix = settings.redis_prefix;
+    o.user_index_prefix = settings.redis_user_prefix;
     o.connect_timeout = settings.timeout;
     o.command_timeout = settings.timeout;
     try {
@@ -133,6 +134,18 @@ std::optional<std::string> store_client::get(const std::string& id) {
   });
   if (!r) fail("reading a session", sessionkit::error::store_timeout);
   if (r->first) fail("reading a session", r->first);
+  return std::move(r->second);
+}
+
+std::vector<sessionkit::listed_session> store_client::sessions_of(const std::string& user) {
+  using answer = std::pair<std::error_code, std::vector<sessionkit::listed_session>>;
+  auto r = wait_for<answer>(timeout_ * 2, [&](auto done) {
+    store_->sessions_of(user, [done](std::error_code ec, std::vector<sessionkit::listed_session> v) mutable {
+      done(answer{ec, std::move(v)});
+    });
+  });
+  if (!r) fail("finding a user's sessions", sessionkit::error::store_timeout);
+  if (r->first) fail("finding a user's sessions", r->first);
   return std::move(r->second);
 }
 

@@ -31,6 +31,7 @@ class store_error : public std::runtime_error {
 struct store_settings {
   std::string url;                      ///< redis://..., unix:..., sqlite:PATH
   std::string redis_prefix = "sess:";
+  std::string redis_user_prefix = "sessionkit-user:";  ///< the user index's sets
   std::string tls_ca, tls_cert, tls_key;  ///< rediss:// files
   std::chrono::milliseconds timeout{std::chrono::seconds(5)};
 };
@@ -50,6 +51,8 @@ class store_client {
   std::optional<std::string> get(const std::string& id);
   /// @throws store_error
   void destroy(const std::string& id);
+  /// The sessions of `user` through the store's user index. @throws store_error
+  std::vector<sessionkit::listed_session> sessions_of(const std::string& user);
   /// Destroys several at once (sent together, waited for together). @throws store_error
   void destroy_all(const std::vector<std::string>& ids);
 
