@@ -129,8 +129,13 @@ const char* session_state::timed_out(timestamp at) const {
 
 void session_state::note_seen(timestamp at) {
   if (!read_time(session_.data_, created_key)) {
-    session_.data_[created_key] = ms(at);
-    session_.data_[seen_key] = ms(at);
+    // None kept yet (written before the option, or by Node): stamped now for the timeouts. A
+    // session with a user but no times was not logged in by set_user (a Node app's "user", say):
+    // left as it is.
+    if (has_timeouts()) {
+      session_.data_[created_key] = ms(at);
+      session_.data_[seen_key] = ms(at);
+    }
     return;
   }
   const auto& idle = engine_.settings().idle_timeout;
