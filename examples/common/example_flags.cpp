@@ -169,6 +169,10 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       else if (v == "header") s.transport = id_transport::header;
       else if (v == "both") s.transport = id_transport::cookie_and_header;
       else throw flag_error("--id-transport: expected cookie, header or both, got '" + v + "'");
+    } else if (flag == "--renew-interval") {
+      s.renew_interval = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 315360000000LL));
+    } else if (flag == "--renew-grace") {
+      s.renew_grace = std::chrono::milliseconds(parse_int<long long>(flag, value(), 0, 86400000));
     } else if (flag == "--max-sessions-per-user") {
       s.max_sessions_per_user = parse_int<std::size_t>(flag, value(), 0, 1'000'000);
     } else if (flag == "--clear-cookie-on-destroy") {
@@ -283,6 +287,8 @@ Session (express-session's options):
   --id-header NAME          also take and send the signed id in this header (X-Session-Id, or
                             Authorization with "Bearer s:..."); implies --id-transport both
   --id-transport cookie|header|both   where the signed id travels (default cookie)
+  --renew-interval MS       give a session a new id (data kept) when its id is MS old (default: never)
+  --renew-grace MS          a renewed session's old id keeps working this long (default 10000)
   --max-sessions-per-user N  a login beyond N sessions of one user ends that user's oldest
                             (default 0: no limit)
   --clear-cookie-on-destroy [BOOL]  after a destroy, a Set-Cookie that clears the cookie (default false)

@@ -172,6 +172,13 @@ auto async_regenerate(session& s, Token&& token) {
       std::forward<Token>(token), &s, s.driver(), [&s](auto done) { s.regenerate(std::move(done)); });
 }
 
+/// `req.session.renew(cb)`: a new id, the data kept. Completion: `void(std::error_code)`.
+template <class Token>
+auto async_renew(session& s, Token&& token) {
+  return detail::async_start<>(
+      std::forward<Token>(token), &s, s.driver(), [&s](auto done) { s.renew(std::move(done)); });
+}
+
 /// `req.session.destroy(cb)`. Completion: `void(std::error_code)`.
 template <class Token>
 auto async_destroy(session& s, Token&& token) {

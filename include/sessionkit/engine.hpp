@@ -228,6 +228,14 @@ class SESSIONKIT_API session_state {
   std::error_code on_reloaded(std::optional<std::string_view> json);
   /// `regenerate()`: a new id and a new session with no data (after the old id's destroy).
   void regenerate();
+  /// `renew()`: a new id, the data kept (the driver stores it, then leaves
+  /// `forwarding_record()` under the old id). @return the old id
+  std::string renew();
+  /// What stays under a renewed session's old id for `options::renew_grace`: the session's
+  /// cookie and its new id (`session_keys::renewed_to`), expiring at the end of the grace.
+  session_record forwarding_record() const;
+  /// After `on_loaded()`: the session's id is due for renewal (`options::renew_interval`).
+  bool renew_due() const noexcept { return renew_due_; }
   /// `destroy()`: the request has no session any more.
   void on_destroyed() noexcept {
     present_ = false;
@@ -277,13 +285,14 @@ class SESSIONKIT_API session_state {
   std::optional<std::string> make_clearing_cookie(end_plan& plan) const;
   std::error_code check_size(const session_record& record) const;
   // Timeouts (options::idle_timeout, absolute_timeout): the times kept in the record.
-  bool has_timeouts() const noexcept;
+  bool keeps_times() const noexcept;
   void stamp_times();                            // a new session: created and seen now
   const char* timed_out(timestamp at) const;     // a loaded session: why it ended, or nullptr
   void note_seen(timestamp at);                  // a loaded session: seen now (when stale)
   std::optional<timestamp> record_expires() const;  // the store's expiry for the record
   session_record make_record(const std::string& data_text) const;
   void note_user(const session_record& record);  // a record to be written: a login?
+  bool follow_forward();  // a loaded record of a renewed id: load the new id instead
 
   const engine& engine_;
   std::string path_;  // copied only for a custom genid (which sees it)
@@ -314,6 +323,8 @@ class SESSIONKIT_API session_state {
   bool merging_ = false;
   std::string expected_record_;
   std::string stored_user_;  // the user of the session's record in the store (loaded or planned)
+  bool forwarded_ = false;   // the cookie's id was renewed: its forward was followed
+  bool renew_due_ = false;   // see renew_due()
   std::string new_login_;    // see take_login()
   std::string timed_out_id_;  // a loaded record past a timeout, to destroy
   const char* timed_out_reason_ = nullptr;

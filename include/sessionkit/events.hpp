@@ -20,9 +20,10 @@ enum class session_event_kind {
   regenerated,  ///< `regenerate()`: the old id is gone, a new session took its place
   destroyed,    ///< `destroy()`, or `unset_session()` with `unset_action::destroy`
   expired,      ///< a session ended by a timeout, or named by a cookie but gone from the store
+  renewed,      ///< `renew()` or `options::renew_interval`: the session goes on under a new id
 };
 
-/// "created", "loaded", "regenerated", "destroyed", "expired".
+/// "created", "loaded", "regenerated", "destroyed", "expired", "renewed".
 SESSIONKIT_API std::string_view to_string(session_event_kind kind) noexcept;
 
 struct session_event {

@@ -128,6 +128,15 @@ struct options {
   /// Ends a session this long after it was created (a login should `regenerate()`, which
   /// creates a new one), however active it is. Enforced like `idle_timeout`.
   std::optional<std::chrono::milliseconds> absolute_timeout;
+  /// Rotation: a loaded session whose id is older than this gets a new id (`session::renew()`,
+  /// data kept, a new cookie) before the handler runs. The id's age is kept in the record
+  /// (`_sessionkit_created`, and `_sessionkit_renewed` once renewed). None: ids change only on
+  /// `regenerate()` and `renew()`.
+  std::optional<std::chrono::milliseconds> renew_interval;
+  /// After a renewal the old id keeps working this long (requests already in flight with it
+  /// are not logged out: they are served the renewed session and get its cookie), then it is
+  /// gone. Zero: the old id ends at once.
+  std::chrono::milliseconds renew_grace{std::chrono::seconds(10)};
   /// After `destroy()` (or `unset_session()` with `unset_action::destroy`), send a `Set-Cookie`
   /// that clears the cookie in the browser (empty value, `Expires` in 1970, the cookie's path and
   /// domain), as Express's `res.clearCookie` does and express-session 2 will. Off by default.

@@ -80,6 +80,7 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   void save(completion_handler handler);
   void reload(completion_handler handler);
   void regenerate(completion_handler handler);
+  void renew(completion_handler handler);
   void destroy(completion_handler handler);
   /// @}
 
@@ -102,6 +103,11 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   void try_lock(completion_handler handler, clock::time_point start, unsigned attempt);
   std::error_code take_lock_answer(lock_result answer, completion_handler& handler, clock::time_point start,
                                    unsigned attempt, bool& done);
+  bool load_goes_on(std::error_code ec, completion_handler& handler);
+  // save(), with or without the `created` event of a first store.
+  void store_now(completion_handler handler, bool announce);
+  // renew: the old id's forward (or its destroy, with no grace).
+  void leave_forward(const std::string& old_id, completion_handler handler);
   // After a write that logged `user` in: applies options::max_sessions_per_user.
   void after_login(const std::string& user, completion_handler handler);
   // Destroys `id`'s record; when this request holds its lock, destroyed and released in one step.

@@ -28,6 +28,10 @@ inline constexpr std::string_view user = "user";
 inline constexpr std::string_view created = "_sessionkit_created";
 /// When it last had a request, in ms since the epoch (rewritten when stale, not every time).
 inline constexpr std::string_view seen = "_sessionkit_seen";
+/// When its id was last renewed, in ms since the epoch (`options::renew_interval`).
+inline constexpr std::string_view renewed = "_sessionkit_renewed";
+/// In the record left under a renewed session's old id, for `options::renew_grace`: the new id.
+inline constexpr std::string_view renewed_to = "_sessionkit_renewed_to";
 }  // namespace session_keys
 
 /// One HTTP session. The application reads and writes `data()` (or `operator[]`) like
@@ -92,6 +96,12 @@ class SESSIONKIT_API session {
   /// Destroys the stored session and makes a new one with a new id and no data
   /// (`regenerate(cb)`). Call it on login to prevent session fixation.
   void regenerate(completion_handler handler);
+
+  /// Gives the session a new id and keeps its data (scs's RenewToken; `regenerate()` drops the
+  /// data): the record is stored under the new id now, the response sends the new cookie, and
+  /// the old id keeps working for `options::renew_grace` (requests in flight with it are served
+  /// this session), then it is gone. Call it when privileges change without a new login.
+  void renew(completion_handler handler);
 
   /// Destroys the stored session; the request has no session afterwards (`destroy(cb)`).
   void destroy(completion_handler handler);

@@ -19,6 +19,7 @@ std::string_view to_string(session_event_kind kind) noexcept {
     case session_event_kind::created: return "created";
     case session_event_kind::loaded: return "loaded";
     case session_event_kind::regenerated: return "regenerated";
+    case session_event_kind::renewed: return "renewed";
     case session_event_kind::destroyed: return "destroyed";
     case session_event_kind::expired: return "expired";
   }

@@ -90,6 +90,7 @@ std::error_code request_driver::take_loaded(std::error_code ec, std::optional<st
   const bool events = owner().wants_events();
   const std::string named = events ? state_.id_to_load() : std::string();
   state_.on_loaded(json ? std::optional<std::string_view>(*json) : std::nullopt);
+  if (state_.first_step() == step::load) return {};  // a renewed id: its new id loads next
   if (!state_.timed_out_id().empty()) {
     if (events) owner().emit(session_event_kind::expired, named, &state_.timed_out_data(), state_.timed_out_reason());
     destroy_timed_out(state_.timed_out_id());
@@ -134,19 +135,39 @@ void request_driver::load(completion_handler handler) {
     get_result answer = immediate_->get_now(id);
     const std::error_code ec = take_loaded(answer.error, std::move(answer.json));
     observe(metrics::operation::get, start, ec);
+    if (load_goes_on(ec, handler)) return;
     count_load(ec);
     handler(ec);
     return;
   }
   store_.get(id, [self = shared_from_this(), start, h = std::move(handler)](
                      std::error_code ec, std::optional<std::string> json) mutable {
-    h(self->apply_late([&] {
-      const std::error_code loaded = self->take_loaded(ec, std::move(json));
-      self->observe(metrics::operation::get, start, loaded);
-      self->count_load(loaded);
-      return loaded;
-    }));
+    const std::error_code loaded = self->apply_late([&] {
+      const std::error_code taken = self->take_loaded(ec, std::move(json));
+      self->observe(metrics::operation::get, start, taken);
+      return taken;
+    });
+    if (self->load_goes_on(loaded, h)) return;
+    self->count_load(loaded);
+    h(loaded);
   });
+}
+
+// After a load: a renewed id's forward is followed (its lock, if any, released first), a
+// session due for renewal is renewed; both complete `handler` themselves.
+bool request_driver::load_goes_on(std::error_code ec, completion_handler& handler) {
+  if (ec) return false;
+  if (state_.first_step() == step::load) {
+    release_lock();
+    load(std::move(handler));
+    return true;
+  }
+  if (state_.renew_due()) {
+    count_load(ec);
+    renew(std::move(handler));
+    return true;
+  }
+  return false;
 }
 
 // --- lock: take the session's lock with the load, release it with the write ---------------
@@ -194,6 +215,10 @@ std::error_code request_driver::take_lock_answer(lock_result answer, completion_
     locked_id_ = state_.id_to_load();  // kept even if the record is gone and the id replaced
     const std::error_code ec = take_loaded({}, std::move(answer.json));
     observe(metrics::operation::get, start, ec);
+    if (load_goes_on(ec, handler)) {
+      done = false;
+      return {};
+    }
     count_load(ec);
     return ec;
   }
@@ -369,7 +394,9 @@ void request_driver::end(end_handler handler) {
   }
 }
 
-void request_driver::save(completion_handler handler) {
+void request_driver::save(completion_handler handler) { store_now(std::move(handler), true); }
+
+void request_driver::store_now(completion_handler handler, bool announce) {
   const std::string& id = state_.id();
   session_record record;
   if (auto ec = state_.prepare_save(record)) return handler(ec);
@@ -377,7 +404,7 @@ void request_driver::save(completion_handler handler) {
   const write_condition condition =
       store_.has_conditional_set() ? state_.save_condition() : write_condition::always;
   const auto start = started();
-  auto saved = [self = shared_from_this(), start, inserts = condition == write_condition::if_absent,
+  auto saved = [self = shared_from_this(), start, inserts = announce && condition == write_condition::if_absent,
                 login = state_.take_login(), h = std::move(handler)](std::error_code ec) mutable {
     self->observe(metrics::operation::set, start, ec);
     self->count_outcome(store_operation::save, ec);
@@ -472,6 +499,39 @@ void request_driver::regenerate(completion_handler handler) {
       return ec;
     }));
   });
+}
+
+void request_driver::renew(completion_handler handler) {
+  if (!current()) return handler(error::no_session);
+  const std::string old_id = state_.renew();
+  if (owner().wants_events()) owner().emit(session_event_kind::renewed, old_id, &state_.session_data(), "renew");
+  // The new id's record first, then the old id's forward to it: a request that follows the
+  // forward always finds the record.
+  store_now([self = shared_from_this(), old_id, h = std::move(handler)](std::error_code ec) mutable {
+    if (ec) return h(ec);
+    self->leave_forward(old_id, std::move(h));
+  }, false);  // announced as renewed, not created
+}
+
+void request_driver::leave_forward(const std::string& old_id, completion_handler handler) {
+  if (owner().settings().renew_grace.count() <= 0) return destroy_record(old_id, std::move(handler));
+  // Only over a live record: a session destroyed meanwhile (logged out elsewhere) stays gone.
+  auto done = [h = std::move(handler)](std::error_code ec) mutable { h(ec == error::session_gone ? std::error_code() : ec); };
+  const write_condition condition =
+      store_.has_conditional_set() ? write_condition::if_present : write_condition::always;
+  session_record forward = state_.forwarding_record();
+  if (holds_lock_of(old_id)) {  // lock: written and released in one step
+    locked_id_.clear();
+    locked_write write;
+    write.what = locked_write::kind::set;
+    write.record = std::move(forward);
+    write.condition = condition;
+    if (immediate_) return done(immediate_->write_and_unlock_now(old_id, lock_owner_, std::move(write)));
+    return store_.write_and_unlock(old_id, lock_owner_, std::move(write), std::move(done));
+  }
+  if (immediate_) return done(immediate_->set_now(old_id, std::move(forward), condition));
+  if (condition == write_condition::always) return store_.set(old_id, std::move(forward), std::move(done));
+  store_.set_if(old_id, std::move(forward), condition, std::move(done));
 }
 
 void request_driver::destroy(completion_handler handler) {

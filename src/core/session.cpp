@@ -45,6 +45,11 @@ void session::regenerate(completion_handler handler) {
   else no_driver(handler);
 }
 
+void session::renew(completion_handler handler) {
+  if (owner_) owner_->renew(std::move(handler));
+  else no_driver(handler);
+}
+
 void session::destroy(completion_handler handler) {
   if (owner_) owner_->destroy(std::move(handler));
   else no_driver(handler);

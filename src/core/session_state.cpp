@@ -23,6 +23,7 @@ bool lifetime_fits(const session_cookie& cookie) {
 // the record stays on the codec's fast path for flat data.
 constexpr std::string_view created_key = session_keys::created;
 constexpr std::string_view seen_key = session_keys::seen;
+constexpr std::string_view renewed_key = session_keys::renewed;
 
 std::int64_t ms(timestamp t) noexcept { return t.time_since_epoch().count(); }
 
@@ -103,13 +104,13 @@ void session_state::reset_session(std::string id) {
   apply_cookie_options(session_.cookie_);
 }
 
-bool session_state::has_timeouts() const noexcept {
+bool session_state::keeps_times() const noexcept {
   const options& o = engine_.settings();
-  return o.idle_timeout || o.absolute_timeout;
+  return o.idle_timeout || o.absolute_timeout || o.renew_interval;
 }
 
 void session_state::stamp_times() {
-  if (!has_timeouts()) return;
+  if (!keeps_times()) return;
   const std::int64_t at = ms(now());
   session_.data_[created_key] = at;
   session_.data_[seen_key] = at;
@@ -132,7 +133,7 @@ void session_state::note_seen(timestamp at) {
     // None kept yet (written before the option, or by Node): stamped now for the timeouts. A
     // session with a user but no times was not logged in by set_user (a Node app's "user", say):
     // left as it is.
-    if (has_timeouts()) {
+    if (keeps_times()) {
       session_.data_[created_key] = ms(at);
       session_.data_[seen_key] = ms(at);
     }
@@ -150,7 +151,7 @@ void session_state::note_seen(timestamp at) {
 
 std::optional<timestamp> session_state::record_expires() const {
   std::optional<timestamp> expires = session_.cookie_.expires;
-  if (!has_timeouts()) return expires;
+  if (!keeps_times()) return expires;
   // The store may drop the record once a timeout has ended it.
   const options& o = engine_.settings();
   const auto sooner = [&](std::optional<std::int64_t> since, const std::optional<std::chrono::milliseconds>& limit) {
@@ -199,7 +200,8 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       present_ = true;
       stored_ = true;
       stored_user_ = session_.user();
-      if (!has_timeouts()) {
+      if (follow_forward()) return;
+      if (!keeps_times()) {
         if (!stored_user_.empty()) note_seen(now());  // "last seen" for the user's session list
         return;
       }
@@ -214,6 +216,12 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
         return;
       }
       note_seen(at);
+      // Rotation: an id older than renew_interval (since the session's creation or last renewal).
+      if (const auto& every = engine_.settings().renew_interval; every && !forwarded_) {
+        auto since = read_time(session_.data_, renewed_key);
+        if (!since) since = read_time(session_.data_, created_key);
+        renew_due_ = since && ms(at) - *since >= every->count();
+      }
       return;
     }
     log(log_level::warning, "stored session " + redact_id(session_.id_) +
@@ -234,7 +242,8 @@ bool session_state::is_saved(const std::string& data_text) const {
 
 bool session_state::should_set_cookie(const std::string& data_text) const {
   const options& o = engine_.settings();
-  if (!is_cookie_id()) return o.save_uninitialized || is_modified(data_text);
+  // A session reached through a renewed id's forward: the client learns its new id.
+  if (!is_cookie_id()) return forwarded_ || o.save_uninitialized || is_modified(data_text);
   return o.rolling || (session_.cookie_.expires && is_modified(data_text)) ||
          (o.resign_old_secrets && old_secret_);
 }
@@ -402,6 +411,47 @@ std::error_code session_state::rebase(std::string_view current, session_record& 
   expected_record_ = current;
   if (was_saved) saved_data_ = std::move(data_text);
   return check_size(out);
+}
+
+// A renewed session's old id: its record names the new id, which is loaded instead (once: a
+// forward to a forward is not followed). The request's cookie stays the old id, so the response
+// sends the new one.
+bool session_state::follow_forward() {
+  const boost::json::value* to = session_.data_.if_contains(session_keys::renewed_to);
+  if (!to) return false;
+  if (!to->is_string() || to->get_string().empty() || forwarded_) {
+    log(log_level::warning, "stored session " + redact_id(session_.id_) + " forwards to no usable id; starting a new session");
+    generate();
+    return true;
+  }
+  forwarded_ = true;
+  if (had_cookie_ && !cookie_id_) cookie_id_ = session_.id_;
+  std::string next(to->get_string());
+  session_.data_.clear();
+  session_.keys_before_cookie_.clear();
+  session_.id_ = std::move(next);
+  present_ = stored_ = false;
+  stored_user_.clear();
+  step_ = step::load;
+  return true;
+}
+
+std::string session_state::renew() {
+  std::string old_id = session_.id_;
+  if (had_cookie_ && !cookie_id_) cookie_id_ = session_.id_;
+  if (!original_id_) original_id_ = session_.id_;
+  session_.id_ = engine_.make_id({path_, secure_});
+  if (engine_.settings().renew_interval) session_.data_[renewed_key] = ms(now());
+  stored_ = false;  // nothing under the new id yet; the user stays (a renewal is no login)
+  renew_due_ = false;
+  present_ = true;
+  return old_id;
+}
+
+session_record session_state::forwarding_record() const {
+  boost::json::object data;
+  data[session_keys::renewed_to] = session_.id_;
+  return {record::encode(session_.cookie_, data, {}), now() + engine_.settings().renew_grace};
 }
 
 void session_state::regenerate() {

@@ -99,6 +99,8 @@ SESSIONKIT_API std::error_code save(sessionkit::session& s);
 SESSIONKIT_API std::error_code reload(sessionkit::session& s);
 /// `req.session.regenerate()` (call it on login). @return the store's error, if any
 SESSIONKIT_API std::error_code regenerate(sessionkit::session& s);
+/// `req.session.renew()`: a new id, the data kept. @return the store's error, if any
+SESSIONKIT_API std::error_code renew(sessionkit::session& s);
 /// `req.session.destroy()`; the request has no session afterwards. @return the store's error
 SESSIONKIT_API std::error_code destroy(sessionkit::session& s);
 /// `engine::sessions_of`: the user's sessions, oldest login first. @return the store's error too

@@ -105,6 +105,10 @@ std::error_code regenerate(sessionkit::session& s) {
   return wait_for_error([&](completion_handler done) { s.regenerate(std::move(done)); });
 }
 
+std::error_code renew(sessionkit::session& s) {
+  return wait_for_error([&](completion_handler done) { s.renew(std::move(done)); });
+}
+
 std::error_code destroy(sessionkit::session& s) {
   return wait_for_error([&](completion_handler done) { s.destroy(std::move(done)); });
 }
