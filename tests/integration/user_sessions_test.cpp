@@ -214,11 +214,48 @@ TEST_P(user_sessions, bad_logins_and_routes_that_need_one) {
   EXPECT_EQ(whoami(jar), "한 &x");
 }
 
+// Rotation (item 2): an id older than --renew-interval is replaced on the next request (data and
+// user kept, a new cookie); the old id still works within --renew-grace, on either server, and
+// not after (Redis rounds the grace up to whole seconds, as every TTL). With locks too.
+TEST_P(user_sessions, rotation_changes_the_id_keeps_the_user_and_the_old_id_works_only_within_the_grace) {
+  for (const bool locks : {false, true}) {
+    SCOPED_TRACE(locks ? "lock" : "none");
+    servers_.clear();
+    ports_.clear();
+    start({"--renew-interval", "700", "--renew-grace", "1500", "--concurrency", locks ? "lock" : "none"});
+    const std::string user = locks ? "rosa" : "rita";  // the store outlives the servers
+    cookie_jar jar;
+    ASSERT_EQ(login(jar, user).body, "logged in as " + user);
+    const cookie_jar old = jar;
+    const std::string first_id = jar.session_id();
+    EXPECT_EQ(whoami(jar), user);  // young: no new id
+    EXPECT_EQ(jar.session_id(), first_id);
+    std::this_thread::sleep_for(800ms);
+    const response renewed = get(next_port(), "/whoami", jar.headers());
+    EXPECT_EQ(renewed.body, user) << describe(renewed);
+    jar.store(renewed);
+    const std::string new_id = jar.session_id();
+    EXPECT_NE(new_id, first_id) << "the id was not renewed";
+    // The old id, within the grace, on every server: the renewed session, and its new cookie.
+    for (auto port : ports_) {
+      const response late = get(port, "/whoami", old.headers());
+      EXPECT_EQ(late.body, user) << describe(late);
+      cookie_jar told = old;
+      told.store(late);
+      EXPECT_EQ(told.session_id(), new_id);
+    }
+    EXPECT_EQ(my_sessions(jar).size(), 1u) << "the old id is not one of the user's sessions";
+    std::this_thread::sleep_for(2600ms);  // Redis keeps TTLs in whole seconds: 1.5 s is 2 s there
+    EXPECT_EQ(whoami(old), "401") << "the old id outlived its grace";
+    EXPECT_EQ(get(next_port(), "/whoami", jar.headers()).body, user);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(stores, user_sessions, ::testing::Values("memory", "redis", "sqlite"),
                          [](const auto& info) { return info.param; });
 
-// Every example server has the account routes, and logging out everywhere fires one destroyed
-// event per other session with its reason.
+// Every example server has the account routes and renews ids, and logging out everywhere fires
+// one destroyed event per other session with its reason.
 class user_sessions_frameworks : public ::testing::TestWithParam<example_binary> {};
 
 TEST_P(user_sessions_frameworks, login_list_and_log_out_everywhere) {
@@ -239,6 +276,21 @@ TEST_P(user_sessions_frameworks, login_list_and_log_out_everywhere) {
   EXPECT_EQ(get(port, "/whoami", jars[1].headers()).status, 401u);
   EXPECT_TRUE(server.wait_for_stderr("user=erin reason=logout everywhere")) << server.stderr_text();
   EXPECT_TRUE(server.wait_for_stderr("user=erin reason=destroy")) << server.stderr_text();
+}
+
+TEST_P(user_sessions_frameworks, an_old_id_is_renewed) {
+  child_process server(GetParam().path, {"--port", "0", "--renew-interval", "300", "--log-events"});
+  const auto port = server.wait_for_listening().port;
+  cookie_jar jar;
+  jar.store(post(port, "/login", "user=otto", with_form(jar)));
+  const std::string first = jar.session_id();
+  std::this_thread::sleep_for(400ms);
+  const response r = get(port, "/whoami", jar.headers());
+  EXPECT_EQ(r.body, "otto") << describe(r);
+  jar.store(r);
+  EXPECT_NE(jar.session_id(), first);
+  EXPECT_TRUE(server.wait_for_stderr("session event: renewed id=")) << server.stderr_text();
+  EXPECT_TRUE(server.wait_for_stderr("user=otto reason=renew")) << server.stderr_text();
 }
 
 INSTANTIATE_TEST_SUITE_P(frameworks, user_sessions_frameworks, ::testing::ValuesIn(example_binaries()),
