@@ -535,6 +535,11 @@ public:
     {
         return post(port_, data_path, headers, json);
     }
+    st::response post_to(std::string_view target, const std::string& body,
+                         const header_list& headers = {}) const
+    {
+        return post(port_, target, headers, body);
+    }
 
 private:
     void start_node(const config& c, const std::string& redis_url)
@@ -1676,6 +1681,36 @@ TEST_F(interop_base, a_session_with_timeouts_continues_in_node_and_ends_for_both
     EXPECT_EQ(ended.body, count_body(1)) << describe(ended);
     EXPECT_EQ(value("sess:" + cookie.id), "<no key>") << "the ended record is still in Redis";
     EXPECT_EQ(node->get(counter_path, h).body, count_body(1));
+}
+
+// ===========================================================================
+// The user index (sessionkit's set_user, sessions_of, log out everywhere) beside a Node app: the
+// record is express-session's, with "user" as data; the index sits outside `sess:*`, so Node's
+// listing never sees it; Node's writes keep the session in the index; logging out everywhere
+// from sessionkit ends the session for Node too.
+
+TEST_F(interop_base, a_logged_in_session_continues_in_node_and_logs_out_everywhere_for_both)
+{
+    start_pair(config{});
+    const auto login = sk->post_to("/login", "user=ada");
+    ASSERT_EQ(login.body, "logged in as ada") << describe(login);
+    const auto cookie = normalise_set_cookie(login.set_cookies.at(0), "connect.sid", seed_secret);
+    const header_list h = with_cookie(cookie.pair);
+    EXPECT_EQ(node->get(counter_path, h).body, count_body(1));  // Node's counter on sessionkit's login
+    EXPECT_EQ(sk->get(counter_path, h).body, count_body(2));
+    EXPECT_EQ(node->get(counter_path, h).body, count_body(3));
+    const auto data = node->get("/session-data", h).body;
+    EXPECT_NE(data.find(R"("user":"ada")"), std::string::npos) << data;
+    EXPECT_EQ(sk->get("/whoami", h).body, "ada");
+    const auto mine = sk->get("/my-sessions", h);
+    EXPECT_NE(mine.body.find(R"("current":true)"), std::string::npos) << describe(mine);
+    EXPECT_EQ(node->get("/store-sessions").body, R"({"length":1,"ids":[")" + cookie.id + R"("]})");
+    EXPECT_EQ(redis.keys("sessionkit-user:*").size(), 1U);
+    const auto ended = sk->post_to("/logout-everywhere", "", h);
+    EXPECT_EQ(ended.body, "1 sessions ended") << describe(ended);
+    EXPECT_EQ(value("sess:" + cookie.id), "<no key>");
+    EXPECT_EQ(node->get(counter_path, h).body, count_body(1));  // a new session for Node too
+    EXPECT_TRUE(redis.keys("sessionkit-user:*").empty()) << "the index outlived the user's sessions";
 }
 
 // ===========================================================================
