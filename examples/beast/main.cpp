@@ -146,7 +146,7 @@ int run(const ex::example_flags& flags) {
       co_return;
     }
     auto [ec, sessions] = co_await sessionkit::async_sessions_of(*engine, s->user(), asio::as_tuple(asio::use_awaitable));
-    send(ctx, ex::my_sessions(ec, sessions, s->id()));
+    send(ctx, ex::my_sessions(ec, sessions, engine->store_key(s->id())));
   });
   app.post("/logout-everywhere", [engine](context& ctx) -> asio::awaitable<void> {
     sessionkit::session* s = ctx.session();

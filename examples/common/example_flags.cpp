@@ -39,6 +39,7 @@ example_flags parse_flags(const std::vector<std::string>& args) {
   sessionkit::redis_tls tls;  // applied to the endpoint at the end, whatever the flags' order
   example_flags f = default_flags();
   bool secrets_given = false;
+  bool hash_ids = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::optional<std::string> inline_value;
@@ -173,6 +174,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       s.renew_interval = std::chrono::milliseconds(parse_int<long long>(flag, value(), 1, 315360000000LL));
     } else if (flag == "--renew-grace") {
       s.renew_grace = std::chrono::milliseconds(parse_int<long long>(flag, value(), 0, 86400000));
+    } else if (flag == "--hash-ids") {
+      hash_ids = boolean();
     } else if (flag == "--max-sessions-per-user") {
       s.max_sessions_per_user = parse_int<std::size_t>(flag, value(), 0, 1'000'000);
     } else if (flag == "--clear-cookie-on-destroy") {
@@ -210,6 +213,9 @@ example_flags parse_flags(const std::vector<std::string>& args) {
       throw flag_error("unknown flag '" + args[i] + "' (see --help)");
     }
   }
+  // The example keys the id hash with its first secret (a key of its own is better: changing it
+  // ends every session, and the secrets rotate).
+  if (hash_ids) f.session.id_hash_key = "sessionkit id hashing:" + f.session.secrets.front();
   if (!tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty() || !tls.server_name.empty()) {
     if (!f.redis.endpoint.tls.enabled)
       throw flag_error("--redis-tls-*: the store is not a rediss:// or rediss-sentinel:// URL (TLS is asked for by the URL)");
@@ -289,6 +295,8 @@ Session (express-session's options):
   --id-transport cookie|header|both   where the signed id travels (default cookie)
   --renew-interval MS       give a session a new id (data kept) when its id is MS old (default: never)
   --renew-grace MS          a renewed session's old id keeps working this long (default 10000)
+  --hash-ids [BOOL]         the store keeps a keyed hash of each id, never the id (not with Node
+                            apps sharing the store; default false)
   --max-sessions-per-user N  a login beyond N sessions of one user ends that user's oldest
                             (default 0: no limit)
   --clear-cookie-on-destroy [BOOL]  after a destroy, a Set-Cookie that clears the cookie (default false)

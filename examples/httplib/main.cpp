@@ -128,7 +128,7 @@ int run(const ex::example_flags& flags) {
                sessionkit::session* s = c.session();
                if (!s || s->user().empty()) return send(res, ex::not_logged_in());
                auto [ec, sessions] = skh::sessions_of(*engine, s->user());
-               send(res, ex::my_sessions(ec, sessions, s->id()));
+               send(res, ex::my_sessions(ec, sessions, engine->store_key(s->id())));
              }));
   server.Post(express_path("/logout-everywhere"),
               with_session([engine](const httplib::Request&, httplib::Response& res, skh::context& c) {

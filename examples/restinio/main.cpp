@@ -153,8 +153,8 @@ int run(const ex::example_flags& flags) {
     if (!s || s->user().empty()) return reply(req, ex::not_logged_in());
     sessionkit::async_sessions_of(
         *engine, s->user(),
-        asio::bind_executor(executor, [req, s](std::error_code ec, std::vector<sessionkit::user_session> sessions) {
-          reply(req, ex::my_sessions(ec, sessions, s->id()));
+        asio::bind_executor(executor, [req, s, engine](std::error_code ec, std::vector<sessionkit::user_session> sessions) {
+          reply(req, ex::my_sessions(ec, sessions, engine->store_key(s->id())));
         }));
     return restinio::request_accepted();
   });

@@ -59,7 +59,7 @@ struct signed_cookie {
 
 /// One session of a user, as `engine::sessions_of` lists it.
 struct user_session {
-  std::string id;                      ///< the session's id
+  std::string id;  ///< the session's key in the store: its id (its hash with `options::id_hash_key`)
   std::optional<timestamp> created;    ///< its login (creation) time, when the record keeps it
   std::optional<timestamp> last_seen;  ///< its last request (to a minute), when the record keeps it
   std::optional<timestamp> expires;    ///< when the store forgets it, when the store knows
@@ -109,6 +109,11 @@ class SESSIONKIT_API engine {
 
   /// The id `read_cookie` finds, if any.
   std::optional<std::string> read_session_id(std::string_view cookie_header) const;
+
+  /// The store's key for session `id`: the id itself, or its keyed hash (`options::id_hash_key`).
+  std::string store_key(std::string_view id) const;
+  /// Whether ids are hashed at rest (`options::id_hash_key`).
+  bool hashes_ids() const noexcept { return !options_.id_hash_key.empty(); }
 
   /// A new session id: `options::genid`'s, or 24 CSPRNG bytes in base64url.
   std::string make_id(const genid_context& context) const;
@@ -233,7 +238,7 @@ class SESSIONKIT_API session_state {
   std::string renew();
   /// What stays under a renewed session's old id for `options::renew_grace`: the session's
   /// cookie and its new id (`session_keys::renewed_to`), expiring at the end of the grace.
-  session_record forwarding_record() const;
+  session_record forwarding_record(std::string_view old_id) const;
   /// After `on_loaded()`: the session's id is due for renewal (`options::renew_interval`).
   bool renew_due() const noexcept { return renew_due_; }
   /// `destroy()`: the request has no session any more.

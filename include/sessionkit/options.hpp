@@ -148,6 +148,13 @@ struct options {
   /// too, so `Authorization` works), and a response sends it whenever it would send the cookie
   /// (a new session, a regenerated one, `rolling`, ...).
   std::string id_header = "X-Session-Id";
+  /// Hashed ids at rest: when set, the store never sees a session id; it keeps each session
+  /// under base64url(HMAC-SHA256(id_hash_key, id)) instead (43 characters), so a leaked store
+  /// dump or key listing cannot be replayed as cookies. A renewed session's old record holds
+  /// its new id sealed with the old one (see `renew_grace`). Keep the key as secret as the
+  /// cookie secrets; changing it ends every session. Not for stores shared with Node apps:
+  /// express-session looks sessions up by the id itself. Empty (the default): ids as they are.
+  std::string id_hash_key;
   /// Sessions one user may have at once (`session::set_user`); 0: no limit. A login beyond it
   /// ends that user's oldest sessions (by login time), never the one logging in. Needs a store
   /// with a user index (`store::has_user_index`: MemoryStore, RedisStore and SqliteStore).

@@ -104,6 +104,9 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   std::error_code take_lock_answer(lock_result answer, completion_handler& handler, clock::time_point start,
                                    unsigned attempt, bool& done);
   bool load_goes_on(std::error_code ec, completion_handler& handler);
+  // The store's key for session `id` (engine::store_key), valid until the next call: every
+  // store call names a session through it.
+  std::string_view key(std::string_view id);
   // save(), with or without the `created` event of a first store.
   void store_now(completion_handler handler, bool announce);
   // renew: the old id's forward (or its destroy, with no grace).
@@ -130,6 +133,7 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   std::string lock_owner_;
   std::optional<std::string> id_header_out_;  // see id_header_value()
   std::string locked_id_;
+  std::string key_buffer_;  // see key()
   clock::time_point lock_deadline_{};
   std::mutex late_answers_;  // orders late answers against abandon_waits()
   bool abandoned_ = false;

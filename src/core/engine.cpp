@@ -2,6 +2,8 @@
 
 #include <sessionkit/engine.hpp>
 
+#include "id_hashing.hpp"
+
 #include <sessionkit/id.hpp>
 #include <sessionkit/log.hpp>
 
@@ -156,6 +158,11 @@ void engine::emit(session_event_kind kind, std::string_view id, const boost::jso
   event.reason = std::move(reason);
   event.at = now();
   events_->post(std::move(event));
+}
+
+std::string engine::store_key(std::string_view id) const {
+  if (!hashes_ids()) return std::string(id);
+  return detail::hashed_id(options_.id_hash_key, id);
 }
 
 void engine::flush_events() const {

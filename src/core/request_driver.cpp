@@ -39,6 +39,12 @@ request_driver::request_driver(const engine& owner, const request_info& request)
 
 request_driver::~request_driver() { release_lock(); }
 
+std::string_view request_driver::key(std::string_view id) {
+  if (!owner().hashes_ids()) return id;
+  key_buffer_ = owner().store_key(id);
+  return key_buffer_;
+}
+
 // --- metrics (nothing is counted or timed without options::metrics) ------------------------
 
 request_driver::clock::time_point request_driver::started() const noexcept {
@@ -132,7 +138,7 @@ void request_driver::load(completion_handler handler) {
   const std::string& id = state_.id_to_load();
   const auto start = started();
   if (immediate_) {
-    get_result answer = immediate_->get_now(id);
+    get_result answer = immediate_->get_now(key(id));
     const std::error_code ec = take_loaded(answer.error, std::move(answer.json));
     observe(metrics::operation::get, start, ec);
     if (load_goes_on(ec, handler)) return;
@@ -140,7 +146,7 @@ void request_driver::load(completion_handler handler) {
     handler(ec);
     return;
   }
-  store_.get(id, [self = shared_from_this(), start, h = std::move(handler)](
+  store_.get(key(id), [self = shared_from_this(), start, h = std::move(handler)](
                      std::error_code ec, std::optional<std::string> json) mutable {
     const std::error_code loaded = self->apply_late([&] {
       const std::error_code taken = self->take_loaded(ec, std::move(json));
@@ -177,11 +183,11 @@ void request_driver::try_lock(completion_handler handler, clock::time_point star
   const std::string& id = state_.id_to_load();
   if (immediate_) {
     bool done = false;
-    const std::error_code ec = take_lock_answer(immediate_->lock_and_get_now(id, claim), handler, start, attempt, done);
+    const std::error_code ec = take_lock_answer(immediate_->lock_and_get_now(key(id), claim), handler, start, attempt, done);
     if (done) handler(ec);
     return;
   }
-  store_.lock_and_get(id, claim, [self = shared_from_this(), start, attempt,
+  store_.lock_and_get(key(id), claim, [self = shared_from_this(), start, attempt,
                                   h = std::move(handler)](lock_result answer) mutable {
     bool done = true;
     bool release = false;
@@ -251,10 +257,10 @@ void request_driver::release_lock() noexcept {
   locked_id_.clear();
   try {
     if (immediate_) {
-      (void)immediate_->write_and_unlock_now(id, lock_owner_, {});
+      (void)immediate_->write_and_unlock_now(key(id), lock_owner_, {});
       return;
     }
-    store_.write_and_unlock(id, lock_owner_, {}, [](std::error_code ec) {
+    store_.write_and_unlock(key(id), lock_owner_, {}, [](std::error_code ec) {
       if (ec && ec != error::shut_down)
         log(log_level::warning, "a session lock was not released (" + ec.message() +
                                     "); it frees itself when its lease ends");
@@ -289,14 +295,14 @@ void request_driver::write_merged(session_record record, unsigned attempts_left,
   if (immediate_) {  // in-process: a conflict is retried at once (and is rare: a shard lock away)
     session_record retry;
     const std::error_code ec = merge_answer(
-        immediate_->compare_and_set_now(id, state_.expected_record(), std::move(record)), std::move(written),
+        immediate_->compare_and_set_now(key(id), state_.expected_record(), std::move(record)), std::move(written),
         attempts_left, retry);
     if (ec == error::record_changed && !retry.json.empty())
       return write_merged(std::move(retry), attempts_left - 1, std::move(done));
     return done(ec);
   }
   store_.compare_and_set(
-      id, state_.expected_record(), std::move(record),
+      key(id), state_.expected_record(), std::move(record),
       [self = shared_from_this(), written = std::move(written), attempts_left,
        h = std::move(done)](compare_and_set_result answer) mutable {
         session_record retry;
@@ -371,26 +377,26 @@ void request_driver::end(end_handler handler) {
     write.record = std::move(plan.record);
     write.condition = condition;
     locked_id_.clear();  // released by this write, whatever its outcome
-    if (immediate_) return complete(immediate_->write_and_unlock_now(plan.id, lock_owner_, std::move(write)));
-    return store_.write_and_unlock(plan.id, lock_owner_, std::move(write), std::move(complete));
+    if (immediate_) return complete(immediate_->write_and_unlock_now(key(plan.id), lock_owner_, std::move(write)));
+    return store_.write_and_unlock(key(plan.id), lock_owner_, std::move(write), std::move(complete));
   }
   if (op == store_operation::save && mode_ == concurrency_mode::merge && condition == write_condition::if_present)
     return write_merged(std::move(plan.record), owner().settings().merge_attempts, std::move(complete));
   if (immediate_) {
     switch (op) {
       case store_operation::none: return complete({});
-      case store_operation::save: return complete(immediate_->set_now(plan.id, std::move(plan.record), condition));
-      case store_operation::touch: return complete(immediate_->touch_now(plan.id, std::move(plan.record)));
-      case store_operation::destroy: return complete(immediate_->destroy_now(plan.id));
+      case store_operation::save: return complete(immediate_->set_now(key(plan.id), std::move(plan.record), condition));
+      case store_operation::touch: return complete(immediate_->touch_now(key(plan.id), std::move(plan.record)));
+      case store_operation::destroy: return complete(immediate_->destroy_now(key(plan.id)));
     }
   }
   switch (op) {
     case store_operation::none: return complete({});
     case store_operation::save:
-      if (conditional) return store_.set_if(plan.id, std::move(plan.record), condition, std::move(complete));
-      return store_.set(plan.id, std::move(plan.record), std::move(complete));
-    case store_operation::touch: return store_.touch(plan.id, std::move(plan.record), std::move(complete));
-    case store_operation::destroy: return store_.destroy(plan.id, std::move(complete));
+      if (conditional) return store_.set_if(key(plan.id), std::move(plan.record), condition, std::move(complete));
+      return store_.set(key(plan.id), std::move(plan.record), std::move(complete));
+    case store_operation::touch: return store_.touch(key(plan.id), std::move(plan.record), std::move(complete));
+    case store_operation::destroy: return store_.destroy(key(plan.id), std::move(complete));
   }
 }
 
@@ -419,7 +425,7 @@ void request_driver::store_now(completion_handler handler, bool announce) {
   // merge: a new session's first write makes the record later saves compare against.
   std::string written = mode_ == concurrency_mode::merge ? record.json : std::string();
   if (immediate_) {
-    const std::error_code ec = immediate_->set_now(id, std::move(record), condition);
+    const std::error_code ec = immediate_->set_now(key(id), std::move(record), condition);
     if (!ec) state_.on_written(std::move(written));
     return saved(ec);
   }
@@ -429,8 +435,8 @@ void request_driver::store_now(completion_handler handler, bool announce) {
       return ec;
     }));
   };
-  if (condition == write_condition::always) return store_.set(id, std::move(record), std::move(done));
-  store_.set_if(id, std::move(record), condition, std::move(done));
+  if (condition == write_condition::always) return store_.set(key(id), std::move(record), std::move(done));
+  store_.set_if(key(id), std::move(record), condition, std::move(done));
 }
 
 void request_driver::reload(completion_handler handler) {
@@ -440,10 +446,10 @@ void request_driver::reload(completion_handler handler) {
     return state_.on_reloaded(json ? std::optional<std::string_view>(*json) : std::nullopt);
   };
   if (immediate_) {
-    get_result answer = immediate_->get_now(id);
+    get_result answer = immediate_->get_now(key(id));
     return handler(take(answer.error, std::move(answer.json)));
   }
-  store_.get(id, [self = shared_from_this(), take, h = std::move(handler)](
+  store_.get(key(id), [self = shared_from_this(), take, h = std::move(handler)](
                           std::error_code ec, std::optional<std::string> json) mutable {
     h(self->apply_late([&] { return take(ec, std::move(json)); }));
   });
@@ -459,7 +465,8 @@ void request_driver::after_login(const std::string& user, completion_handler han
       return handler({});
     }
     const std::size_t limit = owner().settings().max_sessions_per_user;
-    for (auto& s : detail::sessions_over_limit(detail::user_sessions_from(std::move(listed)), state_.id(), limit)) {
+    const std::string keep(key(state_.id()));
+    for (auto& s : detail::sessions_over_limit(detail::user_sessions_from(std::move(listed)), keep, limit)) {
       if (owner().wants_events()) owner().emit(session_event_kind::destroyed, s.id, &s.data, "session limit");
       (void)immediate_->destroy_now(s.id);
     }
@@ -477,11 +484,11 @@ void request_driver::destroy_record(const std::string& id, completion_handler ha
     locked_id_.clear();
     locked_write write;
     write.what = locked_write::kind::destroy;
-    if (immediate_) return handler(immediate_->write_and_unlock_now(id, lock_owner_, std::move(write)));
-    return store_.write_and_unlock(id, lock_owner_, std::move(write), std::move(handler));
+    if (immediate_) return handler(immediate_->write_and_unlock_now(key(id), lock_owner_, std::move(write)));
+    return store_.write_and_unlock(key(id), lock_owner_, std::move(write), std::move(handler));
   }
-  if (immediate_) return handler(immediate_->destroy_now(id));
-  store_.destroy(id, std::move(handler));
+  if (immediate_) return handler(immediate_->destroy_now(key(id)));
+  store_.destroy(key(id), std::move(handler));
 }
 
 void request_driver::regenerate(completion_handler handler) {
@@ -519,19 +526,19 @@ void request_driver::leave_forward(const std::string& old_id, completion_handler
   auto done = [h = std::move(handler)](std::error_code ec) mutable { h(ec == error::session_gone ? std::error_code() : ec); };
   const write_condition condition =
       store_.has_conditional_set() ? write_condition::if_present : write_condition::always;
-  session_record forward = state_.forwarding_record();
+  session_record forward = state_.forwarding_record(old_id);
   if (holds_lock_of(old_id)) {  // lock: written and released in one step
     locked_id_.clear();
     locked_write write;
     write.what = locked_write::kind::set;
     write.record = std::move(forward);
     write.condition = condition;
-    if (immediate_) return done(immediate_->write_and_unlock_now(old_id, lock_owner_, std::move(write)));
-    return store_.write_and_unlock(old_id, lock_owner_, std::move(write), std::move(done));
+    if (immediate_) return done(immediate_->write_and_unlock_now(key(old_id), lock_owner_, std::move(write)));
+    return store_.write_and_unlock(key(old_id), lock_owner_, std::move(write), std::move(done));
   }
-  if (immediate_) return done(immediate_->set_now(old_id, std::move(forward), condition));
-  if (condition == write_condition::always) return store_.set(old_id, std::move(forward), std::move(done));
-  store_.set_if(old_id, std::move(forward), condition, std::move(done));
+  if (immediate_) return done(immediate_->set_now(key(old_id), std::move(forward), condition));
+  if (condition == write_condition::always) return store_.set(key(old_id), std::move(forward), std::move(done));
+  store_.set_if(key(old_id), std::move(forward), condition, std::move(done));
 }
 
 void request_driver::destroy(completion_handler handler) {

@@ -3,6 +3,8 @@
 
 #include <sessionkit/engine.hpp>
 
+#include "id_hashing.hpp"
+
 #include <sessionkit/id.hpp>
 #include <sessionkit/json.hpp>
 #include <sessionkit/log.hpp>
@@ -424,9 +426,17 @@ bool session_state::follow_forward() {
     generate();
     return true;
   }
+  std::optional<std::string> opened;
+  if (engine_.hashes_ids()) opened = detail::open_forward(session_.id_, to->get_string());
+  else opened.emplace(to->get_string());
+  if (!opened || opened->empty()) {
+    log(log_level::warning, "stored session " + redact_id(session_.id_) + " forwards to no usable id; starting a new session");
+    generate();
+    return true;
+  }
   forwarded_ = true;
   if (had_cookie_ && !cookie_id_) cookie_id_ = session_.id_;
-  std::string next(to->get_string());
+  std::string next = std::move(*opened);
   session_.data_.clear();
   session_.keys_before_cookie_.clear();
   session_.id_ = std::move(next);
@@ -448,9 +458,11 @@ std::string session_state::renew() {
   return old_id;
 }
 
-session_record session_state::forwarding_record() const {
+session_record session_state::forwarding_record(std::string_view old_id) const {
   boost::json::object data;
-  data[session_keys::renewed_to] = session_.id_;
+  // With hashed ids the store must not hold a live id: the new one goes sealed with the old.
+  if (engine_.hashes_ids()) data[session_keys::renewed_to] = detail::seal_forward(old_id, session_.id_);
+  else data[session_keys::renewed_to] = session_.id_;
   return {record::encode(session_.cookie_, data, {}), now() + engine_.settings().renew_grace};
 }
 

@@ -105,7 +105,7 @@ void engine::sessions_of(std::string_view user, user_sessions_handler handler) c
 }
 
 void engine::destroy_all_of(std::string_view user, std::string_view keep_id, count_handler handler) const {
-  sessions_of(user, [this, keep = std::string(keep_id), h = std::move(handler)](
+  sessions_of(user, [this, keep = keep_id.empty() ? std::string() : store_key(keep_id), h = std::move(handler)](
                         std::error_code ec, std::vector<user_session> sessions) mutable {
     if (ec) return h(ec, 0);
     std::erase_if(sessions, [&](const user_session& s) { return s.id == keep; });
@@ -116,7 +116,7 @@ void engine::destroy_all_of(std::string_view user, std::string_view keep_id, cou
 void engine::end_sessions_over_limit(std::string_view user, std::string_view keep_id, count_handler handler) const {
   const std::size_t limit = options_.max_sessions_per_user;
   if (limit == 0) return backing_store().defer([h = std::move(handler)]() mutable { h({}, 0); });
-  sessions_of(user, [this, limit, keep = std::string(keep_id), h = std::move(handler)](
+  sessions_of(user, [this, limit, keep = store_key(keep_id), h = std::move(handler)](
                         std::error_code ec, std::vector<user_session> sessions) mutable {
     if (ec) return h(ec, 0);
     std::vector<user_session> over = detail::sessions_over_limit(std::move(sessions), keep, limit);

@@ -251,6 +251,57 @@ TEST_P(user_sessions, rotation_changes_the_id_keeps_the_user_and_the_old_id_work
   }
 }
 
+// Hashed ids at rest (item 7): nothing in Redis or in the SQLite file (keys, values, the user
+// index) contains a live id, while logins, the list, rotation and log out everywhere work.
+TEST_P(user_sessions, with_hashed_ids_no_live_id_is_in_the_store) {
+  start({"--hash-ids", "--renew-interval", "600", "--renew-grace", "5000"});
+  cookie_jar jars[2];
+  for (auto& jar : jars) ASSERT_EQ(login(jar, "hugo").body, "logged in as hugo");
+  std::vector<std::string> live{jars[0].session_id(), jars[1].session_id()};
+  std::this_thread::sleep_for(700ms);
+  const response renewed = get(next_port(), "/memory-store-counter", jars[0].headers());
+  EXPECT_EQ(renewed.body, "count is 1") << describe(renewed);
+  jars[0].store(renewed);
+  ASSERT_NE(jars[0].session_id(), live[0]) << "not renewed";
+  live.push_back(jars[0].session_id());  // and live[0] lives on for the grace
+  EXPECT_EQ(whoami(jars[1]), "hugo");
+  const auto listed = my_sessions(jars[0]);
+  EXPECT_EQ(listed.size(), 2u);
+  int current = 0;
+  for (const auto& l : listed) current += l.at("current").as_bool();
+  EXPECT_EQ(current, 1);
+
+  std::vector<std::string> stored;  // every key and value the store holds
+  if (redis_) {
+    for (const auto& key : redis_->command({"KEYS", "*"}).elements) {
+      stored.push_back(key.text);
+      const auto type = redis_->command({"TYPE", key.text}).text;
+      if (type == "string") stored.push_back(redis_->get(key.text).value_or(""));
+      if (type == "zset")
+        for (const auto& m : redis_->command({"ZRANGE", key.text, "0", "-1"}).elements) stored.push_back(m.text);
+    }
+  } else if (!db_.empty()) {
+    sqlite3* handle = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(handle, "SELECT id, record, coalesce(user, '') FROM sessions", -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      for (int c = 0; c < 3; ++c) stored.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, c)));
+    sqlite3_finalize(st);
+    sqlite3_close(handle);
+  }
+  if (GetParam() != "memory") {
+    EXPECT_GE(stored.size(), 3u);
+  }
+  for (const auto& text : stored)
+    for (const auto& id : live) EXPECT_EQ(text.find(id), std::string::npos) << "a live id in the store: " << text;
+
+  EXPECT_EQ(whoami(cookie_jar{jars[0]}), "hugo");
+  const response ended = post(next_port(), "/logout-everywhere", "", with_form(jars[1]));
+  EXPECT_EQ(ended.body, "2 sessions ended") << describe(ended);
+  for (auto& jar : jars) EXPECT_EQ(whoami(jar), "401");
+}
+
 INSTANTIATE_TEST_SUITE_P(stores, user_sessions, ::testing::Values("memory", "redis", "sqlite"),
                          [](const auto& info) { return info.param; });
 
