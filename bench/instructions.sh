@@ -5,19 +5,22 @@
 # by N cancels start-up. (Under valgrind OpenSSL uses its generic SHA-256 code, so the HMAC
 # counts several thousand instructions more than with the CPU's SHA extensions.)
 #
-#   bench/instructions.sh [--requests N] [--server-args "ARGS"] [ROUTE...]
+#   bench/instructions.sh [--requests N] [--server-args "ARGS"] [--login USER] [ROUTE...]
 #     (default routes: /no-session /memory-store-counter /session-read; ARGS go to the server,
-#      e.g. "--metrics")
+#      e.g. "--metrics"; --login: the session is made by POST /login as USER, so the requests
+#      measured are a logged-in user's, with the store's user index kept)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n=2000
 routes=()
 server_args=""
+login=""
 while (($#)); do
   case "$1" in
     --requests) n=$2; shift 2 ;;
     --server-args) server_args=$2; shift 2 ;;
+    --login) login=$2; shift 2 ;;
     *) routes+=("$1"); shift ;;
   esac
 done
@@ -37,11 +40,15 @@ run() {  # route count
   for _ in $(seq 300); do grep -q "listening on" "$work/log" && break; sleep 0.1; done
   local port
   port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$work/log" | sed 's/.*://')
-  python3 - "$port" "$1" "$2" <<'PY'
+  python3 - "$port" "$1" "$2" "$login" <<'PY'
 import http.client, sys
-port, route, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+port, route, n, login = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 c = http.client.HTTPConnection("127.0.0.1", port)
-c.request("GET", "/memory-store-counter")
+if login:
+    c.request("POST", "/login", body="user=" + login,
+              headers={"Content-Type": "application/x-www-form-urlencoded"})
+else:
+    c.request("GET", "/memory-store-counter")
 r = c.getresponse(); r.read()
 cookie = r.getheader("Set-Cookie").split(";")[0]
 for _ in range(n):

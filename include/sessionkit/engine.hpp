@@ -248,8 +248,8 @@ class SESSIONKIT_API session_state {
   }
   /// A save of the session was stored (later saves replace it).
   void on_saved() noexcept { stored_ = true; }
-  /// The user a save planned since the last call logs in (a record with a user the store did
-  /// not have for this session), or empty; cleared by the call. For
+  /// The user a save planned since the last call logs in (`session::set_user` was called and
+  /// the record goes to the store), or empty; cleared by the call. For
   /// `options::max_sessions_per_user`.
   std::string take_login() noexcept { return std::exchange(new_login_, std::string()); }
   /// @}
@@ -297,6 +297,8 @@ class SESSIONKIT_API session_state {
   std::optional<timestamp> record_expires() const;  // the store's expiry for the record
   session_record make_record(const std::string& data_text) const;
   void note_user(const session_record& record);  // a record to be written: a login?
+  void mark_index(session_record& record);        // may a store that keeps its index apart skip it?
+  std::chrono::milliseconds stale_after() const noexcept;  // how old "last seen" gets before a rewrite
   bool follow_forward();  // a loaded record of a renewed id: load the new id instead
 
   const engine& engine_;
@@ -327,8 +329,8 @@ class SESSIONKIT_API session_state {
   // this request's own changes are measured from).
   bool merging_ = false;
   std::string expected_record_;
-  std::string stored_user_;  // the user of the session's record in the store (loaded or planned)
   bool forwarded_ = false;   // the cookie's id was renewed: its forward was followed
+  bool seen_written_ = false;  // "last seen" was (re)written since the last index refresh
   bool renew_due_ = false;   // see renew_due()
   std::string new_login_;    // see take_login()
   std::string timed_out_id_;  // a loaded record past a timeout, to destroy

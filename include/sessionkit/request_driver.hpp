@@ -134,6 +134,7 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   std::optional<std::string> id_header_out_;  // see id_header_value()
   std::string locked_id_;
   std::string key_buffer_;  // see key()
+  std::string login_;       // the user a write in flight logs in (options::max_sessions_per_user)
   clock::time_point lock_deadline_{};
   std::mutex late_answers_;  // orders late answers against abandon_waits()
   bool abandoned_ = false;

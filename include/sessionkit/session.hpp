@@ -123,6 +123,7 @@ class SESSIONKIT_API session {
   boost::json::object data_;
   // Keys a loaded record had before its `cookie` (rare: Node keeps a record's order).
   std::vector<std::string> keys_before_cookie_;
+  bool logged_in_now_ = false;  // set_user() was called: the next write is a login
 };
 
 }  // namespace sessionkit

@@ -30,6 +30,13 @@ struct session_record {
   /// `session::set_user`); empty: nobody. Stores with a user index (`store::has_user_index`)
   /// keep user -> sessions from it.
   std::string user;
+  /// For a store whose user index lives apart from the records (Redis): true when this write
+  /// leaves the session's index entry good as it is (the same user, and the entry outlives the
+  /// record), so the store may skip it. False (the default): keep the entry right now.
+  bool index_current = false;
+  /// When the index entry is written: how long past the record's expiry it is to live, so that
+  /// the writes marked `index_current` until the next refresh stay covered.
+  std::chrono::milliseconds index_slack{0};
 };
 
 /// The answer to `get`: an error, or the record's JSON (none: no live session with that id).

@@ -329,16 +329,20 @@ void request_driver::end(end_handler handler) {
   // session destroyed meanwhile (by another request) stays destroyed: the response goes out as
   // it is, with no cookie for it.
   id_header_out_ = std::move(plan.id_header);
-  auto respond = [this, h = std::move(handler), cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
-    if (ec) id_header_out_.reset();  // withheld like the cookie
-    if (ec == error::session_gone) h({}, std::nullopt);
-    else if (ec) h(ec, std::nullopt);
-    else h({}, std::move(cookie));
-  };
-  // A login's write is followed by the per-user limit, before the response.
-  auto finish = [this, login = state_.take_login(), r = std::move(respond)](std::error_code ec) mutable {
-    if (ec || login.empty()) return r(ec);
-    after_login(login, std::move(r));
+  login_ = state_.take_login();
+  auto finish = [this, h = std::move(handler), cookie = std::move(plan.set_cookie)](std::error_code ec) mutable {
+    auto respond = [this](end_handler& h, std::optional<std::string>& cookie, std::error_code ec) {
+      if (ec) id_header_out_.reset();  // withheld like the cookie
+      if (ec == error::session_gone) h({}, std::nullopt);
+      else if (ec) h(ec, std::nullopt);
+      else h({}, std::move(cookie));
+    };
+    if (ec || login_.empty()) return respond(h, cookie, ec);
+    // A login's write is followed by the per-user limit, before the response.
+    after_login(std::exchange(login_, std::string()),
+                [respond, h = std::move(h), cookie = std::move(cookie)](std::error_code ec) mutable {
+                  respond(h, cookie, ec);
+                });
   };
   // A lock of another id than the one written (the session was replaced) is released apart.
   if (!locked_id_.empty() && (plan.error || !holds_lock_of(plan.id))) release_lock();
@@ -406,19 +410,20 @@ void request_driver::store_now(completion_handler handler, bool announce) {
   const std::string& id = state_.id();
   session_record record;
   if (auto ec = state_.prepare_save(record)) return handler(ec);
+  login_ = state_.take_login();
   // A session destroyed meanwhile is not brought back: the save reports `error::session_gone`.
   const write_condition condition =
       store_.has_conditional_set() ? state_.save_condition() : write_condition::always;
   const auto start = started();
   auto saved = [self = shared_from_this(), start, inserts = announce && condition == write_condition::if_absent,
-                login = state_.take_login(), h = std::move(handler)](std::error_code ec) mutable {
+                h = std::move(handler)](std::error_code ec) mutable {
     self->observe(metrics::operation::set, start, ec);
     self->count_outcome(store_operation::save, ec);
     if (!ec) self->state_.on_saved();
     if (!ec && inserts && self->owner().wants_events())
       self->owner().emit(session_event_kind::created, self->state_.id(), &self->state_.session_data(), "new");
-    if (ec || login.empty()) return h(ec);
-    self->after_login(login, std::move(h));
+    if (ec || self->login_.empty()) return h(ec);
+    self->after_login(std::exchange(self->login_, std::string()), std::move(h));
   };
   if (mode_ == concurrency_mode::merge && condition == write_condition::if_present)
     return write_merged(std::move(record), owner().settings().merge_attempts, std::move(saved));

@@ -16,6 +16,7 @@ void session::set_user(std::string_view user) {
   const std::int64_t at = now().time_since_epoch().count();
   (*this)[session_keys::created] = at;
   (*this)[session_keys::seen] = at;
+  logged_in_now_ = true;
 }
 
 std::string_view session::user() const noexcept {

@@ -102,7 +102,6 @@ void session_state::reset_session(std::string id) {
   session_.id_ = std::move(id);
   session_.data_.clear();
   session_.keys_before_cookie_.clear();
-  stored_user_.clear();
   apply_cookie_options(session_.cookie_);
 }
 
@@ -116,6 +115,7 @@ void session_state::stamp_times() {
   const std::int64_t at = ms(now());
   session_.data_[created_key] = at;
   session_.data_[seen_key] = at;
+  seen_written_ = true;
 }
 
 // None kept yet (written before the option, or by Node): not ended, stamped by note_seen.
@@ -138,6 +138,7 @@ void session_state::note_seen(timestamp at) {
     if (keeps_times()) {
       session_.data_[created_key] = ms(at);
       session_.data_[seen_key] = ms(at);
+      seen_written_ = true;
     }
     return;
   }
@@ -146,9 +147,11 @@ void session_state::note_seen(timestamp at) {
   if (!idle && session_.user().empty()) return;
   // Rewritten only when a tenth of the timeout (or a minute) old: a request that reads the
   // session does not make it a write every time.
-  const std::int64_t stale_after = idle ? idle->count() / 10 : 60'000;
   const auto seen = read_time(session_.data_, seen_key);
-  if (!seen || ms(at) - *seen >= stale_after) session_.data_[seen_key] = ms(at);
+  if (!seen || ms(at) - *seen >= stale_after().count()) {
+    session_.data_[seen_key] = ms(at);
+    seen_written_ = true;
+  }
 }
 
 std::optional<timestamp> session_state::record_expires() const {
@@ -173,9 +176,30 @@ session_record session_state::make_record(const std::string& data_text) const {
   return out;
 }
 
+std::chrono::milliseconds session_state::stale_after() const noexcept {
+  const auto& idle = engine_.settings().idle_timeout;
+  return idle ? *idle / 10 : std::chrono::milliseconds(60'000);
+}
+
+// The user index of a store that keeps it apart (Redis) is refreshed only on a login, a new
+// id, and when "last seen" is rewritten (at most every stale_after()), with the entry made to
+// live stale_after() past the record: until the next refresh no request can push the record's
+// expiry further than that (a request then is at most stale_after() after the last refresh).
+void session_state::mark_index(session_record& record) {
+  if (record.user.empty()) return;
+  const bool has_seen = session_.data_.contains(seen_key);
+  if (has_seen && !seen_written_ && stored_ && !session_.logged_in_now_) {
+    record.index_current = true;
+    return;
+  }
+  record.index_slack = has_seen ? stale_after() : std::chrono::milliseconds(0);
+  seen_written_ = false;
+}
+
 void session_state::note_user(const session_record& record) {
-  if (!record.user.empty() && record.user != stored_user_) new_login_ = record.user;
-  stored_user_ = record.user;
+  // A login is a set_user() whose record goes to the store (and only once).
+  if (session_.logged_in_now_ && !record.user.empty()) new_login_ = record.user;
+  session_.logged_in_now_ = false;
 }
 
 void session_state::generate() {
@@ -201,10 +225,9 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       if (merging_) expected_record_ = *json;
       present_ = true;
       stored_ = true;
-      stored_user_ = session_.user();
       if (follow_forward()) return;
       if (!keeps_times()) {
-        if (!stored_user_.empty()) note_seen(now());  // "last seen" for the user's session list
+        if (!session_.user().empty()) note_seen(now());  // "last seen" for the user's session list
         return;
       }
       const timestamp at = now();
@@ -345,10 +368,12 @@ end_plan session_state::plan_end(bool store_has_touch) {
     }
     plan.operation = store_operation::save;
     plan.condition = save_condition();
+    mark_index(plan.record);
     note_user(plan.record);
   } else if (store_has_touch && is_cookie_id()) {
     plan.operation = store_operation::touch;
     plan.record = make_record(data_text);
+    mark_index(plan.record);
   }
   return plan;
 }
@@ -360,6 +385,7 @@ std::error_code session_state::prepare_save(session_record& out) {
   out = make_record(data_text);
   saved_data_ = std::move(data_text);
   if (auto ec = check_size(out)) return ec;
+  mark_index(out);
   note_user(out);
   return {};
 }
@@ -410,6 +436,7 @@ std::error_code session_state::rebase(std::string_view current, session_record& 
   session_.keys_before_cookie_ = std::move(fresh.keys_before_cookie);
   std::string data_text = record::data_text(session_.data_);
   out = make_record(data_text);
+  mark_index(out);
   expected_record_ = current;
   if (was_saved) saved_data_ = std::move(data_text);
   return check_size(out);
@@ -419,6 +446,8 @@ std::error_code session_state::rebase(std::string_view current, session_record& 
 // forward to a forward is not followed). The request's cookie stays the old id, so the response
 // sends the new one.
 bool session_state::follow_forward() {
+  // A forward holds nothing else: most records are ruled out without a lookup.
+  if (session_.data_.size() != 1) return false;
   const boost::json::value* to = session_.data_.if_contains(session_keys::renewed_to);
   if (!to) return false;
   if (!to->is_string() || to->get_string().empty() || forwarded_) {
@@ -441,7 +470,6 @@ bool session_state::follow_forward() {
   session_.keys_before_cookie_.clear();
   session_.id_ = std::move(next);
   present_ = stored_ = false;
-  stored_user_.clear();
   step_ = step::load;
   return true;
 }

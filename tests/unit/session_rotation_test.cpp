@@ -99,8 +99,16 @@ TEST_P(session_rotation, a_forward_to_a_forward_is_not_followed) {
   const auto a = counting_request(h, "");
   const auto b = counting_request(h, "");
   // a forwards to b, and b (forged or stale) forwards on to a: no loop, a new session.
-  set_key(h.store->records.at(a.id), "_sessionkit_renewed_to", boost::json::string(b.id));
-  set_key(h.store->records.at(b.id), "_sessionkit_renewed_to", boost::json::string(a.id));
+  auto forward_to = [&](session_record& r, const std::string& to) {
+    std::error_code ec;
+    auto v = parse_json(r.json, ec);
+    boost::json::object forward;
+    forward["cookie"] = v->as_object().at("cookie");
+    forward["_sessionkit_renewed_to"] = to;
+    r.json = stringify(forward);
+  };
+  forward_to(h.store->records.at(a.id), b.id);
+  forward_to(h.store->records.at(b.id), a.id);
   const auto r = counting_request(h, a.cookie_header());
   EXPECT_NE(r.id, a.id);
   EXPECT_NE(r.id, b.id);

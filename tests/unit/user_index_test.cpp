@@ -203,5 +203,32 @@ TEST(user_index, last_seen_of_a_logged_in_session_is_rewritten_when_a_minute_old
   EXPECT_EQ(h.store->records.at(first.id).user, "erin");
 }
 
+// A store that keeps its user index apart (Redis) is told when it may skip the index: on a
+// logged-in session's ordinary writes, not on the login, nor when "last seen" was rewritten (then
+// the entry is made to live a refresh interval past the record).
+TEST(user_index, only_logins_new_ids_and_last_seen_rewrites_refresh_a_separate_index) {
+  options o = test_options();
+  o.resave = false;
+  o.idle_timeout = 10min;  // "last seen" rewritten when a minute old
+  engine_harness h(o);
+  const auto login = h.request("", [](request_driver& d) { d.current()->set_user("ines"); });
+  const session_record& first = h.store->records.at(login.id);
+  EXPECT_FALSE(first.index_current);
+  EXPECT_EQ(first.index_slack, 1min);
+  counting_request(h, login.cookie_header());
+  EXPECT_TRUE(h.store->records.at(login.id).index_current) << "an ordinary write of a logged-in session";
+  // "Last seen" stale: rewritten, and the index with it.
+  std::error_code ec;
+  auto v = parse_json(h.store->records.at(login.id).json, ec);
+  v->as_object()["_sessionkit_seen"] = now().time_since_epoch().count() - 61'000;
+  h.store->records.at(login.id).json = stringify(*v);
+  counting_request(h, login.cookie_header());
+  EXPECT_FALSE(h.store->records.at(login.id).index_current);
+  EXPECT_EQ(h.store->records.at(login.id).index_slack, 1min);
+  // A session nobody logged in to has nothing to index.
+  const auto anonymous = counting_request(h, "");
+  EXPECT_TRUE(h.store->records.at(anonymous.id).user.empty());
+}
+
 }  // namespace
 }  // namespace sessionkit::test

@@ -158,14 +158,15 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
 
   std::string index_key(std::string_view user) const { return options.user_index_prefix + std::string(user); }
 
-  // Keeps session `id` in its user's set (when the record has a user), before the record's own
-  // write on the same connection: scored by the record's expiry, expired members dropped, and
-  // the set's own expiry pushed to the latest of its sessions (NX for a new set, then GT).
+  // Keeps session `id` in its user's set (when the record has a user and the entry is not
+  // current already), before the record's own write on the same connection: scored by the
+  // record's expiry plus its slack, expired members dropped, and the set's own expiry pushed to
+  // the latest of its sessions (NX for a new set, then GT).
   void index(std::string_view id, const session_record& record) {
-    if (record.user.empty() || options.user_index_prefix.empty()) return;
+    if (record.user.empty() || record.index_current || options.user_index_prefix.empty()) return;
     const std::string key = index_key(record.user);
     const timestamp at = now();
-    const long long ttl_ms = redis_ttl_for(options, record, at) * 1000;
+    const long long ttl_ms = redis_ttl_for(options, record, at) * 1000 + record.index_slack.count();
     const std::string expiry = std::to_string(at.time_since_epoch().count() + ttl_ms);
     const std::string score = options.disable_ttl ? std::string("+inf") : expiry;
     std::string wire = detail::resp_command({"ZREMRANGEBYSCORE", key, "-inf", "(" + std::to_string(at.time_since_epoch().count())});
