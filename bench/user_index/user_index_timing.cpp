@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <future>
 #include <iostream>
@@ -33,9 +34,19 @@ std::string record_of(const std::string& user, long long n) {
   return R"({"cookie":{"originalMaxAge":86400000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"_sessionkit_created":)" +
          std::to_string(1700000000000LL + n) + R"(,"_sessionkit_seen":1700000000000,"user":")" + user + R"(","count":1})";
 }
+// A 32-character base64url id that looks like a random one (the memory store shards and hashes
+// by an id's first bytes, as real ids are random), the same for the same `n`.
 std::string id_of(long long n) {
-  std::string id = std::to_string(n);
-  return std::string(32 - id.size(), 'x') + id;
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::uint64_t x = std::uint64_t(n) * 0x9E3779B97F4A7C15ULL + 1;
+  std::string id;
+  for (int i = 0; i < 32; ++i) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 29;
+    id.push_back(alphabet[x & 63]);
+  }
+  return id;
 }
 std::string user_of(long long n, long long per_user) { return "user" + std::to_string(n / per_user); }
 
