@@ -5,17 +5,8 @@
 // included; an ended session's record is gone from the store and the request gets a new
 // session. Every example server takes the flags.
 
-#include "example_binaries.hpp"
-#include "support/child_process.hpp"
-#include "support/http_client.hpp"
-#include "support/redis_server.hpp"
+#include "store_servers.hpp"
 
-#include <gtest/gtest.h>
-
-#include <sqlite3.h>
-
-#include <filesystem>
-#include <memory>
 #include <thread>
 
 namespace sessionkit::test {
@@ -23,40 +14,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class session_timeouts : public ::testing::TestWithParam<std::string> {
+class session_timeouts : public store_servers {
  protected:
-  void SetUp() override {
-    if (GetParam() == "redis") {
-      redis_ = std::make_unique<redis_server>();
-      url_ = redis_->url();
-    } else if (GetParam() == "sqlite") {
-      db_ = std::filesystem::temp_directory_path() / ("sessionkit-timeouts-" + std::to_string(::getpid()) + ".db");
-      std::filesystem::remove(db_);
-      url_ = "sqlite:" + db_.string();
-    }
-  }
-  void TearDown() override {
-    if (HasFailure())
-      for (auto& s : servers_) std::printf("server stderr:\n%s\n", s->stderr_text().c_str());
-    servers_.clear();
-    if (!db_.empty())
-      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_.string() + suffix);
-  }
-
-  // Two servers on the store (one for memory), with `args`.
-  void start(const std::vector<std::string>& args) {
-    const int count = GetParam() == "memory" ? 1 : 2;
-    for (int i = 0; i < count; ++i) {
-      std::vector<std::string> all{"--port", "0", "--store", url_};
-      all.insert(all.end(), args.begin(), args.end());
-      servers_.push_back(std::make_unique<child_process>(SESSIONKIT_EXAMPLE_PATH, all));
-      ports_.push_back(servers_.back()->wait_for_listening().port);
-    }
-  }
-
   // The counter, on the servers in turn.
   response count_up(cookie_jar& jar) {
-    const response r = get(ports_[next_++ % ports_.size()], "/memory-store-counter", jar.headers());
+    const response r = get(next_port(), "/memory-store-counter", jar.headers());
     jar.store(r);
     return r;
   }
@@ -68,26 +30,10 @@ class session_timeouts : public ::testing::TestWithParam<std::string> {
   bool stored(const std::string& id) {
     if (redis_) return redis_->get("sess:" + id).has_value();
     if (db_.empty()) return false;
-    sqlite3* handle = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(db_.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(handle, "SELECT 1 FROM sessions WHERE id = ?1 AND expires > ?2", -1, &st, nullptr);
-    sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
-    sqlite3_bind_int64(st, 2, now_ms);
-    const bool found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    sqlite3_close(handle);
-    return found;
+    for (const auto& row : sqlite_rows("SELECT id FROM sessions WHERE expires > ?1"))
+      if (row[0] == id) return true;
+    return false;
   }
-
-  std::unique_ptr<redis_server> redis_;
-  std::filesystem::path db_;
-  std::string url_ = "memory";
-  std::vector<std::unique_ptr<child_process>> servers_;
-  std::vector<std::uint16_t> ports_;
-  std::size_t next_ = 0;
 };
 
 TEST_P(session_timeouts, the_absolute_timeout_ends_an_active_session) {
@@ -119,7 +65,7 @@ TEST_P(session_timeouts, the_idle_timeout_ends_an_idle_session_not_an_active_one
   // Only reads, 300 ms apart, for 2.4 s (twice the timeout): they keep the session alive.
   for (int i = 0; i < 8; ++i) {
     std::this_thread::sleep_for(300ms);
-    const response r = get(ports_[next_++ % ports_.size()], "/session-read", jar.headers());
+    const response r = get(next_port(), "/session-read", jar.headers());
     ASSERT_EQ(r.body, "count is 1") << "read " << i << ": " << describe(r);
   }
   EXPECT_EQ(count_up(jar).body, "count is 2");

@@ -5,19 +5,10 @@
 // both servers; the per-user limit ends the oldest; the index holds no dead ids after destroy and
 // expiry, checked in Redis and in the SQLite file themselves. Every example server has the routes.
 
-#include "example_binaries.hpp"
-#include "support/child_process.hpp"
-#include "support/http_client.hpp"
-#include "support/redis_server.hpp"
+#include "store_servers.hpp"
 
 #include <boost/json/parse.hpp>
 
-#include <gtest/gtest.h>
-
-#include <sqlite3.h>
-
-#include <filesystem>
-#include <memory>
 #include <thread>
 
 namespace sessionkit::test {
@@ -33,38 +24,8 @@ header_list with_form(const cookie_jar& jar) {
   return h;
 }
 
-class user_sessions : public ::testing::TestWithParam<std::string> {
+class user_sessions : public store_servers {
  protected:
-  void SetUp() override {
-    if (GetParam() == "redis") {
-      redis_ = std::make_unique<redis_server>();
-      url_ = redis_->url();
-    } else if (GetParam() == "sqlite") {
-      db_ = std::filesystem::temp_directory_path() / ("sessionkit-users-" + std::to_string(::getpid()) + ".db");
-      std::filesystem::remove(db_);
-      url_ = "sqlite:" + db_.string();
-    }
-  }
-  void TearDown() override {
-    if (HasFailure())
-      for (auto& s : servers_) std::printf("server stderr:\n%s\n", s->stderr_text().c_str());
-    servers_.clear();
-    if (!db_.empty())
-      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_.string() + suffix);
-  }
-
-  // Two servers on the store (one for memory), with `args`.
-  void start(const std::vector<std::string>& args = {}) {
-    const int count = GetParam() == "memory" ? 1 : 2;
-    for (int i = 0; i < count; ++i) {
-      std::vector<std::string> all{"--port", "0", "--store", url_};
-      all.insert(all.end(), args.begin(), args.end());
-      servers_.push_back(std::make_unique<child_process>(SESSIONKIT_EXAMPLE_PATH, all));
-      ports_.push_back(servers_.back()->wait_for_listening().port);
-    }
-  }
-  std::uint16_t next_port() { return ports_[next_++ % ports_.size()]; }
-
   response login(cookie_jar& jar, const std::string& user) {
     const response r = post(next_port(), "/login", "user=" + user, with_form(jar));
     jar.store(r);
@@ -97,25 +58,10 @@ class user_sessions : public ::testing::TestWithParam<std::string> {
       return ids;
     }
     if (db_.empty()) return std::nullopt;
-    sqlite3* handle = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(db_.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(handle, "SELECT id FROM sessions WHERE user = ?1 AND expires > ?2", -1, &st, nullptr);
-    sqlite3_bind_text(st, 1, user.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch()).count());
-    while (sqlite3_step(st) == SQLITE_ROW) ids.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    sqlite3_close(handle);
+    for (const auto& row : sqlite_rows("SELECT id, coalesce(user, '') FROM sessions WHERE expires > ?1"))
+      if (row[1] == user) ids.push_back(row[0]);
     return ids;
   }
-
-  std::unique_ptr<redis_server> redis_;
-  std::filesystem::path db_;
-  std::string url_ = "memory";
-  std::vector<std::unique_ptr<child_process>> servers_;
-  std::vector<std::uint16_t> ports_;
-  std::size_t next_ = 0;
 };
 
 TEST_P(user_sessions, three_logins_are_listed_and_logging_out_everywhere_ends_them_on_every_server) {
@@ -222,8 +168,7 @@ TEST_P(user_sessions, bad_logins_and_routes_that_need_one) {
 TEST_P(user_sessions, rotation_changes_the_id_keeps_the_user_and_the_old_id_works_only_within_the_grace) {
   for (const bool locks : {false, true}) {
     SCOPED_TRACE(locks ? "lock" : "none");
-    servers_.clear();
-    ports_.clear();
+    stop();
     start({"--renew-interval", "700", "--renew-grace", "1500", "--concurrency", locks ? "lock" : "none"});
     const std::string user = locks ? "rosa" : "rita";  // the store outlives the servers
     cookie_jar jar;
@@ -283,14 +228,8 @@ TEST_P(user_sessions, with_hashed_ids_no_live_id_is_in_the_store) {
         for (const auto& m : redis_->command({"ZRANGE", key.text, "0", "-1"}).elements) stored.push_back(m.text);
     }
   } else if (!db_.empty()) {
-    sqlite3* handle = nullptr;
-    ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(handle, "SELECT id, record, coalesce(user, '') FROM sessions", -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
-      for (int c = 0; c < 3; ++c) stored.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, c)));
-    sqlite3_finalize(st);
-    sqlite3_close(handle);
+    for (auto& row : sqlite_rows("SELECT id, record, coalesce(user, '') FROM sessions"))
+      for (auto& column : row) stored.push_back(std::move(column));
   }
   if (GetParam() != "memory") {
     EXPECT_GE(stored.size(), 3u);
