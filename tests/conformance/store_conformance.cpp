@@ -548,6 +548,42 @@ TEST_P(store_conformance, the_user_index_follows_writes_destroys_and_expiry) {
   }
 }
 
+// Threads writing, moving and destroying sessions of a few users at once: afterwards each
+// user's list is exactly the sessions last written for them (each thread owns its ids, so the
+// outcome is known).
+TEST_P(store_conformance, the_user_index_stays_right_under_concurrent_writes) {
+  harness h(GetParam());
+  if (!h.s().has_user_index()) GTEST_SKIP() << "the store keeps no user index";
+  constexpr int threads = 4, per_thread = 60;
+  const std::string users[] = {"ann", "ben", "cat"};
+  std::vector<std::thread> workers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        if (h.set_as(id, users[i % 3], now() + 1h)) ++failures;
+        if (i % 4 == 1 && h.set_as(id, users[(i + 1) % 3], now() + 1h)) ++failures;  // moved
+        if (i % 5 == 2 && h.destroy(id)) ++failures;
+        (void)h.ids_of(users[t % 3]);  // listings meanwhile
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures, 0);
+  for (int u = 0; u < 3; ++u) {
+    std::vector<std::string> expected;
+    for (int t = 0; t < threads; ++t)
+      for (int i = 0; i < per_thread; ++i) {
+        if (i % 5 == 2) continue;  // destroyed
+        const int owner = i % 4 == 1 ? (i + 1) % 3 : i % 3;
+        if (owner == u) expected.push_back("t" + std::to_string(t) + "-" + std::to_string(i));
+      }
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(h.ids_of(users[u]), expected) << users[u];
+  }
+}
+
 TEST_P(store_conformance, the_user_index_under_locks_and_compare_and_set) {
   harness h(GetParam());
   if (!h.s().has_user_index()) GTEST_SKIP() << "the store keeps no user index";
