@@ -22,10 +22,14 @@ namespace sessionkit {
 struct session_record {
   session_record() = default;
   session_record(std::string record_json, std::optional<timestamp> record_expires, std::string record_user = {})
-      : json(std::move(record_json)), expires(record_expires), user(std::move(record_user)) {}
+      : json(std::move(record_json)), expires(record_expires), user(std::move(record_user)),
+        cookie_expires(record_expires) {}
 
   std::string json;
-  std::optional<timestamp> expires;  ///< none: a browser-session cookie (no expiry of its own)
+  /// When the store may forget the record: the cookie's expiry, or sooner when a timeout ends the
+  /// session sooner (`options::idle_timeout`, `absolute_timeout`). None: a browser-session
+  /// cookie (no expiry of its own; stores apply their own lifetime).
+  std::optional<timestamp> expires;
   /// Who is logged in to the session (its data's top-level `"user"` string, see
   /// `session::set_user`); empty: nobody. Stores with a user index (`store::has_user_index`)
   /// keep user -> sessions from it.
@@ -37,6 +41,11 @@ struct session_record {
   /// When the index entry is written: how long past the record's expiry it is to live, so that
   /// the writes marked `index_current` until the next refresh stay covered.
   std::chrono::milliseconds index_slack{0};
+  /// The `expires` of the record's own cookie object (what `json` says), for a store that keeps
+  /// the cookie apart (MemoryStore's shared cookie templates); the constructor makes it
+  /// `expires`, and the engine sets it when a timeout makes `expires` sooner. A wrong value only
+  /// costs such a store its fast path.
+  std::optional<timestamp> cookie_expires;
 };
 
 /// The answer to `get`: an error, or the record's JSON (none: no live session with that id).

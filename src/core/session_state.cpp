@@ -172,6 +172,7 @@ std::optional<timestamp> session_state::record_expires() const {
 session_record session_state::make_record(const std::string& data_text) const {
   session_record out{record::encode(session_.cookie_, session_.data_, session_.keys_before_cookie_, &data_text),
                      record_expires()};
+  out.cookie_expires = session_.cookie_.expires;
   out.user = session_.user();
   return out;
 }
@@ -491,7 +492,9 @@ session_record session_state::forwarding_record(std::string_view old_id) const {
   // With hashed ids the store must not hold a live id: the new one goes sealed with the old.
   if (engine_.hashes_ids()) data[session_keys::renewed_to] = detail::seal_forward(old_id, session_.id_);
   else data[session_keys::renewed_to] = session_.id_;
-  return {record::encode(session_.cookie_, data, {}), now() + engine_.settings().renew_grace};
+  session_record out{record::encode(session_.cookie_, data, {}), now() + engine_.settings().renew_grace};
+  out.cookie_expires = session_.cookie_.expires;
+  return out;
 }
 
 void session_state::regenerate() {

@@ -405,7 +405,7 @@ struct memory_store::state {
     if (expires > at) make_room(size);  // outside the shard lock: it takes others
     // Compact outside the shard lock: it may take the template table's.
     std::optional<entry> fresh;
-    if (expires > at) fresh = compact(templates, std::move(record.json), record.expires, expires);
+    if (expires > at) fresh = compact(templates, std::move(record.json), record.cookie_expires, expires);
     std::error_code result;
     with_entry(id, [&](shard& sh, auto& map, auto it, auto make_key) {
       const bool live = it != map.end() && it->second.expires > at;
@@ -597,10 +597,10 @@ std::error_code memory_store::touch_now(std::string_view id, session_record reco
       return;
     }
     entry& e = it->second;
-    if (e.cookie && matches_template(record.json, *e.cookie, record.expires)) {
+    if (e.cookie && matches_template(record.json, *e.cookie, record.cookie_expires)) {
       // The usual touch, seen without parsing: the same cookie with a new expiry.
       e.expires = expires;
-      if (record.expires) e.cookie_expires = *record.expires;
+      if (record.cookie_expires) e.cookie_expires = *record.cookie_expires;
       return;
     }
     const auto cookie = record::leading_cookie(record.json);
@@ -608,15 +608,15 @@ std::error_code memory_store::touch_now(std::string_view id, session_record reco
       e.expires = expires;
       return;
     }
-    if (e.cookie && e.cookie == template_of(state_->templates, *cookie, record.expires)) {
+    if (e.cookie && e.cookie == template_of(state_->templates, *cookie, record.cookie_expires)) {
       // The usual touch: the same cookie with a new expiry; the data stays as it is.
       e.expires = expires;
-      if (record.expires) e.cookie_expires = *record.expires;
+      if (record.cookie_expires) e.cookie_expires = *record.cookie_expires;
       return;
     }
     if (auto spliced = record::with_cookie(expand(e), *cookie)) {
       state_->removed(sh, e);
-      e = compact(state_->templates, std::move(*spliced), record.expires, expires);
+      e = compact(state_->templates, std::move(*spliced), record.cookie_expires, expires);
       state_->added(sh, e);
     } else {
       e.expires = expires;
