@@ -110,6 +110,36 @@ TEST(memory_store, touch_refreshes_cookie_and_expiry_but_keeps_data) {
   EXPECT_EQ(get(s, io, "absent"), std::nullopt);
 }
 
+// With a timeout the store expiry is sooner than the cookie's own (`session_record::cookie_expires`
+// says what the cookie object holds): the record comes back byte for byte, touched records keep
+// their data, and the store forgets the session at the sooner time.
+TEST(memory_store, a_store_expiry_sooner_than_the_cookies_keeps_the_record_exact) {
+  boost::asio::io_context io;
+  memory_store s(io.get_executor());
+  const timestamp cookie = timestamp(std::chrono::milliseconds(1893456000000));  // 2030-01-01
+  const std::string cookie_json = R"({"originalMaxAge":86400000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"})";
+  const std::string json = R"({"cookie":)" + cookie_json + R"(,"count":1,"_sessionkit_seen":1})";
+  for (const std::string& id : {std::string("sooner-a"), std::string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")}) {
+    session_record r(json, now() + 1h);
+    r.cookie_expires = cookie;
+    call(io, [&](auto h) { s.set(id, std::move(r), std::move(h)); });
+    EXPECT_EQ(get(s, io, id), json);
+    session_record touched(R"({"cookie":)" + cookie_json + R"(,"count":99})", now() + 60ms);
+    touched.cookie_expires = cookie;
+    call(io, [&](auto h) { s.touch(id, std::move(touched), std::move(h)); });
+    EXPECT_EQ(get(s, io, id), json) << "a touch keeps the data";
+  }
+  // A browser-session cookie (expires null) with a store expiry from the timeout.
+  const std::string null_json = R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"n":2})";
+  session_record browser(null_json, now() + 60ms);
+  browser.cookie_expires.reset();
+  call(io, [&](auto h) { s.set("browser", std::move(browser), std::move(h)); });
+  EXPECT_EQ(get(s, io, "browser"), null_json);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(get(s, io, "browser"), std::nullopt);
+  EXPECT_EQ(get(s, io, "sooner-a"), std::nullopt) << "forgotten at the store expiry, not the cookie's";
+}
+
 TEST(memory_store, keeps_records_byte_for_byte_whatever_their_shape) {
   boost::asio::io_context io;
   memory_store s(io.get_executor());

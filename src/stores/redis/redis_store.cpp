@@ -412,8 +412,12 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
 void redis_store::destroy(std::string_view id, completion_handler handler) {
   if (impl_->options.user_index_prefix.empty())
     return impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
-  impl_->run_script(destroy_lua(), {"1", impl_->key(id), impl_->options.user_index_prefix, id},
-                    impl::simple_completion(std::move(handler)));
+  // EVAL with the body, not EVALSHA: a destroy may be sent without waiting for it (a timed-out
+  // session's), and a NOSCRIPT retry would come after the request's later commands; Redis caches
+  // the script either way, and destroys are rare enough for the bytes.
+  impl_->run_simple_write(
+      detail::resp_command({"EVAL", destroy_lua().body, "1", impl_->key(id), impl_->options.user_index_prefix, id}),
+      std::move(handler));
 }
 
 void redis_store::touch(std::string_view id, session_record record, completion_handler handler) {
