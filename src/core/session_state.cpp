@@ -4,6 +4,7 @@
 #include <sessionkit/engine.hpp>
 
 #include "id_hashing.hpp"
+#include "user_index.hpp"
 
 #include <sessionkit/id.hpp>
 #include <sessionkit/json.hpp>
@@ -28,15 +29,6 @@ constexpr std::string_view seen_key = session_keys::seen;
 constexpr std::string_view renewed_key = session_keys::renewed;
 
 std::int64_t ms(timestamp t) noexcept { return t.time_since_epoch().count(); }
-
-std::optional<std::int64_t> read_time(const boost::json::object& data, std::string_view name) {
-  const boost::json::value* v = data.if_contains(name);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64() && v->get_uint64() <= std::uint64_t(INT64_MAX)) return std::int64_t(v->get_uint64());
-  if (v->is_double()) return std::int64_t(v->get_double());  // JSON from elsewhere: 1.7e12 and the like
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -121,17 +113,17 @@ void session_state::stamp_times() {
 // None kept yet (written before the option, or by Node): not ended, stamped by note_seen.
 const char* session_state::timed_out(timestamp at) const {
   const options& o = engine_.settings();
-  if (const auto created = read_time(session_.data_, created_key);
+  if (const auto created = detail::read_ms(session_.data_, created_key);
       o.absolute_timeout && created && ms(at) - *created > o.absolute_timeout->count())
     return "absolute timeout";
-  if (const auto seen = read_time(session_.data_, seen_key);
+  if (const auto seen = detail::read_ms(session_.data_, seen_key);
       o.idle_timeout && seen && ms(at) - *seen > o.idle_timeout->count())
     return "idle timeout";
   return nullptr;
 }
 
 void session_state::note_seen(timestamp at) {
-  if (!read_time(session_.data_, created_key)) {
+  if (!detail::read_ms(session_.data_, created_key)) {
     // None kept yet (written before the option, or by Node): stamped now for the timeouts. A
     // session with a user but no times was not logged in by set_user (a Node app's "user", say):
     // left as it is.
@@ -147,7 +139,7 @@ void session_state::note_seen(timestamp at) {
   if (!idle && session_.user().empty()) return;
   // Rewritten only when a tenth of the timeout (or a minute) old: a request that reads the
   // session does not make it a write every time.
-  const auto seen = read_time(session_.data_, seen_key);
+  const auto seen = detail::read_ms(session_.data_, seen_key);
   if (!seen || ms(at) - *seen >= stale_after().count()) {
     session_.data_[seen_key] = ms(at);
     seen_written_ = true;
@@ -164,8 +156,8 @@ std::optional<timestamp> session_state::record_expires() const {
     const timestamp end = timestamp(std::chrono::milliseconds(*since)) + *limit;
     if (!expires || end < *expires) expires = end;
   };
-  sooner(read_time(session_.data_, created_key), o.absolute_timeout);
-  sooner(read_time(session_.data_, seen_key), o.idle_timeout);
+  sooner(detail::read_ms(session_.data_, created_key), o.absolute_timeout);
+  sooner(detail::read_ms(session_.data_, seen_key), o.idle_timeout);
   return expires;
 }
 
@@ -244,8 +236,8 @@ void session_state::on_loaded(std::optional<std::string_view> json) {
       note_seen(at);
       // Rotation: an id older than renew_interval (since the session's creation or last renewal).
       if (const auto& every = engine_.settings().renew_interval; every && !forwarded_) {
-        auto since = read_time(session_.data_, renewed_key);
-        if (!since) since = read_time(session_.data_, created_key);
+        auto since = detail::read_ms(session_.data_, renewed_key);
+        if (!since) since = detail::read_ms(session_.data_, created_key);
         renew_due_ = since && ms(at) - *since >= every->count();
       }
       return;
@@ -451,25 +443,21 @@ bool session_state::follow_forward() {
   if (session_.data_.size() != 1) return false;
   const boost::json::value* to = session_.data_.if_contains(session_keys::renewed_to);
   if (!to) return false;
-  if (!to->is_string() || to->get_string().empty() || forwarded_) {
-    log(log_level::warning, "stored session " + redact_id(session_.id_) + " forwards to no usable id; starting a new session");
-    generate();
-    return true;
+  std::optional<std::string> next;
+  if (to->is_string() && !forwarded_) {
+    if (engine_.hashes_ids()) next = detail::open_forward(session_.id_, to->get_string());
+    else next.emplace(to->get_string());
   }
-  std::optional<std::string> opened;
-  if (engine_.hashes_ids()) opened = detail::open_forward(session_.id_, to->get_string());
-  else opened.emplace(to->get_string());
-  if (!opened || opened->empty()) {
+  if (!next || next->empty()) {
     log(log_level::warning, "stored session " + redact_id(session_.id_) + " forwards to no usable id; starting a new session");
     generate();
     return true;
   }
   forwarded_ = true;
   if (had_cookie_ && !cookie_id_) cookie_id_ = session_.id_;
-  std::string next = std::move(*opened);
   session_.data_.clear();
   session_.keys_before_cookie_.clear();
-  session_.id_ = std::move(next);
+  session_.id_ = std::move(*next);
   present_ = stored_ = false;
   step_ = step::load;
   return true;

@@ -13,27 +13,33 @@
 #include <mutex>
 
 namespace sessionkit {
-namespace {
 
-std::optional<timestamp> time_in(const boost::json::object& data, std::string_view key) {
+std::optional<std::int64_t> detail::read_ms(const boost::json::object& data, std::string_view key) {
   const boost::json::value* v = data.if_contains(key);
   if (!v) return std::nullopt;
-  if (v->is_int64()) return timestamp(std::chrono::milliseconds(v->get_int64()));
-  if (v->is_uint64() && v->get_uint64() <= std::uint64_t(INT64_MAX))
-    return timestamp(std::chrono::milliseconds(std::int64_t(v->get_uint64())));
-  if (v->is_double()) return timestamp(std::chrono::milliseconds(std::int64_t(v->get_double())));
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= std::uint64_t(INT64_MAX)) return std::int64_t(v->get_uint64());
+  if (v->is_double()) return std::int64_t(v->get_double());  // JSON from elsewhere: 1.7e12 and the like
   return std::nullopt;
 }
 
-}  // namespace
+namespace {
+
+std::optional<timestamp> time_in(const boost::json::object& data, std::string_view key) {
+  const auto ms = detail::read_ms(data, key);
+  if (!ms) return std::nullopt;
+  return timestamp(std::chrono::milliseconds(*ms));
+}
 
 // Oldest login first; a session that keeps no login time counts as older than any that does,
 // and among those the one that expires first goes first.
-static bool logged_in_before(const user_session& a, const user_session& b) {
+bool logged_in_before(const user_session& a, const user_session& b) {
   if (a.created != b.created) return !a.created || (b.created && *a.created < *b.created);
   if (a.expires != b.expires) return a.expires && (!b.expires || *a.expires < *b.expires);
   return a.id < b.id;
 }
+
+}  // namespace
 
 std::vector<user_session> detail::user_sessions_from(std::vector<listed_session> listed) {
   std::vector<user_session> out;

@@ -131,10 +131,6 @@ const lua_script& write_and_unlock_lua() {
   static const lua_script s(write_and_unlock_script);
   return s;
 }
-const lua_script& destroy_lua() {
-  static const lua_script s(destroy_script);
-  return s;
-}
 const lua_script& compare_and_set_lua() {
   static const lua_script s(compare_and_set_script);
   return s;
@@ -157,6 +153,10 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   }
 
   std::string index_key(std::string_view user) const { return options.user_index_prefix + std::string(user); }
+  // Drops the members of user set `key` whose entry ended before `at`.
+  static std::string prune_index(const std::string& key, timestamp at) {
+    return detail::resp_command({"ZREMRANGEBYSCORE", key, "-inf", "(" + std::to_string(at.time_since_epoch().count())});
+  }
 
   // Keeps session `id` in its user's set (when the record has a user and the entry is not
   // current already), before the record's own write on the same connection: scored by the
@@ -169,7 +169,7 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     const long long ttl_ms = redis_ttl_for(options, record, at) * 1000 + record.index_slack.count();
     const std::string expiry = std::to_string(at.time_since_epoch().count() + ttl_ms);
     const std::string score = options.disable_ttl ? std::string("+inf") : expiry;
-    std::string wire = detail::resp_command({"ZREMRANGEBYSCORE", key, "-inf", "(" + std::to_string(at.time_since_epoch().count())});
+    std::string wire = prune_index(key, at);
     wire += detail::resp_command({"ZADD", key, score, id});
     std::size_t replies = 2;
     if (!options.disable_ttl) {
@@ -416,7 +416,7 @@ void redis_store::destroy(std::string_view id, completion_handler handler) {
   // session's), and a NOSCRIPT retry would come after the request's later commands; Redis caches
   // the script either way, and destroys are rare enough for the bytes.
   impl_->run_simple_write(
-      detail::resp_command({"EVAL", destroy_lua().body, "1", impl_->key(id), impl_->options.user_index_prefix, id}),
+      detail::resp_command({"EVAL", destroy_script, "1", impl_->key(id), impl_->options.user_index_prefix, id}),
       std::move(handler));
 }
 
@@ -569,8 +569,7 @@ void redis_store::page(std::string_view cursor, std::size_t size, page_handler h
 void redis_store::sessions_of(std::string_view user, sessions_handler handler) {
   if (!has_user_index()) return store::sessions_of(user, std::move(handler));
   const std::string key = impl_->index_key(user);
-  std::string wire = detail::resp_command(
-      {"ZREMRANGEBYSCORE", key, "-inf", "(" + std::to_string(now().time_since_epoch().count())});
+  std::string wire = impl::prune_index(key, now());
   wire += detail::resp_command({"ZRANGE", key, "0", "-1"});
   impl_->connection->execute_pipeline(std::move(wire), 2, [self = impl_, key, user = std::string(user),
                                                            h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
