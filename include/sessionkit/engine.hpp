@@ -135,6 +135,10 @@ class SESSIONKIT_API engine {
   bool wants_events() const noexcept { return events_ != nullptr; }
   /// Queues a lifecycle event for session `id` (its user: `data`'s top-level "user" string).
   void emit(session_event_kind kind, std::string_view id, const boost::json::object* data, std::string reason) const;
+  /// `emit` for a session known by its store key (`store_key(id)`, as listings give it), so its
+  /// events carry the same `id_hash` as the ones emitted by id.
+  void emit_stored(session_event_kind kind, std::string_view key, const boost::json::object* data,
+                   std::string reason) const;
   /// Waits until every event so far has reached `options::on_event` (tests, shutdown).
   void flush_events() const;
 

@@ -28,7 +28,8 @@ SESSIONKIT_API std::string_view to_string(session_event_kind kind) noexcept;
 
 struct session_event {
   session_event_kind kind = session_event_kind::created;
-  /// `hash_session_id(id)`: the same for every event of one session, useless as a cookie.
+  /// `hash_session_id(id)` (of the store key, `engine::store_key(id)`, with hashed ids): the
+  /// same for every event of one session, useless as a cookie.
   std::string id_hash;
   /// The session's top-level `"user"` value when it is a string (who was logged in), else "".
   std::string user;

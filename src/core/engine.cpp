@@ -149,11 +149,20 @@ std::optional<std::string> engine::read_session_id(std::string_view cookie_heade
 void engine::emit(session_event_kind kind, std::string_view id, const boost::json::object* data,
                   std::string reason) const {
   if (!events_) return;
+  // A session is named by its store key in events (the id itself unless ids are hashed), so a
+  // session listed from the store and one a request holds hash alike.
+  if (hashes_ids()) return emit_stored(kind, store_key(id), data, std::move(reason));
+  emit_stored(kind, id, data, std::move(reason));
+}
+
+void engine::emit_stored(session_event_kind kind, std::string_view key, const boost::json::object* data,
+                         std::string reason) const {
+  if (!events_) return;
   session_event event;
   event.kind = kind;
-  event.id_hash = hash_session_id(id);
+  event.id_hash = hash_session_id(key);
   if (data)
-    if (const boost::json::value* user = data->if_contains("user"); user && user->is_string())
+    if (const boost::json::value* user = data->if_contains(session_keys::user); user && user->is_string())
       event.user = std::string(user->get_string());
   event.reason = std::move(reason);
   event.at = now();

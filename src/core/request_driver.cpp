@@ -472,7 +472,7 @@ void request_driver::after_login(const std::string& user, completion_handler han
     const std::size_t limit = owner().settings().max_sessions_per_user;
     const std::string keep(key(state_.id()));
     for (auto& s : detail::sessions_over_limit(detail::user_sessions_from(std::move(listed)), keep, limit)) {
-      if (owner().wants_events()) owner().emit(session_event_kind::destroyed, s.id, &s.data, "session limit");
+      if (owner().wants_events()) owner().emit_stored(session_event_kind::destroyed, s.id, &s.data, "session limit");
       (void)immediate_->destroy_now(s.id);
     }
     return handler({});

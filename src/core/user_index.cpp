@@ -87,7 +87,7 @@ void destroy_each(const engine& owner, std::vector<user_session> sessions, const
   t->left = sessions.size();
   t->done = std::move(done);
   for (auto& s : sessions) {
-    if (owner.wants_events()) owner.emit(session_event_kind::destroyed, s.id, &s.data, reason);
+    if (owner.wants_events()) owner.emit_stored(session_event_kind::destroyed, s.id, &s.data, reason);
     owner.backing_store().destroy(s.id, [t](std::error_code ec) {
       std::unique_lock lock(t->mutex);
       if (ec && !t->first_error) t->first_error = ec;

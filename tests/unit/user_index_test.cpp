@@ -4,12 +4,14 @@
 
 #include "engine_harness.hpp"
 
+#include <sessionkit/events.hpp>
 #include <sessionkit/json.hpp>
 #include <sessionkit/stores/memory_store.hpp>
 
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
+#include <mutex>
 #include <thread>
 
 namespace sessionkit::test {
@@ -164,6 +166,40 @@ TEST(user_index, a_login_beyond_the_limit_ends_the_oldest_and_only_logins_count)
   // Another user's sessions do not count.
   app.login("", "dave");
   EXPECT_EQ(app.sessions_of("carol").size(), 2u);
+}
+
+// A session ended from a listing (log out everywhere, the per-user limit) is named in its
+// events as it is everywhere else, also when ids are hashed at rest (listings give store keys).
+TEST(user_index, events_of_listed_sessions_carry_the_sessions_own_id_hash) {
+  for (const bool hashed : {false, true}) {
+    SCOPED_TRACE(hashed ? "hashed ids" : "plain ids");
+    std::mutex mutex;
+    std::vector<session_event> events;
+    options o = app_options();
+    if (hashed) o.id_hash_key = "a key of its own";
+    o.max_sessions_per_user = 1;
+    o.on_event = [&](const session_event& e) {
+      std::lock_guard lock(mutex);
+      events.push_back(e);
+    };
+    memory_app app(o);
+    app.login("", "gus");
+    app.login("", "gus");  // ends the first: over the limit
+    app.login("", "hal");
+    EXPECT_EQ(app.destroy_all_of("hal", ""), 1u);
+    app.eng.flush_events();
+    auto hash_of = [&](session_event_kind kind, const std::string& reason) {
+      std::lock_guard lock(mutex);
+      std::vector<std::string> out;
+      for (const auto& e : events)
+        if (e.kind == kind && e.reason == reason) out.push_back(e.id_hash);
+      return out;
+    };
+    const auto created = hash_of(session_event_kind::created, "new");
+    ASSERT_EQ(created.size(), 3u);
+    EXPECT_EQ(hash_of(session_event_kind::destroyed, "session limit"), std::vector<std::string>{created[0]});
+    EXPECT_EQ(hash_of(session_event_kind::destroyed, "logout everywhere"), std::vector<std::string>{created[2]});
+  }
 }
 
 TEST(user_index, the_limit_needs_a_store_with_a_user_index) {
