@@ -11,6 +11,7 @@
 /// What a request saves, and why, is answered in one place: `session_state::plan_end()` in
 /// src/core/session_state.cpp.
 
+#include <sessionkit/cookie_memo.hpp>
 #include <sessionkit/options.hpp>
 #include <sessionkit/session.hpp>
 #include <sessionkit/signer.hpp>
@@ -39,6 +40,9 @@ struct request_info {
   /// The value of the `options::id_header` header (all of them joined with ", "), when the
   /// transport reads it; empty otherwise.
   std::string_view id_header;
+  /// The connection's memo of the id it last verified, when the adapter keeps one (then a
+  /// keep-alive client's unchanged cookie is not verified again); null: verify every request.
+  cookie_memo* memo = nullptr;
 };
 
 /// Whether the first value of `X-Forwarded-Proto` (all values joined with ", ") is `https`, in any
@@ -98,11 +102,12 @@ class SESSIONKIT_API engine {
 
   /// The session cookie in a `Cookie` header: the first cookie with our name, `s:`-prefixed,
   /// with a signature from one of the secrets. Anything else means none.
-  std::optional<signed_cookie> read_cookie(std::string_view cookie_header) const;
+  /// @param memo the connection's memo (`request_info::memo`), or null
+  std::optional<signed_cookie> read_cookie(std::string_view cookie_header, cookie_memo* memo = nullptr) const;
 
   /// A signed id as the `options::id_header` header carries it (`s:<id>.<signature>`, or that
   /// after `Bearer `), verified with the secrets. Anything else means none.
-  std::optional<signed_cookie> read_signed_value(std::string_view value) const;
+  std::optional<signed_cookie> read_signed_value(std::string_view value, cookie_memo* memo = nullptr) const;
 
   /// Whether the transport reads the id header (then adapters fill `request_info::id_header`).
   bool reads_id_header() const noexcept { return options_.transport != id_transport::cookie; }
@@ -150,6 +155,8 @@ class SESSIONKIT_API engine {
   std::shared_ptr<store> store_;
   signer signer_;
   std::shared_ptr<event_dispatcher> events_;  // with options::on_event
+  // Names this engine (its secrets) in connections' cookie memos; never reused, unlike an address.
+  std::uint64_t serial_;
 };
 
 /// What the end of a request does to the store.

@@ -45,6 +45,10 @@ class SESSIONKIT_API signer {
   /// `unsign`, also saying which secret verified (0: the one that signs).
   std::optional<std::pair<std::string, std::size_t>> unsign_with_index(std::string_view input) const;
 
+  /// Which secret verifies `input` (`value.signature`), without copying the value.
+  /// @return the secret's index (0: the one that signs), or an empty optional
+  std::optional<std::size_t> verifying_secret(std::string_view input) const;
+
   /// The secrets, first one signing.
   const std::vector<std::string>& secrets() const noexcept { return secrets_; }
 

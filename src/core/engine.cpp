@@ -8,6 +8,7 @@
 #include <sessionkit/log.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 namespace sessionkit {
@@ -36,7 +37,10 @@ engine::engine(options opts, std::shared_ptr<store> backing_store)
 engine::engine(options opts) : engine(std::move(opts), nullptr, nullptr) {}
 
 engine::engine(options opts, std::shared_ptr<store> backing_store, std::nullptr_t)
-    : options_(std::move(opts)), store_(std::move(backing_store)), signer_(options_.secrets) {
+    : options_(std::move(opts)), store_(std::move(backing_store)), signer_(options_.secrets), serial_([] {
+        static std::atomic<std::uint64_t> engines{0};
+        return ++engines;
+      }()) {
   for (const auto& secret : options_.secrets) {
     if (secret.size() < 32) {
       // Not fatal (express-session accepts any secret), but a short secret can be guessed.
@@ -121,20 +125,29 @@ bool engine::is_secure(const request_info& request) const noexcept {
   return *options_.proxy && forwarded_proto_is_https(request.forwarded_proto);
 }
 
-std::optional<signed_cookie> engine::read_cookie(std::string_view cookie_header) const {
+std::optional<signed_cookie> engine::read_cookie(std::string_view cookie_header, cookie_memo* memo) const {
   thread_local std::string raw;  // the decoded cookie value; reused, no allocation per request
   if (!find_cookie(cookie_header, options_.name, raw)) return std::nullopt;
-  return read_signed_value(raw);
+  return read_signed_value(raw, memo);
 }
 
-std::optional<signed_cookie> engine::read_signed_value(std::string_view raw) const {
+std::optional<signed_cookie> engine::read_signed_value(std::string_view raw, cookie_memo* memo) const {
   if (raw.size() > 7 && (raw.substr(0, 7) == "Bearer " || raw.substr(0, 7) == "bearer ")) raw.remove_prefix(7);
   if (raw.size() < 2 || raw.compare(0, 2, "s:") != 0) return std::nullopt;
-  auto found = signer_.unsign_with_index(raw.substr(2));
-  if (!found || found->first.empty()) return std::nullopt;
-  signed_cookie result{std::move(found->first), {}, found->second != 0};
-  const std::string_view signature = raw.substr(raw.rfind('.') + 1);
-  if (found->second == 0 && signature.size() == 43) {
+  raw.remove_prefix(2);
+  const std::size_t dot = raw.rfind('.');
+  if (dot == 0 || dot == std::string_view::npos) return std::nullopt;  // no id, or no signature
+  // The connection's last verified value, byte for byte, needs no second HMAC (cookie_memo.hpp).
+  std::size_t secret = 0;
+  if (!memo || !memo->holds(serial_, raw, secret)) {
+    const auto found = signer_.verifying_secret(raw);
+    if (!found) return std::nullopt;
+    secret = *found;
+    if (memo) memo->remember(serial_, raw, secret);
+  }
+  signed_cookie result{std::string(raw.substr(0, dot)), {}, secret != 0};
+  const std::string_view signature = raw.substr(dot + 1);
+  if (secret == 0 && signature.size() == 43) {
     result.signature.emplace();
     std::copy(signature.begin(), signature.end(), result.signature->begin());
   }

@@ -376,6 +376,12 @@ std::optional<std::string> normalise_for_parse(std::string_view s) {
 namespace detail {
 
 std::optional<boost::json::value> parse_plain_flat_object(std::string_view text) {
+  boost::json::object object;
+  if (!parse_plain_flat_object_into(text, object)) return std::nullopt;
+  return boost::json::value(std::move(object));
+}
+
+bool parse_plain_flat_object_into(std::string_view text, boost::json::object& object) {
   struct member {
     std::string_view key;
     enum { string, integer, true_, false_, null } kind;
@@ -386,15 +392,15 @@ std::optional<boost::json::value> parse_plain_flat_object(std::string_view text)
   std::array<member, max_members> members;
   std::size_t n = 0;
   detail::plain_reader in(text);
-  if (!in.take('{')) return std::nullopt;
+  if (!in.take('{')) return false;
   while (!in.take('}')) {
-    if (n == max_members || (n > 0 && !in.take(','))) return std::nullopt;
+    if (n == max_members || (n > 0 && !in.take(','))) return false;
     member m{};
     const auto key = in.string();
-    if (!key || !in.take(':')) return std::nullopt;
+    if (!key || !in.take(':')) return false;
     m.key = *key;
     for (std::size_t i = 0; i < n; ++i)
-      if (members[i].key == m.key) return std::nullopt;  // duplicates: the general parser decides
+      if (members[i].key == m.key) return false;  // duplicates: the general parser decides
     if (const auto s = in.string()) {
       m.kind = member::string;
       m.text = *s;
@@ -405,7 +411,7 @@ std::optional<boost::json::value> parse_plain_flat_object(std::string_view text)
         case detail::plain_reader::literal::null: m.kind = member::null; break;
         case detail::plain_reader::literal::none: {
           const auto number = in.integer(false);  // -0 is a double to the general parser
-          if (!number) return std::nullopt;
+          if (!number) return false;
           m.kind = member::integer;
           m.number = *number;
         }
@@ -413,8 +419,8 @@ std::optional<boost::json::value> parse_plain_flat_object(std::string_view text)
     }
     members[n++] = m;
   }
-  if (!in.at_end()) return std::nullopt;
-  boost::json::object object;
+  if (!in.at_end()) return false;
+  object.clear();
   object.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     const member& m = members[i];
@@ -426,7 +432,7 @@ std::optional<boost::json::value> parse_plain_flat_object(std::string_view text)
       case member::null: object.emplace(m.key, nullptr); break;
     }
   }
-  return boost::json::value(std::move(object));
+  return true;
 }
 
 }  // namespace detail

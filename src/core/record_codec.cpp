@@ -92,31 +92,31 @@ bool decode_plain(std::string_view json, parts& out) {
   const std::size_t cookie_size = read_leading_cookie(json, revived);
   if (cookie_size == 0) return false;
   const std::string_view rest = json.substr(head.size() + cookie_size);
-  boost::json::object data;
   std::string text = "{}";
-  bool canonical = true;  // `text` is what JSON.stringify writes for `data`
+  bool canonical = true;  // `text` is what JSON.stringify writes for the data
   if (rest != "}") {
     if (rest.size() < 3 || rest[0] != ',' || rest[1] == '}') return false;  // `,}` is no JSON
     text.reserve(rest.size());
     text.resize(1);
     text.append(rest.substr(1));
-    auto parsed = detail::parse_plain_flat_object(text);
-    if (parsed) {
-      canonical = !has_array_index(parsed->get_object());
+    // Small flat data is read straight into the session's object (no object moved on the way).
+    if (detail::parse_plain_flat_object_into(text, out.data)) {
+      canonical = !has_array_index(out.data);
     } else {
       std::error_code ec;
-      parsed = parse_json(text, ec);
+      auto parsed = parse_json(text, ec);
+      if (!parsed || !parsed->is_object()) return false;
+      out.data = std::move(parsed->get_object());
       canonical = false;
     }
-    if (!parsed || !parsed->is_object()) return false;
-    data = std::move(parsed->get_object());
-    if (data.contains("cookie")) return false;  // a second `cookie`: the general path decides
+    if (out.data.contains("cookie")) return false;  // a second `cookie`: the general path decides
+  } else {
+    out.data.clear();
   }
   // The snapshot is JSON.stringify of the data as stored: the text itself when in that form.
-  out.stored_data_text = canonical ? std::move(text) : data_text(data);
-  drop_reserved_keys(data);
+  out.stored_data_text = canonical ? std::move(text) : data_text(out.data);
+  drop_reserved_keys(out.data);
   out.cookie = std::move(revived);
-  out.data = std::move(data);
   out.keys_before_cookie.clear();
   return true;
 }

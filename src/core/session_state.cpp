@@ -52,8 +52,8 @@ session_state::session_state(const engine& owner, const request_info& request, b
   }
   std::optional<signed_cookie> read;
   const id_transport transport = engine_.settings().transport;
-  if (transport != id_transport::cookie && !request.id_header.empty()) read = engine_.read_signed_value(request.id_header);
-  if (!read && transport != id_transport::header) read = engine_.read_cookie(request.cookie_header);
+  if (transport != id_transport::cookie && !request.id_header.empty()) read = engine_.read_signed_value(request.id_header, request.memo);
+  if (!read && transport != id_transport::header) read = engine_.read_cookie(request.cookie_header, request.memo);
   if (read) {
     // The session takes the cookie's id while it loads; it keeps it if the record is found.
     session_.id_ = std::move(read->id);

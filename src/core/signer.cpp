@@ -6,6 +6,7 @@
 #include <sessionkit/signer.hpp>
 
 #include "detail/base64.hpp"
+#include "detail/constant_time.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -71,7 +72,7 @@ struct signer::key {
   bool verifies(std::string_view value, std::string_view given) const {
     if (given.size() != signature_chars) return false;
     const std::array<char, signature_chars> expected = signature(value);
-    return CRYPTO_memcmp(expected.data(), given.data(), signature_chars) == 0;
+    return detail::equal_in_constant_time(expected.data(), given.data(), signature_chars);
   }
 };
 
@@ -101,12 +102,17 @@ std::optional<std::string> signer::unsign(std::string_view input) const {
 }
 
 std::optional<std::pair<std::string, std::size_t>> signer::unsign_with_index(std::string_view input) const {
+  if (const auto index = verifying_secret(input)) return std::pair{std::string(input.substr(0, input.rfind('.'))), *index};
+  return std::nullopt;
+}
+
+std::optional<std::size_t> signer::verifying_secret(std::string_view input) const {
   const std::size_t dot = input.rfind('.');
   if (dot == std::string_view::npos) return std::nullopt;
   const std::string_view value = input.substr(0, dot);
   const std::string_view signature = input.substr(dot + 1);
   for (std::size_t i = 0; i < keys_.size(); ++i)
-    if (keys_[i]->verifies(value, signature)) return std::pair{std::string(value), i};
+    if (keys_[i]->verifies(value, signature)) return i;
   return std::nullopt;
 }
 

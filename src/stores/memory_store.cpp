@@ -143,7 +143,7 @@ std::size_t matches_template(std::string_view json, const cookie_template& t,
 }
 
 // Splits a record into a shared cookie template and the rest, when it has the usual shape.
-entry compact(template_table& table, std::string json, std::optional<timestamp> cookie_expires,
+entry compact(template_table& table, std::string&& json, std::optional<timestamp> cookie_expires,
               timestamp expires) {
   entry e;
   e.expires = expires;
@@ -211,8 +211,21 @@ bool holds_no_data(const entry& e) { return e.cookie && e.rest == "}"; }
 using raw_id = std::array<unsigned char, 24>;
 
 std::optional<raw_id> to_raw(std::string_view id) {
+  // A request reads its session, then writes it: the second conversion is the first's again.
+  // (Store keys, not secrets: only the result's speed depends on the match.)
+  struct converted {
+    std::array<char, 32> text{};
+    raw_id raw{};
+    bool valid = false;
+  };
+  thread_local converted last;
+  if (id.size() == last.text.size() && last.valid && std::memcmp(id.data(), last.text.data(), id.size()) == 0)
+    return last.raw;
   raw_id raw;
   if (!detail::decode_base64url(id, raw)) return std::nullopt;
+  std::memcpy(last.text.data(), id.data(), last.text.size());
+  last.raw = raw;
+  last.valid = true;
   return raw;
 }
 
@@ -397,11 +410,11 @@ struct memory_store::state {
   // Writes `record` under `id` when `check(live entry or null)` gives no error; the check runs under
   // the shard's lock, with the write, so nothing can come between.
   template <class Check>
-  std::error_code write_checked(std::string_view id, session_record record, Check&& check) {
+  std::error_code write_checked(std::string_view id, session_record&& record, Check&& check) {
     const timestamp at = now();
     const timestamp expires = expiry_of(record, at);
     const std::size_t size = record.json.size();
-    const std::string user = std::move(record.user);
+    const std::string& user = record.user;
     if (expires > at) make_room(size);  // outside the shard lock: it takes others
     // Compact outside the shard lock: it may take the template table's.
     std::optional<entry> fresh;

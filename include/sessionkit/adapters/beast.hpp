@@ -47,7 +47,8 @@ using response = http::response<http::string_body>;
 /// One request being handled: the request, the response being built, and the session.
 class SESSIONKIT_API context {
  public:
-  context(request& req, response& res, bool secure);
+  /// @param memo the connection's cookie memo (the server keeps one per connection), or null
+  context(request& req, response& res, bool secure, cookie_memo* memo = nullptr);
 
   request& req() noexcept { return req_; }
   response& res() noexcept { return res_; }
@@ -68,6 +69,8 @@ class SESSIONKIT_API context {
   /// The request's session driver (set by the session middleware), or nullptr.
   request_driver* driver() noexcept { return session_.driver(); }
   void set_driver(std::shared_ptr<request_driver> d) noexcept { session_.set_driver(std::move(d)); }
+  /// The connection's memo of the session id it last verified, or null (`request_info::memo`).
+  cookie_memo* memo() const noexcept { return memo_; }
 
   /// Sets status, body and `Content-Type` (`res.send`).
   void send(http::status status, std::string body,
@@ -77,6 +80,7 @@ class SESSIONKIT_API context {
   request& req_;
   response& res_;
   bool secure_;
+  cookie_memo* memo_;
   adapter::session_handle session_;
   friend class app;
   const class app* app_ = nullptr;  // the app running this request (for `next`)

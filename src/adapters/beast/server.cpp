@@ -41,6 +41,7 @@ struct connection_state {
   clock::time_point deadline = clock::time_point::max();
   bool idle = true;  // waiting for a request; only touched on the connection's strand
   bool closed = false;
+  cookie_memo memo;  // the session id its client last sent, verified (cookie_memo.hpp)
 };
 
 void watch(const std::shared_ptr<connection_state>& c, std::chrono::milliseconds period) {
@@ -220,7 +221,7 @@ struct server::impl {
       res.keep_alive(req.keep_alive());
       const bool secure =
           options.trust_proxy && forwarded_https(req);
-      context ctx(req, res, secure);
+      context ctx(req, res, secure, &state->memo);
       state->deadline = clock::time_point::max();  // the application takes the time it needs
       try {
         co_await application.dispatch(ctx);

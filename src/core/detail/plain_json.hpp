@@ -3,6 +3,7 @@
 // escapes, short integers): the fast paths for stored cookies and small session data. Anything
 // else makes it fail, and the caller falls back to the general parser.
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstddef>
@@ -82,5 +83,9 @@ class plain_reader {
 // text is also exactly what JSON.stringify writes for them, unless it has array-index keys
 // (which JavaScript puts first). Returns nothing for any other text.
 std::optional<boost::json::value> parse_plain_flat_object(std::string_view text);
+
+// The same, into `out` (its old members replaced; unchanged when it returns false): no
+// object moved or destroyed on the way, for the record codec's fast path.
+bool parse_plain_flat_object_into(std::string_view text, boost::json::object& out);
 
 }  // namespace sessionkit::detail
