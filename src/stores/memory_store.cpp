@@ -4,6 +4,7 @@
 #include <sessionkit/record.hpp>
 
 #include "../core/detail/base64.hpp"
+#include "short_text.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -28,51 +29,60 @@ constexpr std::size_t shard_count = 64;  // a power of two
 
 // --- compact records ---------------------------------------------------------------------------
 // A small session's record is mostly its cookie object, and every session of an application has
-// the same cookie object but for `expires`. So a record is kept as a pointer to a shared cookie
-// template, the expiry (which the store keeps anyway), and the rest of the record, which for a
-// small session fits in std::string's inline buffer: ~100 bytes per session instead of ~300.
+// the same cookie object but for `expires`. So a record is kept as the number of a shared cookie
+// template, the cookie's expiry as an offset from the store's (which it keeps anyway), and the
+// rest of the record, which for a small session fits inside a 16-byte short_text: an entry is 32
+// bytes, its key 24.
 
 struct cookie_template {
   std::string text;        // the cookie object with the expiry's ISO text cut out
   std::size_t insert_at;   // where the ISO text goes back, or npos when expires is null
 };
 
-// Templates are interned for the life of the process; an application has a handful.
+// Templates are interned for the life of the store; an application has a handful. Entries name
+// them by number (1..max_templates; 0: none).
 class template_table {
  public:
-  // The template whose text is `head + tail` (the expiry goes between them, at `insert_at`),
-  // found without building that text unless it is new.
-  // The template this thread used last in this table, or null.
-  const cookie_template* last_used_here() const {
+  static constexpr std::size_t max_templates = 64;
+
+  // The template this thread used last in this table, or 0.
+  std::uint16_t last_used_here() const {
     const last_used& last = last_for_thread();
-    return last.table == id_ ? last.found : nullptr;
+    return last.table == id_ ? last.index : 0;
   }
 
-  const cookie_template* intern(std::string_view head, std::string_view tail, std::size_t insert_at) {
+  // Template `index` (not 0). Lock-free: a template is written before its number is handed out,
+  // and an entry holding the number is read under its shard's lock, taken after the write.
+  const cookie_template& at(std::uint16_t index) const { return *templates_[index - 1]; }
+
+  // The number of the template whose text is `head + tail` (the expiry goes between them, at
+  // `insert_at`), found without building that text unless it is new; 0 when the table is full.
+  std::uint16_t intern(std::string_view head, std::string_view tail, std::size_t insert_at) {
     // Each thread remembers the template it used last, so the usual case takes no lock. Tables
     // have ids never reused, and a table's templates never change or go while it lives.
     last_used& last = last_for_thread();
-    if (last.table == id_ && matches(*last.found, head, tail, insert_at)) return last.found;
+    if (last.table == id_ && matches(at(last.index), head, tail, insert_at)) return last.index;
     std::lock_guard lock(mutex_);
-    for (const auto& t : templates_) {
-      if (matches(*t, head, tail, insert_at)) {
-        last = {id_, t.get()};
-        return t.get();
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (matches(*templates_[i], head, tail, insert_at)) {
+        last = {id_, static_cast<std::uint16_t>(i + 1)};
+        return last.index;
       }
     }
-    if (templates_.size() >= max_templates) return nullptr;  // keep records verbatim instead
+    if (count_ >= max_templates) return 0;  // keep records verbatim instead
     std::string text;
     text.reserve(head.size() + tail.size());
     text.append(head).append(tail);
-    templates_.push_back(std::make_unique<cookie_template>(cookie_template{std::move(text), insert_at}));
-    last = {id_, templates_.back().get()};
-    return templates_.back().get();
+    templates_[count_] = std::make_unique<cookie_template>(cookie_template{std::move(text), insert_at});
+    ++count_;
+    last = {id_, static_cast<std::uint16_t>(count_)};
+    return last.index;
   }
 
  private:
   struct last_used {
     std::uint64_t table = 0;
-    const cookie_template* found = nullptr;
+    std::uint16_t index = 0;
   };
   static last_used& last_for_thread() {
     thread_local last_used last;
@@ -88,22 +98,38 @@ class template_table {
 
   static inline std::atomic<std::uint64_t> next_id_{1};
   const std::uint64_t id_ = next_id_++;
-  static constexpr std::size_t max_templates = 64;
   std::mutex mutex_;
-  std::vector<std::unique_ptr<cookie_template>> templates_;
+  std::array<std::unique_ptr<cookie_template>, max_templates> templates_;  // never moved
+  std::size_t count_ = 0;
 };
 
 struct entry {
-  timestamp expires;                          // when the store forgets the session
-  const cookie_template* cookie = nullptr;    // null: `rest` is the whole record
-  timestamp cookie_expires{};                 // the cookie's own `expires` (ISO text in the record)
-  std::string rest;                           // the record after the cookie object
-};
+  timestamp expires;                // when the store forgets the session
+  std::int32_t cookie_offset = 0;   // the cookie's own `expires` minus `expires`, in ms
+  std::uint16_t cookie = 0;         // the cookie's template (0: `rest` is the whole record)
+  detail::short_text rest;          // the record after the cookie object
 
-// The shared template of a record's cookie object (its text with the expiry cut out), or null
-// when the cookie has another shape.
-const cookie_template* template_of(template_table& table, std::string_view cookie,
-                                   std::optional<timestamp> cookie_expires) {
+  timestamp cookie_expires() const { return expires + std::chrono::milliseconds(cookie_offset); }
+
+  // Sets both expiries; false (and nothing changed) when the cookie's is too far from the
+  // store's for the offset (24 days): then the record is kept verbatim.
+  bool set_expiries(timestamp store_expires, std::optional<timestamp> cookie_expires) {
+    std::int64_t offset = 0;
+    if (cookie_expires) {
+      offset = (*cookie_expires - store_expires).count();
+      if (offset < INT32_MIN || offset > INT32_MAX) return false;
+    }
+    expires = store_expires;
+    cookie_offset = static_cast<std::int32_t>(offset);
+    return true;
+  }
+};
+static_assert(sizeof(entry) == 32, "an entry is a slot of the session table: keep it small");
+
+// The number of the shared template of a record's cookie object (its text with the expiry cut
+// out), or 0 when the cookie has another shape.
+std::uint16_t template_of(template_table& table, std::string_view cookie,
+                          std::optional<timestamp> cookie_expires) {
   if (cookie_expires) {
     // `"expires":"<ISO>"`, on the stack.
     constexpr std::string_view key = "\"expires\":\"";
@@ -113,11 +139,11 @@ const cookie_template* template_of(template_table& table, std::string_view cooki
     text[size++] = '"';
     const std::string_view expected(text, size);
     const std::size_t at = cookie.find(expected);
-    if (at == std::string_view::npos) return nullptr;
+    if (at == std::string_view::npos) return 0;
     const std::size_t insert_at = at + key.size();  // just after `"expires":"`
     return table.intern(cookie.substr(0, insert_at), cookie.substr(at + expected.size() - 1), insert_at);
   }
-  if (cookie.find("\"expires\":null") == std::string_view::npos) return nullptr;
+  if (cookie.find("\"expires\":null") == std::string_view::npos) return 0;
   return table.intern(cookie, {}, std::string::npos);
 }
 
@@ -147,55 +173,58 @@ entry compact(template_table& table, std::string&& json, std::optional<timestamp
               timestamp expires) {
   entry e;
   e.expires = expires;
-  // Usually the record's cookie is the template this thread used last: compared, not scanned.
-  if (const cookie_template* last = table.last_used_here()) {
-    if (const std::size_t end = matches_template(json, *last, cookie_expires)) {
-      e.cookie = last;
-      if (cookie_expires) e.cookie_expires = *cookie_expires;
-      e.rest.assign(json, end);
-      e.rest.shrink_to_fit();
-      return e;
+  if (e.set_expiries(expires, cookie_expires)) {
+    // Usually the record's cookie is the template this thread used last: compared, not scanned.
+    if (const std::uint16_t last = table.last_used_here()) {
+      if (const std::size_t end = matches_template(json, table.at(last), cookie_expires)) {
+        e.cookie = last;
+        e.rest.assign(std::string_view(json).substr(end));
+        return e;
+      }
+    }
+    if (const auto cookie = record::leading_cookie(json)) {
+      if (const std::uint16_t t = template_of(table, *cookie, cookie_expires)) {
+        e.cookie = t;
+        e.rest.assign(std::string_view(json).substr(std::size_t(cookie->data() + cookie->size() - json.data())));
+        return e;
+      }
     }
   }
-  if (const auto cookie = record::leading_cookie(json)) {
-    if (const cookie_template* t = template_of(table, *cookie, cookie_expires)) {
-      e.cookie = t;
-      if (cookie_expires) e.cookie_expires = *cookie_expires;
-      const std::size_t rest_at = std::size_t(cookie->data() + cookie->size() - json.data());
-      e.rest.assign(json, rest_at);
-      e.rest.shrink_to_fit();
-      return e;
-    }
-  }
-  e.rest = std::move(json);
+  e.cookie_offset = 0;
+  e.rest.assign(json);
   return e;
 }
 
-std::string expand(const entry& e) {
-  if (!e.cookie) return e.rest;
-  const cookie_template& t = *e.cookie;
+std::string expand(const template_table& table, const entry& e) {
+  if (!e.cookie) return std::string(e.rest.view());
+  const cookie_template& t = table.at(e.cookie);
+  const std::string_view rest = e.rest.view();
   std::string out;
-  out.reserve(record::prefix().size() + t.text.size() + 24 + e.rest.size());
+  out.reserve(record::prefix().size() + t.text.size() + 24 + rest.size());
   out += record::prefix();
   if (t.insert_at == std::string::npos) {
     out += t.text;
   } else {
-    out.append(t.text, 0, t.insert_at).append(format_iso_date(e.cookie_expires)).append(t.text, t.insert_at);
+    char iso[max_iso_date_size];
+    out.append(t.text, 0, t.insert_at)
+        .append(iso, write_iso_date(iso, e.cookie_expires()))
+        .append(t.text, t.insert_at);
   }
-  out += e.rest;
+  out += rest;
   return out;
 }
 
 // What a session costs against the store's limits: its record's length (the cookie template is
 // shared, but counted in every record, as the record a client gets back is that long).
-std::size_t record_size(const entry& e) {
+std::size_t record_size(const template_table& table, const entry& e) {
   std::size_t n = e.rest.size();
   if (!e.cookie) return n;
-  n += record::prefix().size() + e.cookie->text.size();
-  if (e.cookie->insert_at != std::string::npos) {
+  const cookie_template& t = table.at(e.cookie);
+  n += record::prefix().size() + t.text.size();
+  if (t.insert_at != std::string::npos) {
     // The ISO date: 24 characters for years 0000..9999, 27 with an expanded year.
     constexpr long long year_0 = -62'167'219'200'000, year_10000 = 253'402'300'800'000;
-    const long long ms = e.cookie_expires.time_since_epoch().count();
+    const long long ms = e.cookie_expires().time_since_epoch().count();
     n += ms >= year_0 && ms < year_10000 ? 24 : 27;
   }
   return n;
@@ -203,7 +232,7 @@ std::size_t record_size(const entry& e) {
 
 // A session with nothing but its cookie (express-session's uninitialized session, what every
 // cookieless request makes with saveUninitialized): the first to go when the store is full.
-bool holds_no_data(const entry& e) { return e.cookie && e.rest == "}"; }
+bool holds_no_data(const entry& e) { return e.cookie && e.rest.view() == "}"; }
 
 // --- keys ---------------------------------------------------------------------------------------
 // Default ids (32 base64url characters) are kept as their 24 bytes, in the map node itself.
@@ -269,6 +298,9 @@ struct shard {
   boost::unordered_flat_map<raw_id, entry, raw_hash> compact_ids;
   std::unordered_map<std::string, entry, id_hash, std::equal_to<>> other_ids;
   std::size_t without_data = 0;  // entries that hold no data (see holds_no_data)
+  // No entry expires before this (a lower bound, exact after a sweep): a full store skips shards
+  // with nothing to remove instead of sweeping them on every refused request.
+  timestamp earliest_expiry = timestamp::max();
   // The user of each session that has one (session_record::user): the shard's half of the user
   // index, so a session's removal finds its user without a field in every entry.
   std::unordered_map<std::string, std::string, id_hash, std::equal_to<>> user_of;
@@ -362,12 +394,13 @@ struct memory_store::state {
 
   void added(shard& sh, const entry& e) {
     ++session_count;
-    byte_count += record_size(e);
+    byte_count += record_size(templates, e);
     sh.without_data += holds_no_data(e);
+    sh.earliest_expiry = std::min(sh.earliest_expiry, e.expires);
   }
   void removed(shard& sh, const entry& e) {
     --session_count;
-    byte_count -= record_size(e);
+    byte_count -= record_size(templates, e);
     sh.without_data -= holds_no_data(e);
   }
   template <class Map>
@@ -391,15 +424,21 @@ struct memory_store::state {
       shard& sh = shards[evict_cursor++ % shard_count];
       std::lock_guard lock(sh.mutex);
       const bool empties = sh.without_data != 0;
+      if (!empties && sh.earliest_expiry > at) continue;  // nothing here can go: no sweep
+      timestamp earliest = timestamp::max();
       auto goes = [&](const auto& kv) {
         const entry& e = kv.second;
-        if (e.expires > at && !(empties && holds_no_data(e))) return false;
+        if (e.expires > at && !(empties && holds_no_data(e))) {
+          earliest = std::min(earliest, e.expires);
+          return false;
+        }
         removed(sh, e);
         forget_user_of_key(sh, kv.first);
         return true;
       };
       boost::unordered::erase_if(sh.compact_ids, goes);
       std::erase_if(sh.other_ids, goes);
+      sh.earliest_expiry = earliest;
     }
   }
 
@@ -428,7 +467,7 @@ struct memory_store::state {
         if (it != map.end()) erase(sh, map, it);
       } else if (it != map.end()) {
         // An existing session may grow while the bytes allow it.
-        const std::size_t old = record_size(it->second);
+        const std::size_t old = record_size(templates, it->second);
         if (size > old && over_limits(0, size - old)) {
           result = error::store_full;
           return;
@@ -474,13 +513,19 @@ struct memory_store::state {
     std::lock_guard lock(sh.mutex);
     const auto steady_now = std::chrono::steady_clock::now();
     std::erase_if(sh.locks, [&](const auto& kv) { return kv.second.until <= steady_now; });
+    timestamp earliest = timestamp::max();
     auto expired = [&](const auto& kv) {
-      if (kv.second.expires > at) return false;
+      if (kv.second.expires > at) {
+        earliest = std::min(earliest, kv.second.expires);
+        return false;
+      }
       removed(sh, kv.second);
       forget_user_of_key(sh, kv.first);
       return true;
     };
-    return boost::unordered::erase_if(sh.compact_ids, expired) + std::erase_if(sh.other_ids, expired);
+    const std::size_t gone = boost::unordered::erase_if(sh.compact_ids, expired) + std::erase_if(sh.other_ids, expired);
+    sh.earliest_expiry = earliest;
+    return gone;
   }
 
   std::size_t prune() {
@@ -516,7 +561,7 @@ get_result memory_store::get_now(std::string_view id) {
   state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
     if (it == map.end()) return;
     if (it->second.expires <= now()) state_->erase(sh, map, it);  // expired: never returned
-    else result.json = expand(it->second);
+    else result.json = expand(state_->templates, it->second);
   });
   return result;
 }
@@ -534,7 +579,7 @@ compare_and_set_result memory_store::compare_and_set_now(std::string_view id, st
   compare_and_set_result result;
   result.error = state_->write_checked(id, std::move(record), [&](const entry* live) -> std::error_code {
     if (!live) return error::session_gone;
-    std::string stored = expand(*live);
+    std::string stored = expand(state_->templates, *live);
     if (stored == expected) return {};
     result.current = std::move(stored);
     return error::record_changed;
@@ -558,7 +603,7 @@ lock_result memory_store::lock_and_get_now(std::string_view id, lock_claim claim
     result.acquired = true;
     if (it == map.end()) return;
     if (it->second.expires <= at) state_->erase(sh, map, it);  // expired: never returned
-    else result.json = expand(it->second);
+    else result.json = expand(state_->templates, it->second);
   });
   return result;
 }
@@ -609,30 +654,37 @@ std::error_code memory_store::touch_now(std::string_view id, session_record reco
       state_->erase(sh, map, it);
       return;
     }
+    sh.earliest_expiry = std::min(sh.earliest_expiry, expires);
     entry& e = it->second;
-    if (e.cookie && matches_template(record.json, *e.cookie, record.cookie_expires)) {
+    template_table& templates = state_->templates;
+    // Keeps the record, with `cookie_at` as its cookie's expiry (kept as an offset from the
+    // store's expiry: when that is too far, the record is kept verbatim).
+    auto move_expiries = [&](std::optional<timestamp> cookie_at) {
+      if (e.set_expiries(expires, cookie_at)) return;
+      std::string whole = expand(templates, e);
+      state_->removed(sh, e);
+      e = compact(templates, std::move(whole), cookie_at, expires);
+      state_->added(sh, e);
+    };
+    if (e.cookie && matches_template(record.json, templates.at(e.cookie), record.cookie_expires)) {
       // The usual touch, seen without parsing: the same cookie with a new expiry.
-      e.expires = expires;
-      if (record.cookie_expires) e.cookie_expires = *record.cookie_expires;
-      return;
+      if (e.set_expiries(expires, record.cookie_expires)) return;
     }
     const auto cookie = record::leading_cookie(record.json);
-    if (!cookie) {
-      e.expires = expires;
+    if (!cookie) {  // not a record we can read: only the store's expiry moves
+      move_expiries(e.cookie ? std::optional(e.cookie_expires()) : std::nullopt);
       return;
     }
-    if (e.cookie && e.cookie == template_of(state_->templates, *cookie, record.cookie_expires)) {
-      // The usual touch: the same cookie with a new expiry; the data stays as it is.
-      e.expires = expires;
-      if (record.cookie_expires) e.cookie_expires = *record.cookie_expires;
-      return;
+    if (e.cookie && e.cookie == template_of(templates, *cookie, record.cookie_expires) &&
+        e.set_expiries(expires, record.cookie_expires)) {
+      return;  // the same cookie with a new expiry; the data stays as it is
     }
-    if (auto spliced = record::with_cookie(expand(e), *cookie)) {
+    if (auto spliced = record::with_cookie(expand(templates, e), *cookie)) {
       state_->removed(sh, e);
-      e = compact(state_->templates, std::move(*spliced), record.cookie_expires, expires);
+      e = compact(templates, std::move(*spliced), record.cookie_expires, expires);
       state_->added(sh, e);
     } else {
-      e.expires = expires;
+      move_expiries(e.cookie ? std::optional(e.cookie_expires()) : std::nullopt);
     }
   });
   return {};
@@ -693,7 +745,7 @@ void memory_store::all(all_handler handler) {
   for (auto& sh : state_->shards) {
     std::lock_guard lock(sh.mutex);
     sh.for_each([&](std::string id, const entry& e) {
-      if (e.expires > at) out.emplace_back(std::move(id), expand(e));
+      if (e.expires > at) out.emplace_back(std::move(id), expand(state_->templates, e));
     });
   }
   state_->post([h = std::move(handler), out = std::move(out)]() mutable { h({}, std::move(out)); });
@@ -749,7 +801,7 @@ void memory_store::page(std::string_view cursor, std::size_t size, page_handler 
     shard& sh = state_->shards[shard_index++];
     std::lock_guard lock(sh.mutex);
     sh.for_each([&](std::string id, const entry& e) {
-      if (e.expires > at) out.sessions.push_back({std::move(id), expand(e), e.expires});
+      if (e.expires > at) out.sessions.push_back({std::move(id), expand(state_->templates, e), e.expires});
     });
   }
   if (shard_index < shard_count) out.next = std::to_string(shard_index);
@@ -771,7 +823,7 @@ std::error_code memory_store::sessions_of_now(std::string_view user, std::vector
       if (it == map.end() || it->second.expires <= at) return;
       auto owner = sh.user_of.find(id);
       if (owner == sh.user_of.end() || owner->second != user) return;
-      out.push_back({id, expand(it->second), it->second.expires});
+      out.push_back({id, expand(state_->templates, it->second), it->second.expires});
     });
   }
   return {};

@@ -191,7 +191,7 @@ TEST_F(redis_store_fixture, writes_of_one_turn_share_one_wait_for_replicas) {
     std::this_thread::sleep_for(25ms);
   redis_store_options o;
   o.wait_replicas = 1;
-  o.wait_timeout = 3000ms;  // generous: a loaded 2-core machine starves the replica for a while
+  o.wait_timeout = 1500ms;  // generous: a loaded 2-core machine starves the replica for a while
   open(std::move(o));
   const auto waits = [&] {
     const std::string stats = redis_.command({"INFO", "commandstats"}).text;
