@@ -5,10 +5,11 @@
 # by N cancels start-up. (Under valgrind OpenSSL uses its generic SHA-256 code, so the HMAC
 # counts several thousand instructions more than with the CPU's SHA extensions.)
 #
-#   bench/instructions.sh [--requests N] [--server-args "ARGS"] [--login USER] [ROUTE...]
+#   bench/instructions.sh [--requests N] [--server-args "ARGS"] [--login USER] [--new] [ROUTE...]
 #     (default routes: /no-session /memory-store-counter /session-read; ARGS go to the server,
 #      e.g. "--metrics"; --login: the session is made by POST /login as USER, so the requests
-#      measured are a logged-in user's, with the store's user index kept)
+#      measured are a logged-in user's, with the store's user index kept; --new: the requests
+#      carry no cookie, so each one makes a new session)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,11 +17,13 @@ n=2000
 routes=()
 server_args=""
 login=""
+new_sessions=""
 while (($#)); do
   case "$1" in
     --requests) n=$2; shift 2 ;;
     --server-args) server_args=$2; shift 2 ;;
     --login) login=$2; shift 2 ;;
+    --new) new_sessions=1; shift ;;
     *) routes+=("$1"); shift ;;
   esac
 done
@@ -40,9 +43,9 @@ run() {  # route count
   for _ in $(seq 300); do grep -q "listening on" "$work/log" && break; sleep 0.1; done
   local port
   port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$work/log" | sed 's/.*://')
-  python3 - "$port" "$1" "$2" "$login" <<'PY'
+  python3 - "$port" "$1" "$2" "$login" "$new_sessions" <<'PY'
 import http.client, sys
-port, route, n, login = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+port, route, n, login, new = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 c = http.client.HTTPConnection("127.0.0.1", port)
 if login:
     c.request("POST", "/login", body="user=" + login,
@@ -52,7 +55,7 @@ else:
 r = c.getresponse(); r.read()
 cookie = r.getheader("Set-Cookie").split(";")[0]
 for _ in range(n):
-    c.request("GET", route, headers={"Cookie": cookie})
+    c.request("GET", route, headers={} if new else {"Cookie": cookie})
     r = c.getresponse(); r.read()
     assert r.status == 200, r.status
 PY

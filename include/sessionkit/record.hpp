@@ -48,6 +48,11 @@ SESSIONKIT_API std::string encode(const session_cookie& cookie, const boost::jso
                                   const std::vector<std::string>& keys_before_cookie,
                                   const std::string* data_text = nullptr);
 
+/// Hands back the text of a record a store was given and has copied what it keeps out of
+/// (MemoryStore does): the next record `encode` writes on this thread reuses its buffer instead
+/// of allocating. One buffer per thread, of at most 64 KiB, is kept.
+SESSIONKIT_API void give_back(std::string&& record_text) noexcept;
+
 /// The `cookie` object of a record whose first member it is (what `encode` writes).
 /// @return the cookie's JSON text, or an empty optional when the record does not start with it
 SESSIONKIT_API std::optional<std::string_view> leading_cookie(std::string_view json) noexcept;

@@ -90,7 +90,7 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
 
  private:
   using clock = std::chrono::steady_clock;
-  std::error_code take_loaded(std::error_code ec, std::optional<std::string> json);
+  std::error_code take_loaded(std::error_code ec, std::optional<std::string_view> json);
   void destroy_timed_out(const std::string& id);
   clock::time_point started() const noexcept;
   void observe(metrics::operation op, clock::time_point start, std::error_code ec) noexcept;

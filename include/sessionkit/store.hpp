@@ -139,6 +139,10 @@ using length_handler = detail::unique_function<void(std::error_code, std::size_t
 class SESSIONKIT_API immediate_store {
  public:
   virtual get_result get_now(std::string_view id) = 0;
+  /// `get_now` into `buffer` (its capacity reused, so a store that can write there allocates
+  /// nothing per read); `found` says whether there is a record (then `buffer` holds it).
+  /// Default: `get_now`, moved into `buffer`.
+  virtual std::error_code get_into_now(std::string_view id, std::string& buffer, bool& found);
   /// `set`, or `set_if` with `condition` (`error::session_gone` when it did not hold).
   virtual std::error_code set_now(std::string_view id, session_record record,
                                   write_condition condition = write_condition::always) = 0;

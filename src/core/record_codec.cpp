@@ -121,7 +121,27 @@ bool decode_plain(std::string_view json, parts& out) {
   return true;
 }
 
+// The buffer give_back() keeps for the next encode on this thread.
+std::string& spare_buffer() noexcept {
+  thread_local std::string spare;
+  return spare;
+}
+
+// An empty string, with the spare buffer's capacity when there is one.
+std::string take_spare_buffer() noexcept {
+  std::string out = std::move(spare_buffer());
+  spare_buffer().clear();
+  out.clear();
+  return out;
+}
+
 }  // namespace
+
+void give_back(std::string&& record_text) noexcept {
+  constexpr std::size_t max_kept = 64 * 1024;
+  std::string& spare = spare_buffer();
+  if (record_text.capacity() > spare.capacity() && record_text.capacity() <= max_kept) spare.swap(record_text);
+}
 
 std::string_view prefix() noexcept { return head; }
 
@@ -170,7 +190,7 @@ std::string encode(const session_cookie& cookie, const boost::json::object& data
                    const std::vector<std::string>& keys_before_cookie, const std::string* text) {
   // JSON.stringify of the session: array-index keys first (ascending), then `cookie` and the
   // other keys in insertion order (`cookie` after the keys a loaded record had before it).
-  std::string out;
+  std::string out = take_spare_buffer();
   if (text && keys_before_cookie.empty() && text->size() >= 2 && !has_array_index(data)) {
     // The usual shape: `cookie` first, then the data exactly as its snapshot has it.
     out.reserve(text->size() + 128);

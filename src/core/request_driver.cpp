@@ -4,6 +4,7 @@
 
 #include <sessionkit/request_driver.hpp>
 
+#include "detail/recycling_allocator.hpp"
 #include "user_index.hpp"
 
 #include <sessionkit/id.hpp>
@@ -27,7 +28,8 @@ std::string lock_owner_token() {
 }  // namespace
 
 std::shared_ptr<request_driver> engine::begin(const request_info& request) const {
-  return std::make_shared<request_driver>(*this, request);
+  // The previous request's block on this thread is reused (no malloc per request).
+  return std::allocate_shared<request_driver>(detail::recycling_allocator<request_driver>{}, *this, request);
 }
 
 request_driver::request_driver(const engine& owner, const request_info& request)
@@ -91,11 +93,11 @@ std::error_code request_driver::apply_late(F&& change) {
   return change();
 }
 
-std::error_code request_driver::take_loaded(std::error_code ec, std::optional<std::string> json) {
+std::error_code request_driver::take_loaded(std::error_code ec, std::optional<std::string_view> json) {
   if (ec) return ec;
   const bool events = owner().wants_events();
   const std::string named = events ? state_.id_to_load() : std::string();
-  state_.on_loaded(json ? std::optional<std::string_view>(*json) : std::nullopt);
+  state_.on_loaded(json);
   if (state_.first_step() == step::load) return {};  // a renewed id: its new id loads next
   if (!state_.timed_out_id().empty()) {
     if (events) owner().emit(session_event_kind::expired, named, &state_.timed_out_data(), state_.timed_out_reason());
@@ -138,8 +140,12 @@ void request_driver::load(completion_handler handler) {
   const std::string& id = state_.id_to_load();
   const auto start = started();
   if (immediate_) {
-    get_result answer = immediate_->get_now(key(id));
-    const std::error_code ec = take_loaded(answer.error, std::move(answer.json));
+    // Read into this thread's buffer (its capacity stays: no allocation per load); the record
+    // is taken apart before anything else can use the buffer.
+    thread_local std::string loaded;
+    bool found = false;
+    std::error_code ec = immediate_->get_into_now(key(id), loaded, found);
+    ec = take_loaded(ec, found ? std::optional<std::string_view>(loaded) : std::nullopt);
     observe(metrics::operation::get, start, ec);
     if (load_goes_on(ec, handler)) return;
     count_load(ec);
@@ -149,7 +155,7 @@ void request_driver::load(completion_handler handler) {
   store_.get(key(id), [self = shared_from_this(), start, h = std::move(handler)](
                      std::error_code ec, std::optional<std::string> json) mutable {
     const std::error_code loaded = self->apply_late([&] {
-      const std::error_code taken = self->take_loaded(ec, std::move(json));
+      const std::error_code taken = self->take_loaded(ec, json ? std::optional<std::string_view>(*json) : std::nullopt);
       self->observe(metrics::operation::get, start, taken);
       return taken;
     });
@@ -219,7 +225,8 @@ std::error_code request_driver::take_lock_answer(lock_result answer, completion_
   }
   if (answer.acquired) {
     locked_id_ = state_.id_to_load();  // kept even if the record is gone and the id replaced
-    const std::error_code ec = take_loaded({}, std::move(answer.json));
+    const std::error_code ec =
+        take_loaded({}, answer.json ? std::optional<std::string_view>(*answer.json) : std::nullopt);
     observe(metrics::operation::get, start, ec);
     if (load_goes_on(ec, handler)) {
       done = false;

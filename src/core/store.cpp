@@ -41,6 +41,13 @@ void store::compare_and_set(std::string_view, std::string_view, session_record, 
   defer([h = std::move(handler)]() mutable { h(cas_not_supported()); });
 }
 
+std::error_code immediate_store::get_into_now(std::string_view id, std::string& buffer, bool& found) {
+  get_result answer = get_now(id);
+  found = answer.json.has_value();
+  if (found) buffer = std::move(*answer.json);
+  return answer.error;
+}
+
 lock_result immediate_store::lock_and_get_now(std::string_view, lock_claim) { return lock_not_supported(); }
 
 std::error_code immediate_store::write_and_unlock_now(std::string_view, std::string_view, locked_write) {

@@ -179,6 +179,7 @@ entry compact(template_table& table, std::string&& json, std::optional<timestamp
       if (const std::size_t end = matches_template(json, table.at(last), cookie_expires)) {
         e.cookie = last;
         e.rest.assign(std::string_view(json).substr(end));
+        record::give_back(std::move(json));  // the next record is written into its buffer
         return e;
       }
     }
@@ -186,20 +187,26 @@ entry compact(template_table& table, std::string&& json, std::optional<timestamp
       if (const std::uint16_t t = template_of(table, *cookie, cookie_expires)) {
         e.cookie = t;
         e.rest.assign(std::string_view(json).substr(std::size_t(cookie->data() + cookie->size() - json.data())));
+        record::give_back(std::move(json));
         return e;
       }
     }
   }
   e.cookie_offset = 0;
   e.rest.assign(json);
+  record::give_back(std::move(json));
   return e;
 }
 
-std::string expand(const template_table& table, const entry& e) {
-  if (!e.cookie) return std::string(e.rest.view());
+// The record as it was written, into `out` (its capacity reused).
+void expand_into(std::string& out, const template_table& table, const entry& e) {
+  out.clear();
+  if (!e.cookie) {
+    out.append(e.rest.view());
+    return;
+  }
   const cookie_template& t = table.at(e.cookie);
   const std::string_view rest = e.rest.view();
-  std::string out;
   out.reserve(record::prefix().size() + t.text.size() + 24 + rest.size());
   out += record::prefix();
   if (t.insert_at == std::string::npos) {
@@ -211,6 +218,11 @@ std::string expand(const template_table& table, const entry& e) {
         .append(t.text, t.insert_at);
   }
   out += rest;
+}
+
+std::string expand(const template_table& table, const entry& e) {
+  std::string out;
+  expand_into(out, table, e);
   return out;
 }
 
@@ -564,6 +576,20 @@ get_result memory_store::get_now(std::string_view id) {
     else result.json = expand(state_->templates, it->second);
   });
   return result;
+}
+
+std::error_code memory_store::get_into_now(std::string_view id, std::string& buffer, bool& found) {
+  found = false;
+  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
+    if (it == map.end()) return;
+    if (it->second.expires <= now()) {
+      state_->erase(sh, map, it);  // expired: never returned
+      return;
+    }
+    expand_into(buffer, state_->templates, it->second);
+    found = true;
+  });
+  return {};
 }
 
 std::error_code memory_store::set_now(std::string_view id, session_record record, write_condition condition) {

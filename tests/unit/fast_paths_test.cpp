@@ -8,6 +8,7 @@
 
 #include <sessionkit/detail/unique_function.hpp>
 #include <sessionkit/engine.hpp>
+#include <sessionkit/record.hpp>
 #include <sessionkit/signer.hpp>
 
 #include <gtest/gtest.h>
@@ -181,6 +182,29 @@ TEST(plain_flat_object, reading_into_an_object_gives_what_building_one_gives) {
     if (built) EXPECT_EQ(boost::json::value(into), *built) << text;
     else EXPECT_EQ(into.at("old"), "member") << text;  // unchanged when it is not plain
   }
+}
+
+}  // namespace
+}  // namespace sessionkit::test
+
+namespace sessionkit::test {
+namespace {
+
+TEST(record_buffer, a_record_written_into_a_handed_back_buffer_is_the_same_record) {
+  session_cookie cookie;
+  cookie.path = "/";
+  cookie.http_only = true;
+  cookie.set_max_age(std::chrono::milliseconds(60'000));
+  boost::json::object data;
+  data["count"] = 1;
+  const std::string text = record::data_text(data);
+  const std::string plain = record::encode(cookie, data, {}, &text);
+  std::string dirty(4000, 'x');
+  record::give_back(std::move(dirty));
+  EXPECT_EQ(record::encode(cookie, data, {}, &text), plain);  // written into the spare buffer
+  EXPECT_EQ(record::encode(cookie, data, {}, &text), plain);  // none spare: a new one
+  record::give_back(std::string(100'000, 'y'));               // too big to keep
+  EXPECT_EQ(record::encode(cookie, data, {}), plain);
 }
 
 }  // namespace

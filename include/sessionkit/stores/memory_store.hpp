@@ -84,6 +84,7 @@ class SESSIONKIT_API memory_store final : public store, private immediate_store 
 
  private:
   get_result get_now(std::string_view id) override;
+  std::error_code get_into_now(std::string_view id, std::string& buffer, bool& found) override;
   std::error_code set_now(std::string_view id, session_record record, write_condition condition) override;
   std::error_code touch_now(std::string_view id, session_record record) override;
   std::error_code destroy_now(std::string_view id) override;
