@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what sessionkit needs on Debian 12 (bookworm): compilers and build tools, the
-# libraries it builds on, and what the tests run against (redis-server, Node.js for interop).
+# libraries it builds on, and what the tests run against (redis-server, Node.js for interop,
+# headless Chromium with WebDriver for the login demo's browser tests).
 # Packages already present are left alone, so this is quick on a prepared machine.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server curl ca-certificates wrk clang libclang-rt-14-dev
   python3-prometheus-client dpkg-dev file openssl
+  chromium chromium-driver python3-selenium fonts-dejavu-core
 )
 if [[ "${1:-}" == "--build-only" ]]; then
   packages=(build-essential cmake ninja-build ccache pkg-config

@@ -337,9 +337,16 @@ std::shared_ptr<sessionkit::store> make_store(const example_flags& flags, boost:
 
 int example_main(int argc, char** argv, std::string_view program,
                  const std::function<int(const example_flags&)>& run) {
+  return example_main(argc, argv, program, run, {});
+}
+
+int example_main(int argc, char** argv, std::string_view program,
+                 const std::function<int(const example_flags&)>& run, const std::vector<std::string>& defaults) {
   example_flags flags;
   try {
-    flags = parse_flags(std::vector<std::string>(argv + 1, argv + argc));
+    std::vector<std::string> args = defaults;
+    args.insert(args.end(), argv + 1, argv + argc);
+    flags = parse_flags(args);
   } catch (const flag_error& e) {
     std::cerr << program << ": " << e.what() << "\n";
     return 2;

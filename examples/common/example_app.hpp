@@ -114,5 +114,8 @@ std::shared_ptr<sessionkit::store> make_store(const example_flags& flags, boost:
 /// prints `--help` (exit 0), else calls `run` and turns an exception into a message and exit 1.
 int example_main(int argc, char** argv, std::string_view program,
                  const std::function<int(const example_flags&)>& run);
+/// The same, with `defaults`: flags read before the command line's (which win).
+int example_main(int argc, char** argv, std::string_view program,
+                 const std::function<int(const example_flags&)>& run, const std::vector<std::string>& defaults);
 
 }  // namespace sessionkit::examples
