@@ -368,6 +368,33 @@ class LoginDemoInABrowser(unittest.TestCase):
         self.assertIn("not logged in", self.who(driver))
 
 
+class CookieBehindATlsProxy(unittest.TestCase):
+    """`--secure auto --trust-proxy`: the cookie is Secure when the proxy says the client's
+    connection is https, and plain otherwise (no browser needed: the header says it)."""
+
+    def test_the_cookie_is_secure_exactly_when_the_proxy_says_https(self):
+        work = tempfile.mkdtemp(prefix="sessionkit-proxy-")
+        port = free_port()
+        demo = Process([ARGS.demo, "--port", str(port), "--secure", "auto", "--trust-proxy"],
+                       os.path.join(work, "demo.log"))
+        try:
+            wait_for_port(port)
+            for proto, secure in (("https", True), ("http", False)):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                c.request("GET", "/login", headers={"X-Forwarded-Proto": proto})
+                answer = c.getresponse()
+                answer.read()
+                cookie = answer.getheader("Set-Cookie")
+                self.assertIsNotNone(cookie)
+                self.assertIn("HttpOnly", cookie)
+                self.assertIn("SameSite=Lax", cookie)
+                self.assertEqual("; Secure" in cookie, secure, cookie)
+                c.close()
+        finally:
+            demo.stop()
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     global ARGS
     parser = argparse.ArgumentParser()
