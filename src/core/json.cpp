@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <cstring>
 
@@ -65,6 +66,23 @@ void append_js_number(std::string& out, double d) {
 
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
+  // Bytes that are escaped or may start a lone surrogate (0xED): most strings (keys, ids, user
+  // names) have none and are copied in one append after a table scan.
+  static constexpr auto needs_care = [] {
+    std::array<bool, 256> t{};
+    for (unsigned c = 0; c < 0x20; ++c) t[c] = true;
+    t['"'] = t['\\'] = t[0xED] = true;
+    return t;
+  }();
+  if (std::none_of(text.begin(), text.end(), [](char c) { return needs_care[static_cast<unsigned char>(c)]; })) {
+    const std::size_t at = out.size();
+    out.resize(at + text.size() + 2);  // one call: the quotes and the text written in place
+    char* p = out.data() + at;
+    p[0] = '"';
+    if (!text.empty()) std::memcpy(p + 1, text.data(), text.size());
+    p[text.size() + 1] = '"';
+    return;
+  }
   out.push_back('"');
   std::size_t run = 0;  // start of the pending unescaped run
   for (std::size_t i = 0; i < text.size(); ++i) {

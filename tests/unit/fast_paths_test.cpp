@@ -8,6 +8,7 @@
 
 #include <sessionkit/detail/unique_function.hpp>
 #include <sessionkit/engine.hpp>
+#include <sessionkit/json.hpp>
 #include <sessionkit/record.hpp>
 #include <sessionkit/signer.hpp>
 
@@ -205,6 +206,28 @@ TEST(record_buffer, a_record_written_into_a_handed_back_buffer_is_the_same_recor
   EXPECT_EQ(record::encode(cookie, data, {}, &text), plain);  // none spare: a new one
   record::give_back(std::string(100'000, 'y'));               // too big to keep
   EXPECT_EQ(record::encode(cookie, data, {}), plain);
+}
+
+}  // namespace
+}  // namespace sessionkit::test
+
+namespace sessionkit::test {
+namespace {
+
+// A string with nothing to escape is copied in one go; adding one escaped byte sends the same
+// text through the byte-by-byte path: both must write it alike.
+TEST(json_string, the_plain_copy_writes_what_the_escaping_path_writes) {
+  std::mt19937 random(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text(random() % 40, '\0');
+    for (char& c : text) c = static_cast<char>(0x20 + random() % 0x60);  // printable, maybe " or backslash
+    if (round % 3 == 0) text += "\xC3\xA9";                               // UTF-8 passes through
+    std::string fast, slow;
+    append_json_string(fast, text);
+    append_json_string(slow, text + "\n");
+    fast.pop_back();
+    EXPECT_EQ(fast + "\\n\"", slow) << text;
+  }
 }
 
 }  // namespace
