@@ -570,11 +570,10 @@ void memory_store::defer(detail::unique_function<void()> fn) {
 
 get_result memory_store::get_now(std::string_view id) {
   get_result result;
-  state_->with_entry(id, [&](shard& sh, auto& map, auto it, auto) {
-    if (it == map.end()) return;
-    if (it->second.expires <= now()) state_->erase(sh, map, it);  // expired: never returned
-    else result.json = expand(state_->templates, it->second);
-  });
+  std::string json;
+  bool found = false;
+  result.error = get_into_now(id, json, found);
+  if (found) result.json = std::move(json);
   return result;
 }
 
