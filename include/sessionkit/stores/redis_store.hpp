@@ -37,6 +37,16 @@ struct redis_sentinel {
   std::string password;
 };
 
+/// Redis Cluster: the seed nodes the slot map is first asked for (any node of the cluster will
+/// do; the others are found through it). Keys are routed by their hash slot to the master
+/// that serves it.
+struct redis_cluster {
+  std::vector<std::pair<std::string, std::uint16_t>> seeds;  ///< empty: not a cluster
+  /// How often the slot map is asked for again when nothing asked for it sooner (a MOVED
+  /// reply, a node that went away, a slot without a master do, at once).
+  std::chrono::milliseconds refresh_interval{std::chrono::seconds(5)};
+};
+
 /// Where Redis is and how to log in, from a URL.
 struct redis_endpoint {
   std::string host = "127.0.0.1";  ///< for TCP
@@ -47,6 +57,7 @@ struct redis_endpoint {
   unsigned database = 0;    ///< SELECT when not 0
   redis_tls tls;            ///< `rediss://`, `rediss-sentinel://`
   redis_sentinel sentinel;  ///< `redis-sentinel://`, `rediss-sentinel://`: the master is found through these
+  redis_cluster cluster;    ///< `redis-cluster://`, `rediss-cluster://`: a cluster found through these seeds
 };
 
 /// Parses `redis://[user:password@]host[:port][/db]` (also `[::1]` hosts and percent-encoded
@@ -56,11 +67,13 @@ struct redis_endpoint {
 /// (user and password are the master's; the sentinel's own in the query).
 /// `rediss-sentinel://...` is the same through TLS: to the sentinels and to the master, with the
 /// same `redis_tls` files and checks.
+/// `redis-cluster://[user:password@]host:port[,host:port...][?refresh_ms=N]` names a Redis Cluster
+/// by seed nodes (`rediss-cluster://` through TLS); user and password are every node's.
 /// @throws std::invalid_argument with the reason when the URL is not one of those
 SESSIONKIT_API redis_endpoint parse_redis_url(std::string_view url);
 
 /// True when `url` names Redis by its scheme (redis://, rediss://, redis-sentinel://,
-/// rediss-sentinel://, unix:), whether or not the rest is valid (parse_redis_url says that).
+/// rediss-sentinel://, redis-cluster://, rediss-cluster://, unix:), whether or not the rest is valid (parse_redis_url says that).
 SESSIONKIT_API bool is_redis_url(std::string_view url) noexcept;
 
 /// Turns the stored session JSON into the Redis value and back (connect-redis `serializer`).

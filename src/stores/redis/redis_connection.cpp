@@ -44,6 +44,36 @@ std::string resp_command(std::initializer_list<std::string_view> args) { return 
 std::string resp_command(const std::vector<std::string>& args) { return format_resp(args, args.size()); }
 std::string resp_command(std::span<const std::string_view> args) { return format_resp(args, args.size()); }
 
+std::vector<std::string_view> split_resp_commands(std::string_view wire) {
+  std::vector<std::string_view> out;
+  std::size_t at = 0;
+  // A number up to "\r\n" after the marker `c` at `at`; moves `at` past the line.
+  const auto number = [&](char c, std::size_t& value) {
+    if (at >= wire.size() || wire[at] != c) return false;
+    const std::size_t end = wire.find("\r\n", at);
+    if (end == std::string_view::npos || end == at + 1) return false;
+    value = 0;
+    for (std::size_t i = at + 1; i < end; ++i) {
+      if (wire[i] < '0' || wire[i] > '9' || value > (std::size_t(1) << 40)) return false;
+      value = value * 10 + std::size_t(wire[i] - '0');
+    }
+    at = end + 2;
+    return true;
+  };
+  while (at < wire.size()) {
+    const std::size_t start = at;
+    std::size_t args = 0;
+    if (!number('*', args)) return {};
+    for (std::size_t i = 0; i < args; ++i) {
+      std::size_t size = 0;
+      if (!number('$', size) || wire.size() - at < size + 2 || wire.compare(at + size, 2, "\r\n") != 0) return {};
+      at += size + 2;
+    }
+    out.push_back(wire.substr(start, at - start));
+  }
+  return out;
+}
+
 struct redis_connection::command {
   command(std::string w, reply_handler h, std::size_t n = 1) : wire(std::move(w)), handler(std::move(h)), replies(n) {}
 
@@ -268,7 +298,11 @@ void redis_connection::execute_formatted(std::string wire, reply_handler handler
 void redis_connection::submit(std::unique_ptr<command> cmd) {
   asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
     if (self->stopped_) return cmd->complete(error::shut_down, {});
-    if (!self->ready_ || !self->open_) return cmd->complete(error::store_unavailable, {});
+    if (!self->ready_ || !self->open_) {
+      if (self->settings_.wait_for_first_connection && !self->first_attempt_ended_)
+        return self->waiting_.push_back(std::move(cmd));
+      return cmd->complete(error::store_unavailable, {});
+    }
     self->send(std::move(cmd));
   });
 }
@@ -278,19 +312,9 @@ void redis_connection::execute_pipeline(std::string wire, std::size_t replies, r
   submit(std::move(cmd));
 }
 
-void redis_connection::execute_transaction(std::vector<std::string> wires, reply_handler handler) {
-  std::string wire;
-  for (const auto& w : wires) wire += w;
-  // One pipeline, so nothing else can come in between; the handler wants only EXEC's reply.
-  execute_pipeline(std::move(wire), wires.size(), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-    if (ec) return h(ec, {});
-    h({}, std::move(r.elements.back()));
-  });
-}
-
 void redis_connection::execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
-                                         reply_handler handler) {
-  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler));
+                                         reply_handler handler, std::size_t replies) {
+  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler), replies);
   cmd->wait_replicas = replicas;
   cmd->wait_timeout = timeout;
   submit(std::move(cmd));
@@ -368,6 +392,10 @@ void redis_connection::close_transport() noexcept {
 }
 
 void redis_connection::fail_pending(std::error_code ec) {
+  first_attempt_ended_ = true;
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& cmd : waiting) cmd->complete(ec, {});
   auto held = std::move(held_);
   held_.clear();
   auto failed = std::move(pending_);
@@ -637,7 +665,13 @@ void redis_connection::on_logged_in() {
   connect_timer_.cancel();
   backoff_ = settings_.reconnect_min_delay;
   ready_.store(true, std::memory_order_release);
-  log(log_level::info, "Redis connected");
+  log(log_level::info, "Redis connected" + (settings_.wait_for_first_connection
+                                                ? " to " + target_host_ + ":" + std::to_string(target_port_)
+                                                : std::string()));
+  first_attempt_ended_ = true;
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& cmd : waiting) send(std::move(cmd));
 }
 
 void redis_connection::drop(const std::string& reason) {
@@ -742,6 +776,8 @@ void redis_connection::on_read(std::size_t size) {
       if (cmd->wait_replicas > 0 && copied.type != redis_reply::kind::error) {
         cmd->held = std::move(copied);  // acknowledged when the batch's WAIT says so
         held_.push_back(std::move(cmd));
+      } else if (cmd->wait_replicas > 0) {
+        cmd->complete({}, std::move(copied));  // a write that failed: its own reply, as above
       } else {
         cmd->take(std::move(copied));
       }

@@ -38,6 +38,9 @@ class sentinel_link;
 std::string resp_command(std::initializer_list<std::string_view> args);
 std::string resp_command(const std::vector<std::string>& args);
 std::string resp_command(std::span<const std::string_view> args);
+/// The commands of `wire` (RESP commands back to back, as `resp_command` makes them), each as
+/// its own wire; none when `wire` is not that.
+std::vector<std::string_view> split_resp_commands(std::string_view wire);
 
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
  public:
@@ -49,6 +52,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     std::chrono::milliseconds command_timeout;
     std::chrono::milliseconds reconnect_min_delay;
     std::chrono::milliseconds reconnect_max_delay;
+    /// Commands sent before the first connection attempt has ended wait for it (a cluster
+    /// node's connection, made when a command needs it) instead of failing at once.
+    bool wait_for_first_connection = false;
   };
 
   /// @throws std::invalid_argument when a TLS file (CA, certificate, key) cannot be loaded
@@ -68,14 +74,13 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   /// the handler gets their replies as one array (one reply: as it is), or the error that
   /// ended them all.
   void execute_pipeline(std::string wire, std::size_t replies, reply_handler handler);
-  /// Sends the commands (RESP) back to back, nothing else in between (MULTI ... EXEC); the
-  /// handler gets the last one's reply (the others' are dropped).
-  void execute_transaction(std::vector<std::string> wires, reply_handler handler);
   /// Runs a write acknowledged only once `replicas` replicas have it: one `WAIT` goes behind
   /// all such writes of a batch; the handler gets the write's reply once the WAIT answered,
   /// or `error::store_unavailable` when fewer replicas had it in `timeout`.
+  /// `wire` may hold `replies` commands (ASKING before a redirected write): the handler gets the
+  /// last one's reply.
   void execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
-                         reply_handler handler);
+                         reply_handler handler, std::size_t replies = 1);
   /// Runs `fn` on the strand.
   void post(unique_function<void()> fn);
   /// Runs `fn` on the strand after `delay`.
@@ -150,6 +155,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   // Commands sent and not yet answered, oldest first: Redis answers in order, so one timer on
   // the oldest deadline times them all out (no timer per command).
   std::deque<std::unique_ptr<command>> pending_;
+  // Commands waiting for the first connection (settings::wait_for_first_connection).
+  std::deque<std::unique_ptr<command>> waiting_;
+  bool first_attempt_ended_ = false;
   std::string outgoing_;           // commands waiting for the next write
   // Writes in `outgoing_` that need replicas: the WAIT that goes behind them.
   unsigned batch_wait_replicas_ = 0;

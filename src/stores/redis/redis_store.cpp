@@ -1,6 +1,6 @@
 #include <sessionkit/stores/redis_store.hpp>
 
-#include "redis_connection.hpp"
+#include "redis_client.hpp"
 
 #include <sessionkit/id.hpp>
 #include <sessionkit/json.hpp>
@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <atomic>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -29,7 +31,7 @@ namespace {
 
 // Errors Redis gives while it cannot take writes for now: the client should retry later (503).
 bool is_transient_redis_error(std::string_view text) {
-  for (std::string_view prefix : {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN"})
+  for (std::string_view prefix : {"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN"})
     if (text.substr(0, prefix.size()) == prefix) return true;
   return false;
 }
@@ -138,7 +140,8 @@ const lua_script& compare_and_set_lua() {
 
 struct redis_store::impl : std::enable_shared_from_this<impl> {
   redis_store_options options;
-  std::shared_ptr<detail::redis_connection> connection;
+  std::shared_ptr<detail::redis_client> client;
+  using reply_handler = detail::redis_client::reply_handler;
 
   std::string key(std::string_view id) const {
     std::string k;
@@ -177,7 +180,7 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
       wire += detail::resp_command({"PEXPIREAT", key, expiry, "GT"});
       replies += 2;
     }
-    connection->execute_pipeline(std::move(wire), replies, [](std::error_code ec, redis_reply r) {
+    client->execute(key, std::move(wire), replies, [](std::error_code ec, redis_reply r) {
       for (const auto& each : r.elements)
         if (!ec && each.type == redis_reply::kind::error) ec = error_of(each);
       if (ec && !is_unavailable(ec)) log(log_level::error, "Redis user index update failed: " + ec.message());
@@ -195,16 +198,17 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
 
   // EVALSHA sha numkeys args..., falling back to EVAL when Redis does not have the script. A
   // script that writes waits for the replicas like any write.
-  void run_script(const lua_script& script, std::initializer_list<std::string_view> args,
-                  detail::redis_connection::reply_handler h) {
+  // `key`: the first key the script names (all its keys share a slot).
+  void run_script(std::string_view key, const lua_script& script, std::initializer_list<std::string_view> args,
+                  reply_handler h) {
     std::vector<std::string_view> command{"EVALSHA", script.sha};
     command.insert(command.end(), args);
     std::string wire = detail::resp_command(command);
     std::string again = wire;
-    run_write(std::move(wire), [self = shared_from_this(), &script, again = std::move(again),
-                                h = std::move(h)](std::error_code ec, redis_reply r) mutable {
+    run_write(key, std::move(wire), [self = shared_from_this(), key = std::string(key), &script, again = std::move(again),
+                                     h = std::move(h)](std::error_code ec, redis_reply r) mutable {
       if (ec || r.type != redis_reply::kind::error || r.text.rfind("NOSCRIPT", 0) != 0) return h(ec, std::move(r));
-      self->run_write(eval_instead(again, script.body), std::move(h));
+      self->run_write(key, eval_instead(again, script.body), std::move(h));
     });
   }
 
@@ -222,15 +226,15 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
 
   // A write to a session: with `wait_replicas`, acknowledged only once that many replicas have
   // it (WAIT, right behind it in the same batch); otherwise as any command.
-  void run_write(std::string wire, detail::redis_connection::reply_handler h) {
-    if (options.wait_replicas == 0) return run(std::move(wire), std::move(h));
-    connection->execute_with_wait(std::move(wire), options.wait_replicas, options.wait_timeout, std::move(h));
+  void run_write(std::string_view key, std::string wire, reply_handler h) {
+    if (options.wait_replicas == 0) return run(key, std::move(wire), std::move(h));
+    client->execute_with_wait(key, std::move(wire), options.wait_replicas, options.wait_timeout, std::move(h));
   }
-  void run_simple_write(std::string wire, completion_handler handler) {
-    run_write(std::move(wire), simple_completion(std::move(handler)));
+  void run_simple_write(std::string_view key, std::string wire, completion_handler handler) {
+    run_write(key, std::move(wire), simple_completion(std::move(handler)));
   }
   // The reply handler of a command whose reply carries nothing but success or an error.
-  static detail::redis_connection::reply_handler simple_completion(completion_handler handler) {
+  static reply_handler simple_completion(completion_handler handler) {
     return [h = std::move(handler)](std::error_code ec, redis_reply r) mutable { h(reply_error(ec, r)); };
   }
 
@@ -241,79 +245,133 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     return ec;
   }
 
-  void run(std::vector<std::string> args, detail::redis_connection::reply_handler h) {
-    connection->execute(std::move(args), std::move(h));
-  }
-  void run(std::string wire, detail::redis_connection::reply_handler h) {
-    connection->execute_formatted(std::move(wire), std::move(h));
+  // One command on `key`.
+  void run(std::string_view key, std::string wire, reply_handler h) {
+    client->execute(key, std::move(wire), 1, std::move(h));
   }
 
   // Completes with an error, or success, for a command whose reply carries nothing else.
-  template <class Command>
-  void run_simple(Command command, completion_handler handler) {
-    run(std::move(command), simple_completion(std::move(handler)));
+  void run_simple(std::string_view key, std::string wire, completion_handler handler) {
+    run(key, std::move(wire), simple_completion(std::move(handler)));
   }
 
-  // SCAN cursor MATCH prefix* COUNT n, until the cursor is back to 0; keys de-duplicated.
-  void scan(std::string cursor, std::shared_ptr<std::vector<std::string>> keys,
-            std::shared_ptr<std::unordered_set<std::string>> seen,
-            detail::unique_function<void(std::error_code, std::vector<std::string>)> done) {
-    run(detail::resp_command({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT",
-                              std::to_string(options.scan_count)}),
-        [self = shared_from_this(), keys, seen, done = std::move(done)](std::error_code ec, redis_reply r) mutable {
+  // The user index prefix the scripts get: on a cluster none (a script may touch only keys in
+  // its own slot, and a user's set is elsewhere), so destroys leave the id in the set until
+  // `sessions_of` finds its session gone.
+  std::string_view script_index_prefix() const {
+    return client->is_cluster() ? std::string_view() : std::string_view(options.user_index_prefix);
+  }
+
+  using keys_handler = detail::unique_function<void(std::error_code, std::vector<std::string>)>;
+
+  // A walk over the keys: SCAN cursor MATCH prefix* COUNT n on each server that holds keys (a
+  // cluster's masters), each until its cursor is back to 0; keys de-duplicated.
+  struct walk {
+    std::vector<std::string> holders;
+    std::size_t holder = 0;
+    int passes_left = 1;
+    std::vector<std::string> keys;
+    std::unordered_set<std::string> seen;
+    keys_handler done;
+  };
+
+  void scan(std::shared_ptr<walk> w, std::string cursor) {
+    if (w->holder == w->holders.size()) {
+      // On a cluster the walk goes twice: a key that moved to a master the first pass had
+      // already walked (a slot migrating meanwhile) is found by the second.
+      if (--w->passes_left <= 0) return w->done({}, std::move(w->keys));
+      w->holders = client->key_holders();
+      w->holder = 0;
+      if (w->holders.empty()) return w->done(error::store_unavailable, {});
+    }
+    const std::string holder = w->holders[w->holder];
+    client->execute_on(
+        holder,
+        detail::resp_command({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT", std::to_string(options.scan_count)}),
+        [self = shared_from_this(), w](std::error_code ec, redis_reply r) mutable {
           if (!ec) ec = error_of(r);
           if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
-          if (ec) return done(ec, {});
+          if (ec) return w->done(ec, {});
           for (auto& k : r.elements[1].elements)
-            if (seen->insert(k.text).second) keys->push_back(std::move(k.text));
-          const std::string next = r.elements[0].text;
-          if (next == "0") return done({}, std::move(*keys));
-          self->scan(next, keys, seen, std::move(done));
+            if (w->seen.insert(k.text).second) w->keys.push_back(std::move(k.text));
+          std::string next = std::move(r.elements[0].text);
+          if (next == "0") ++w->holder;
+          self->scan(std::move(w), std::move(next));
         });
   }
 
-  void scan_all(detail::unique_function<void(std::error_code, std::vector<std::string>)> done) {
-    scan("0", std::make_shared<std::vector<std::string>>(), std::make_shared<std::unordered_set<std::string>>(),
-         std::move(done));
+  void scan_all(keys_handler done) {
+    auto w = std::make_shared<walk>();
+    w->holders = client->key_holders();
+    w->passes_left = client->is_cluster() ? 2 : 1;
+    w->done = std::move(done);
+    if (w->holders.empty()) return client->post([w] { w->done(error::store_unavailable, {}); });
+    scan(std::move(w), "0");
   }
 
   std::string id_of(std::string_view key) const { return std::string(key.substr(options.prefix.size())); }
 
-  // The live sessions under `keys` with their lifetimes, in one transaction: MULTI, MGET, PTTL per
-  // key, EXEC. Keys gone meanwhile are left out.
+  // Sends `make(key)` (RESP, `replies` commands) for each key, each routed by its key (on a
+  // cluster, keys in different slots never share a command; on one Redis they all go in one
+  // write), and gives the replies in the keys' order, or the first error.
+  template <class Make>
+  void for_each_key(const std::vector<std::string>& keys, std::size_t replies, Make make,
+                    detail::unique_function<void(std::error_code, std::vector<redis_reply>)> done) {
+    struct gather {
+      std::vector<redis_reply> replies;
+      std::vector<std::error_code> errors;
+      std::atomic<std::size_t> left{0};
+      detail::unique_function<void(std::error_code, std::vector<redis_reply>)> done;
+    };
+    if (keys.empty()) return client->post([d = std::move(done)]() mutable { d({}, {}); });
+    auto g = std::make_shared<gather>();
+    g->replies.resize(keys.size());
+    g->errors.resize(keys.size());
+    g->left = keys.size();
+    g->done = std::move(done);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      client->execute(keys[i], make(keys[i]), replies, [g, i](std::error_code ec, redis_reply r) {
+        g->errors[i] = ec;
+        g->replies[i] = std::move(r);
+        // The last reply (whichever node's) completes; acq_rel makes the others' writes visible.
+        if (g->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        for (const auto& e : g->errors)
+          if (e) return g->done(e, {});
+        g->done({}, std::move(g->replies));
+      });
+  }
+
+  // The live sessions under `keys` with their lifetimes: GET and PTTL per key. Keys gone
+  // meanwhile are left out.
   void read_sessions(std::vector<std::string> keys,
                      detail::unique_function<void(std::error_code, std::vector<listed_session>)> done) {
-    if (keys.empty()) return done({}, {});
-    std::vector<std::string> wires{detail::resp_command({"MULTI"})};
-    std::vector<std::string> mget{"MGET"};
-    mget.insert(mget.end(), keys.begin(), keys.end());
-    wires.push_back(detail::resp_command(mget));
-    for (const auto& k : keys) wires.push_back(detail::resp_command({"PTTL", k}));
-    wires.push_back(detail::resp_command({"EXEC"}));
-    connection->execute_transaction(std::move(wires), [self = shared_from_this(), keys = std::move(keys),
-                                                       done = std::move(done)](std::error_code ec, redis_reply r) mutable {
-      if (!ec) ec = error_of(r);
-      if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != keys.size() + 1)) ec = error::store_failure;
-      if (ec) return done(ec, {});
-      std::vector<listed_session> out;
-      const timestamp at = now();
-      const auto& values = r.elements[0].elements;
-      for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i) {
-        if (values[i].type != redis_reply::kind::string) continue;  // gone meanwhile
-        auto json = self->options.serializer.parse(values[i].text);
-        if (!json) continue;
-        std::optional<timestamp> expires;
-        if (const long long ms = r.elements[i + 1].integer; ms >= 0) expires = at + std::chrono::milliseconds(ms);
-        out.push_back({self->id_of(keys[i]), std::move(*json), expires});
-      }
-      done({}, std::move(out));
-    });
+    auto shared_keys = std::make_shared<std::vector<std::string>>(std::move(keys));
+    for_each_key(*shared_keys, 2,
+                 [](const std::string& k) { return detail::resp_command({"GET", k}) + detail::resp_command({"PTTL", k}); },
+                 [self = shared_from_this(), keys = shared_keys, done = std::move(done)](
+                     std::error_code ec, std::vector<redis_reply> replies) mutable {
+                   if (ec) return done(ec, {});
+                   std::vector<listed_session> out;
+                   const timestamp at = now();
+                   for (std::size_t i = 0; i < keys->size(); ++i) {
+                     const redis_reply& r = replies[i];
+                     if (r.type != redis_reply::kind::array || r.elements.size() != 2) return done(error::store_failure, {});
+                     if (const auto e = error_of(r.elements[0])) return done(e, {});
+                     if (r.elements[0].type != redis_reply::kind::string) continue;  // gone meanwhile
+                     auto json = self->options.serializer.parse(r.elements[0].text);
+                     if (!json) continue;
+                     std::optional<timestamp> expires;
+                     if (const long long ms = r.elements[1].integer; ms >= 0) expires = at + std::chrono::milliseconds(ms);
+                     out.push_back({self->id_of((*keys)[i]), std::move(*json), expires});
+                   }
+                   done({}, std::move(out));
+                 });
   }
 
   // The lock of session `id` is someone else's: how long it stays (PTTL) tells the waiter when
   // to try again.
   void lock_held(std::string id, std::string lock_key, std::string lease, lock_handler h) {
-    run(detail::resp_command({"PTTL", lock_key}), [self = shared_from_this(), id = std::move(id),
+    run(lock_key, detail::resp_command({"PTTL", lock_key}), [self = shared_from_this(), id = std::move(id),
                                                    lock_key, lease = std::move(lease),
                                                    h = std::move(h)](std::error_code ec, redis_reply r) mutable {
       lock_result result;
@@ -326,7 +384,7 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
       if (left == -1) {
         log(log_level::warning, "Redis lock key of session " + redact_id(id) +
                                     " has no expiry (not written by sessionkit); giving it one");
-        self->run(detail::resp_command({"PEXPIRE", lock_key, lease, "NX"}), [](std::error_code, redis_reply) {});
+        self->run(lock_key, detail::resp_command({"PEXPIRE", lock_key, lease, "NX"}), [](std::error_code, redis_reply) {});
       }
       h(std::move(result));
     });
@@ -344,26 +402,28 @@ redis_store::redis_store(boost::asio::any_io_executor executor, redis_store_opti
     options.serializer.parse = [](std::string_view s) { return std::optional<std::string>(std::string(s)); };
   impl_->options = std::move(options);
   const auto& o = impl_->options;
-  impl_->connection = std::make_shared<detail::redis_connection>(
-      std::move(executor), detail::redis_connection::settings{o.endpoint, o.connect_timeout, o.command_timeout,
-                                                              o.reconnect_min_delay, o.reconnect_max_delay});
-  impl_->connection->start();
+  detail::redis_connection::settings settings{o.endpoint, o.connect_timeout, o.command_timeout, o.reconnect_min_delay,
+                                              o.reconnect_max_delay};
+  impl_->client = o.endpoint.cluster.seeds.empty() ? detail::make_single_redis_client(std::move(executor), std::move(settings))
+                                                   : detail::make_redis_cluster_client(std::move(executor), std::move(settings));
+  impl_->client->start();
 }
 
 redis_store::~redis_store() { shutdown(); }
 
-void redis_store::shutdown() { impl_->connection->stop(); }
+void redis_store::shutdown() { impl_->client->stop(); }
 
-bool redis_store::ready() const noexcept { return impl_->connection->ready(); }
+bool redis_store::ready() const noexcept { return impl_->client->ready(); }
 
 const redis_store_options& redis_store::options() const noexcept { return impl_->options; }
 
-std::uint64_t redis_store::writes() const noexcept { return impl_->connection->writes(); }
+std::uint64_t redis_store::writes() const noexcept { return impl_->client->writes(); }
 
-void redis_store::defer(detail::unique_function<void()> fn) { impl_->connection->post(std::move(fn)); }
+void redis_store::defer(detail::unique_function<void()> fn) { impl_->client->post(std::move(fn)); }
 
 void redis_store::get(std::string_view id, get_handler handler) {
-  impl_->run(detail::resp_command({"GET", impl_->key(id)}), [self = impl_, id = std::string(id), h = std::move(handler)](
+  std::string key = impl_->key(id);
+  impl_->run(key, detail::resp_command({"GET", key}), [self = impl_, id = std::string(id), h = std::move(handler)](
                                           std::error_code ec, redis_reply r) mutable {
     if (ec) return h(ec, std::nullopt);
     if (r.type == redis_reply::kind::nil || (r.type == redis_reply::kind::string && r.text.empty()))
@@ -391,7 +451,8 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
     // An expired session is deleted, not written (connect-redis does the same); a new one that
     // is expired already has nothing to insert.
     if (condition == write_condition::if_absent) return defer([h = std::move(handler)]() mutable { h({}); });
-    impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
+    const std::string key = impl_->key(id);
+    impl_->run_simple_write(key, detail::resp_command({"DEL", key}), std::move(handler));
     return;
   }
   impl_->index(id, record);
@@ -400,8 +461,9 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
   // XX / NX: Redis checks and writes in one step, so a destroy on another server is final.
   if (condition == write_condition::if_present) command.emplace_back("XX");
   if (condition == write_condition::if_absent) command.emplace_back("NX");
-  if (condition == write_condition::always) return impl_->run_simple_write(detail::resp_command(command), std::move(handler));
-  impl_->run_write(detail::resp_command(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+  if (condition == write_condition::always)
+    return impl_->run_simple_write(command[1], detail::resp_command(command), std::move(handler));
+  impl_->run_write(command[1], detail::resp_command(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
     if (!ec && r.type == redis_reply::kind::nil) return h(error::session_gone);
     if (!ec) ec = error_of(r);
     if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
@@ -410,14 +472,14 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
 }
 
 void redis_store::destroy(std::string_view id, completion_handler handler) {
-  if (impl_->options.user_index_prefix.empty())
-    return impl_->run_simple_write(detail::resp_command({"DEL", impl_->key(id)}), std::move(handler));
+  const std::string key = impl_->key(id);
+  if (impl_->script_index_prefix().empty())
+    return impl_->run_simple_write(key, detail::resp_command({"DEL", key}), std::move(handler));
   // EVAL with the body, not EVALSHA: a destroy may be sent without waiting for it (a timed-out
   // session's), and a NOSCRIPT retry would come after the request's later commands; Redis caches
   // the script either way, and destroys are rare enough for the bytes.
-  impl_->run_simple_write(
-      detail::resp_command({"EVAL", destroy_script, "1", impl_->key(id), impl_->options.user_index_prefix, id}),
-      std::move(handler));
+  impl_->run_simple_write(key, detail::resp_command({"EVAL", destroy_script, "1", key, impl_->script_index_prefix(), id}),
+                          std::move(handler));
 }
 
 void redis_store::touch(std::string_view id, session_record record, completion_handler handler) {
@@ -426,13 +488,13 @@ void redis_store::touch(std::string_view id, session_record record, completion_h
     return;
   }
   impl_->index(id, record);
-  impl_->run_simple(
-      detail::resp_command({"EXPIRE", impl_->key(id), std::to_string(redis_ttl_for(impl_->options, record))}),
-      std::move(handler));
+  const std::string key = impl_->key(id);
+  impl_->run_simple(key, detail::resp_command({"EXPIRE", key, std::to_string(redis_ttl_for(impl_->options, record))}),
+                    std::move(handler));
 }
 
 void redis_store::defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) {
-  impl_->connection->post_after(delay, std::move(fn));
+  impl_->client->post_after(delay, std::move(fn));
 }
 
 // SET lock owner NX PX lease and GET session, pipelined: Redis runs them in order, so when the
@@ -442,10 +504,11 @@ void redis_store::defer_for(std::chrono::milliseconds delay, detail::unique_func
 void redis_store::lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) {
   std::string lock_key = impl_->lock_key(id);
   std::string lease = std::to_string(std::max<long long>(1, claim.lease.count()));
+  const std::string key = impl_->key(id);
   std::string wire = detail::resp_command({"SET", lock_key, claim.owner, "NX", "PX", lease});
-  wire += detail::resp_command({"GET", impl_->key(id)});
-  impl_->connection->execute_pipeline(
-      std::move(wire), 2, [self = impl_, id = std::string(id), lock_key = std::move(lock_key), lease = std::move(lease),
+  wire += detail::resp_command({"GET", key});
+  impl_->client->execute(
+      key, std::move(wire), 2, [self = impl_, id = std::string(id), lock_key = std::move(lock_key), lease = std::move(lease),
                            h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
         lock_result result;
         result.error = ec ? ec : impl::reply_error({}, r.elements[0]);
@@ -489,8 +552,9 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
     case locked_write::kind::destroy: what = "del"; break;
   }
   if (what == "set" || what == "touch") impl_->index(id, write.record);
-  impl_->run_script(write_and_unlock_lua(), {"2", impl_->lock_key(id), impl_->key(id), owner, what, value, ttl, condition,
-                                             impl_->options.user_index_prefix, id},
+  const std::string key = impl_->key(id);
+  impl_->run_script(key, write_and_unlock_lua(), {"2", impl_->lock_key(id), key, owner, what, value, ttl, condition,
+                                                  impl_->script_index_prefix(), id},
              [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
                ec = impl::reply_error(ec, r);
                if (!ec && r.type != redis_reply::kind::integer) ec = error::store_failure;
@@ -504,8 +568,9 @@ void redis_store::compare_and_set(std::string_view id, std::string_view expected
                                   compare_and_set_handler handler) {
   const auto ttl = impl_->ttl_argument(record);
   if (ttl) impl_->index(id, record);
-  impl_->run_script(compare_and_set_lua(),
-                    {"1", impl_->key(id), impl_->options.serializer.stringify(expected),
+  const std::string key = impl_->key(id);
+  impl_->run_script(key, compare_and_set_lua(),
+                    {"1", key, impl_->options.serializer.stringify(expected),
                      impl_->options.serializer.stringify(record.json), ttl ? std::string_view(*ttl) : "del"},
              [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
                compare_and_set_result result;
@@ -540,30 +605,65 @@ void redis_store::length(length_handler handler) {
 void redis_store::clear(completion_handler handler) {
   impl_->scan_all([self = impl_, h = std::move(handler)](std::error_code ec, std::vector<std::string> keys) mutable {
     if (ec || keys.empty()) return h(ec);
-    keys.insert(keys.begin(), "DEL");
-    self->run_simple(std::move(keys), std::move(h));
+    // A DEL per key: on a cluster the keys are in many slots (one DEL across them would be
+    // refused with CROSSSLOT); on one Redis they still go out in one write.
+    self->for_each_key(keys, 1, [](const std::string& k) { return detail::resp_command({"DEL", k}); },
+                       [h = std::move(h)](std::error_code ec, std::vector<redis_reply> replies) mutable {
+                         for (const auto& r : replies)
+                           if (!ec) ec = impl::reply_error({}, r);
+                         h(ec);
+                       });
   });
 }
 
+// One SCAN step (on a cluster, of one master at a time: the cursor is "host:port/cursor"), then
+// the values and lifetimes of what it found.
 void redis_store::page(std::string_view cursor, std::size_t size, page_handler handler) {
-  const std::string from = cursor.empty() ? "0" : std::string(cursor);
-  impl_->run(detail::resp_command({"SCAN", from, "MATCH", impl_->options.prefix + "*", "COUNT",
-                                   std::to_string(std::max<std::size_t>(size, 1))}),
-             [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-               if (!ec) ec = error_of(r);
-               if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
-               if (ec) return h(ec, {});
-               session_page out;
-               if (r.elements[0].text != "0") out.next = r.elements[0].text;
-               std::vector<std::string> keys;
-               for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.text));
-               self->read_sessions(std::move(keys), [out = std::move(out), h = std::move(h)](
-                                                        std::error_code ec, std::vector<listed_session> found) mutable {
-                 if (ec) return h(ec, {});
-                 out.sessions = std::move(found);
-                 h({}, std::move(out));
-               });
-             });
+  std::string holder, from = cursor.empty() ? "0" : std::string(cursor);
+  std::vector<std::string> holders = impl_->client->key_holders();
+  std::sort(holders.begin(), holders.end());
+  if (holders.empty()) return defer([h = std::move(handler)]() mutable { h(error::store_unavailable, {}); });
+  if (impl_->client->is_cluster()) {
+    const std::size_t slash = cursor.rfind('/');
+    holder = cursor.empty() ? holders.front() : std::string(cursor.substr(0, slash == std::string_view::npos ? 0 : slash));
+    from = slash == std::string_view::npos ? "0" : std::string(cursor.substr(slash + 1));
+    // A master gone since the last page: go on with the next one after it.
+    if (!std::binary_search(holders.begin(), holders.end(), holder)) {
+      const auto next = std::upper_bound(holders.begin(), holders.end(), holder);
+      if (next == holders.end()) return defer([h = std::move(handler)]() mutable { h({}, {}); });
+      holder = *next;
+      from = "0";
+    }
+  } else {
+    holder = holders.front();
+  }
+  impl_->client->execute_on(
+      holder,
+      detail::resp_command({"SCAN", from, "MATCH", impl_->options.prefix + "*", "COUNT",
+                            std::to_string(std::max<std::size_t>(size, 1))}),
+      [self = impl_, holder, holders = std::move(holders), h = std::move(handler)](std::error_code ec,
+                                                                                    redis_reply r) mutable {
+        if (!ec) ec = error_of(r);
+        if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
+        if (ec) return h(ec, {});
+        session_page out;
+        const std::string& next = r.elements[0].text;
+        if (!self->client->is_cluster()) {
+          if (next != "0") out.next = next;
+        } else if (next != "0") {
+          out.next = holder + "/" + next;
+        } else if (const auto after = std::upper_bound(holders.begin(), holders.end(), holder); after != holders.end()) {
+          out.next = *after + "/0";
+        }
+        std::vector<std::string> keys;
+        for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.text));
+        self->read_sessions(std::move(keys), [out = std::move(out), h = std::move(h)](
+                                                 std::error_code ec, std::vector<listed_session> found) mutable {
+          if (ec) return h(ec, {});
+          out.sessions = std::move(found);
+          h({}, std::move(out));
+        });
+      });
 }
 
 void redis_store::sessions_of(std::string_view user, sessions_handler handler) {
@@ -571,7 +671,7 @@ void redis_store::sessions_of(std::string_view user, sessions_handler handler) {
   const std::string key = impl_->index_key(user);
   std::string wire = impl::prune_index(key, now());
   wire += detail::resp_command({"ZRANGE", key, "0", "-1"});
-  impl_->connection->execute_pipeline(std::move(wire), 2, [self = impl_, key, user = std::string(user),
+  impl_->client->execute(key, std::move(wire), 2, [self = impl_, key, user = std::string(user),
                                                            h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
     if (!ec) ec = impl::reply_error({}, r.elements[1]);
     if (!ec && r.elements[1].type != redis_reply::kind::array) ec = error::store_failure;
@@ -593,7 +693,7 @@ void redis_store::sessions_of(std::string_view user, sessions_handler handler) {
       std::vector<std::string> stale{"ZREM", key};
       for (const auto& id : ids)
         if (!live.contains(id)) stale.push_back(id);
-      if (stale.size() > 2) self->run(std::move(stale), [](std::error_code, redis_reply) {});
+      if (stale.size() > 2) self->run(key, detail::resp_command(stale), [](std::error_code, redis_reply) {});
       h({}, std::move(found));
     });
   });
@@ -602,20 +702,20 @@ void redis_store::sessions_of(std::string_view user, sessions_handler handler) {
 void redis_store::all(all_handler handler) {
   impl_->scan_all([self = impl_, h = std::move(handler)](std::error_code ec, std::vector<std::string> keys) mutable {
     if (ec || keys.empty()) return h(ec, {});
-    std::vector<std::string> args{"MGET"};
-    args.insert(args.end(), keys.begin(), keys.end());
-    self->run(std::move(args), [self, keys = std::move(keys), h = std::move(h)](std::error_code ec,
-                                                                                redis_reply r) mutable {
-      if (!ec) ec = error_of(r);
-      if (ec) return h(ec, {});
-      std::vector<std::pair<std::string, std::string>> out;
-      for (std::size_t i = 0; i < r.elements.size() && i < keys.size(); ++i) {
-        if (r.elements[i].type != redis_reply::kind::string) continue;  // expired meanwhile
-        if (auto json = self->options.serializer.parse(r.elements[i].text))
-          out.emplace_back(self->id_of(keys[i]), std::move(*json));
-      }
-      h({}, std::move(out));
-    });
+    auto shared_keys = std::make_shared<std::vector<std::string>>(std::move(keys));
+    self->for_each_key(*shared_keys, 1, [](const std::string& k) { return detail::resp_command({"GET", k}); },
+                       [self, keys = shared_keys, h = std::move(h)](std::error_code ec,
+                                                                    std::vector<redis_reply> values) mutable {
+                         if (ec) return h(ec, {});
+                         std::vector<std::pair<std::string, std::string>> out;
+                         for (std::size_t i = 0; i < values.size(); ++i) {
+                           if (const auto e = error_of(values[i])) return h(e, {});
+                           if (values[i].type != redis_reply::kind::string) continue;  // expired meanwhile
+                           if (auto json = self->options.serializer.parse(values[i].text))
+                             out.emplace_back(self->id_of((*keys)[i]), std::move(*json));
+                         }
+                         h({}, std::move(out));
+                       });
   });
 }
 

@@ -123,10 +123,46 @@ redis_endpoint parse_sentinel_url(std::string_view url, bool tls) {
   return ep;
 }
 
+// redis-cluster://[user:password@]host:port[,host:port...][?refresh_ms=N] and rediss-cluster://
+redis_endpoint parse_cluster_url(std::string_view url, bool tls) {
+  redis_endpoint ep;
+  ep.tls.enabled = tls;
+  std::string_view rest = url.substr(url.find("://") + 3);
+  const std::size_t q = rest.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
+  rest = rest.substr(0, q);
+  if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    const std::string_view path = rest.substr(slash + 1);
+    // A cluster has only database 0.
+    if (!path.empty() && path != "0") bad(url, "Redis Cluster has only database 0");
+    rest = rest.substr(0, slash);
+  }
+  std::string_view authority = take_userinfo(url, rest, ep);
+  while (!authority.empty()) {
+    const std::size_t comma = authority.find(',');
+    ep.cluster.seeds.push_back(host_and_port(url, authority.substr(0, comma), "", 6379));
+    authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
+  }
+  if (ep.cluster.seeds.empty()) bad(url, "no seed node (host:port)");
+  ep.host = ep.cluster.seeds.front().first;
+  ep.port = ep.cluster.seeds.front().second;
+  for_each_parameter(url, query, [&](std::string_view key, std::string_view value) {
+    if (key == "refresh_ms") {
+      const auto ms = parse_number<unsigned>(url, value, 3'600'000u, "refresh_ms");
+      if (ms < 100) bad(url, "refresh_ms must be at least 100");
+      ep.cluster.refresh_interval = std::chrono::milliseconds(ms);
+    } else {
+      bad(url, "unknown parameter '" + std::string(key) + "'");
+    }
+  });
+  return ep;
+}
+
 }  // namespace
 
 bool is_redis_url(std::string_view url) noexcept {
-  for (std::string_view scheme : {"redis://", "rediss://", "redis-sentinel://", "rediss-sentinel://", "unix:"})
+  for (std::string_view scheme : {"redis://", "rediss://", "redis-sentinel://", "rediss-sentinel://", "redis-cluster://",
+                                 "rediss-cluster://", "unix:"})
     if (url.substr(0, scheme.size()) == scheme) return true;
   return false;
 }
@@ -134,6 +170,8 @@ bool is_redis_url(std::string_view url) noexcept {
 redis_endpoint parse_redis_url(std::string_view url) {
   if (url.rfind("redis-sentinel://", 0) == 0) return parse_sentinel_url(url, false);
   if (url.rfind("rediss-sentinel://", 0) == 0) return parse_sentinel_url(url, true);
+  if (url.rfind("redis-cluster://", 0) == 0) return parse_cluster_url(url, false);
+  if (url.rfind("rediss-cluster://", 0) == 0) return parse_cluster_url(url, true);
   redis_endpoint ep;
   if (url.rfind("unix:", 0) == 0) {
     std::string_view rest = url.substr(5);
@@ -145,7 +183,8 @@ redis_endpoint parse_redis_url(std::string_view url) {
     return ep;
   }
   const bool tls = url.rfind("rediss://", 0) == 0;
-  if (url.rfind("redis://", 0) != 0 && !tls) bad(url, "expected redis://, rediss://, redis-sentinel://, rediss-sentinel:// or unix:");
+  if (url.rfind("redis://", 0) != 0 && !tls) bad(url, "expected redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster://, "
+                 "rediss-cluster:// or unix:");
   ep.tls.enabled = tls;
   std::string_view rest = url.substr(tls ? 9 : 8);
   const std::size_t slash = rest.find('/');
