@@ -5,6 +5,7 @@
 // acknowledged increment is lost. With every sentinel down the app keeps its master, and once
 // that is gone too it answers 503 within the command timeout and keeps running.
 
+#include "counter_load.hpp"
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/redis_server.hpp"
@@ -146,60 +147,7 @@ class redis_sentinel_setup : public ::testing::Test {
     return port;
   }
 
-  // Clients counting in their own sessions until `stop`; every acknowledged count is checked
-  // against the last one (a count that does not go up means an acknowledged increment was lost).
-  struct load {
-    std::atomic<bool> stop{false};
-    std::atomic<int> lost{0}, failures{0}, successes_after_event{0};
-    std::atomic<bool> event{false};
-    std::mutex mutex;
-    clock_type::time_point first_failure{}, last_failure{};
-    std::vector<std::thread> clients;
-    std::vector<long> last_acknowledged;
-
-    void run(std::uint16_t port, int n) {
-      last_acknowledged.assign(std::size_t(n), 0);
-      for (int c = 0; c < n; ++c) {
-        clients.emplace_back([this, port, c] {
-          cookie_jar jar;
-          while (!stop) {
-            response r;
-            try {
-              r = get(port, "/redis-store-counter", jar.headers(), 3s);
-            } catch (const std::exception&) {
-            }
-            if (r.status == 200) {
-              jar.store(r);
-              const long count = std::stol(r.body.substr(r.body.rfind(' ') + 1));
-              if (count <= last_acknowledged[std::size_t(c)]) ++lost;
-              last_acknowledged[std::size_t(c)] = count;
-              if (event) ++successes_after_event;
-            } else {
-              ++failures;
-              {
-                std::lock_guard lock(mutex);
-                if (first_failure == clock_type::time_point{}) first_failure = clock_type::now();
-                last_failure = clock_type::now();
-              }
-              // A client retries after a pause, as Retry-After asks: four clients retrying a
-              // fast 503 in a tight loop (two such tests at once under ctest -j2) starved the
-              // sentinels of CPU so that no failover happened within 20 s.
-              std::this_thread::sleep_for(5ms);
-            }
-          }
-        });
-      }
-    }
-    void finish() {
-      stop = true;
-      for (auto& t : clients) t.join();
-    }
-    double window_ms() const {
-      return first_failure == clock_type::time_point{}
-                 ? 0.0
-                 : std::chrono::duration<double, std::milli>(last_failure - first_failure).count();
-    }
-  };
+  using load = counter_load;
 
   tls_files tls_;  // set before SetUp for a TLS set-up
   std::uint16_t master_tls_port_ = 0;

@@ -47,12 +47,12 @@ std::string find_program(const std::string& name) {
   throw std::runtime_error(name + " is not installed (the test command installs it)");
 }
 
-redis_server::redis_server(bool persistent, std::vector<std::string> extra_args)
+redis_server::redis_server(bool persistent, std::vector<std::string> extra_args, std::uint16_t port)
     : persistent_(persistent), extra_args_(std::move(extra_args)) {
   char tmpl[] = "/tmp/sessionkit-redis-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  port_ = free_port();
+  port_ = port ? port : free_port();
   start();
 }
 

@@ -24,7 +24,8 @@ struct redis_value {
 class redis_server {
  public:
   /// @param persistent append-only file with fsync on every write, so data survives restarts
-  explicit redis_server(bool persistent = false, std::vector<std::string> extra_args = {});
+  /// @param port 0: a free one
+  explicit redis_server(bool persistent = false, std::vector<std::string> extra_args = {}, std::uint16_t port = 0);
   ~redis_server();
   redis_server(const redis_server&) = delete;
   redis_server& operator=(const redis_server&) = delete;

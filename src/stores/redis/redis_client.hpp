@@ -40,7 +40,7 @@ class redis_client {
   /// Runs `fn` later (on the client's strand), after `delay`.
   virtual void post(unique_function<void()> fn) = 0;
   virtual void post_after(std::chrono::milliseconds delay, unique_function<void()> fn) = 0;
-  /// Ready for commands on every key.
+  /// Ready for commands (a cluster: on the keys of at least one master).
   virtual bool ready() const noexcept = 0;
   /// How many writes have gone to Redis's sockets so far.
   virtual std::uint64_t writes() const noexcept = 0;

@@ -174,10 +174,11 @@ class redis_cluster_client final : public redis_client, public std::enable_share
     timer->async_wait([timer, f = std::move(fn)](boost::system::error_code) mutable { f(); });
   }
 
+  // Some master answers: requests go ahead (a session whose slot has no master answering gets
+  // its 503 when its command fails, the others are served).
   bool ready() const noexcept override {
     std::lock_guard lock(mutex_);
-    if (map_->uncovered != 0 || map_->links.empty()) return false;
-    return std::all_of(map_->links.begin(), map_->links.end(), [](const auto& l) { return l->ready(); });
+    return std::any_of(map_->links.begin(), map_->links.end(), [](const auto& l) { return l->ready(); });
   }
 
   std::uint64_t writes() const noexcept override {

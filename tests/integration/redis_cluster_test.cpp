@@ -1,0 +1,289 @@
+// RedisStore on a real Redis Cluster (redis-cluster://) started on loopback: three masters with a
+// replica each. Sessions spread over every master and count right on two app servers; length,
+// ids and clear walk every master (through sessionctl). A master killed with SIGKILL under load
+// is followed without a restart (sessions on the other masters keep working; with
+// --redis-wait-replicas 1 nothing acknowledged is lost, and writes resume once the promoted
+// master has a replica again: the old master, restarted); resharding a master's slots under load
+// (redis-cli --cluster reshard) fails no request. Bad seeds, a node not in cluster mode and
+// uncovered slots give 503s and a clear log line, and the app recovers when they are fixed.
+
+#include "counter_load.hpp"
+#include "example_binaries.hpp"
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+#include "support/redis_cluster.hpp"
+#include "support/redis_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+
+namespace sessionkit::test {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+void wait_for(const std::function<bool()>& ready, const char* what, std::chrono::seconds limit = 30s) {
+  const auto deadline = clock_type::now() + limit;
+  while (!ready()) {
+    ASSERT_LT(clock_type::now(), deadline) << "timed out waiting for " << what;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+long count_of(const response& r) { return std::stol(r.body.substr(r.body.rfind(' ') + 1)); }
+
+class redis_cluster_apps : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (HasFailure())
+      for (const auto& a : apps_) std::printf("app stderr:\n%s\n", a->stderr_text().c_str());
+    apps_.clear();
+  }
+
+  // An app server on `url`; waits until it serves the store when `wait_ready`.
+  std::uint16_t start_app(const std::string& url, std::vector<std::string> more = {}, bool wait_ready = true) {
+    std::vector<std::string> args{"--port", "0", "--store", url, "--redis-command-timeout", "1000",
+                                  "--redis-connect-timeout", "1000"};
+    args.insert(args.end(), more.begin(), more.end());
+    apps_.push_back(std::make_unique<child_process>(SESSIONKIT_EXAMPLE_PATH, args));
+    const auto port = apps_.back()->wait_for_listening().port;
+    if (wait_ready) wait_for([&] { return get(port, "/session-read").status == 200; }, "the app to reach the cluster");
+    return port;
+  }
+
+  std::vector<std::unique_ptr<child_process>> apps_;
+};
+
+class redis_cluster_setup : public redis_cluster_apps {
+ protected:
+  void SetUp() override { cluster_ = std::make_unique<redis_cluster>(3, 1); }
+
+  // `n` new sessions, made alternately on `ports`, each with count 1.
+  std::vector<cookie_jar> new_sessions(const std::vector<std::uint16_t>& ports, int n) {
+    std::vector<cookie_jar> jars(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const response r = get(ports[std::size_t(i) % ports.size()], "/redis-store-counter");
+      EXPECT_EQ(r.body, "count is 1") << describe(r);
+      jars[std::size_t(i)].store(r);
+    }
+    return jars;
+  }
+
+  std::unique_ptr<redis_cluster> cluster_;
+};
+
+TEST_F(redis_cluster_setup, sessions_spread_over_every_master_and_count_right_on_two_app_servers) {
+  // Different seeds: each app finds the whole cluster through any node.
+  const std::vector<std::uint16_t> ports{start_app(cluster_->url(1)),
+                                         start_app("redis-cluster://127.0.0.1:" +
+                                                   std::to_string(cluster_->nodes()[4]->port()) + ",127.0.0.1:" +
+                                                   std::to_string(cluster_->nodes()[5]->port()))};
+  const std::size_t before = cluster_->keys("sess:*").size();  // the apps' start-up checks
+  constexpr int sessions = 300;
+  auto jars = new_sessions(ports, sessions);
+  // Every session counts on, alternating between the servers.
+  for (int round = 2; round <= 3; ++round)
+    for (int i = 0; i < sessions; i += 3) {
+      const response r = get(ports[std::size_t(i + round) % 2], "/redis-store-counter", jars[std::size_t(i)].headers());
+      ASSERT_EQ(r.body, "count is " + std::to_string(round)) << describe(r);
+    }
+  // Spread over all three masters, keys as connect-redis names them (no hash tags).
+  std::map<std::uint16_t, int> per_master;
+  for (const auto& jar : jars) {
+    const std::string key = "sess:" + jar.session_id();
+    redis_server* master = cluster_->master_of(key);
+    ASSERT_NE(master, nullptr);
+    ASSERT_TRUE(master->get(key).has_value()) << key;
+    ++per_master[master->port()];
+  }
+  EXPECT_EQ(per_master.size(), 3u);
+  for (const auto& [port, n] : per_master) EXPECT_GT(n, 50) << "master " << port;
+  EXPECT_EQ(cluster_->keys("sess:*").size(), before + sessions);
+#ifdef SESSIONKIT_SESSIONCTL_PATH
+  // length, ids (list) and clear walk every master.
+  const auto tool = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--store", cluster_->url(2)});
+    child_process p(SESSIONKIT_SESSIONCTL_PATH, args);
+    const exit_status status = p.wait(60s);
+    EXPECT_TRUE(status.success()) << status << p.stderr_text();
+    return p.stdout_text();
+  };
+  EXPECT_EQ(tool({"count"}), std::to_string(before + sessions) + "\n");
+  const std::string list = tool({"list", "--json"});
+  for (const auto& jar : jars) EXPECT_NE(list.find(jar.session_id()), std::string::npos);
+  EXPECT_NE(tool({"clear", "--yes"}).find(std::to_string(before + sessions)), std::string::npos);
+  EXPECT_TRUE(cluster_->keys("sess:*").empty());
+  EXPECT_EQ(tool({"count"}), "0\n");
+#endif
+}
+
+class redis_cluster_failover : public redis_cluster_setup, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(redis_cluster_failover, a_killed_master_is_followed_and_the_other_masters_keep_serving) {
+  std::vector<std::string> args;
+  if (GetParam()) args = {"--redis-wait-replicas", "1", "--redis-wait-timeout", "500"};
+  const std::vector<std::uint16_t> ports{start_app(cluster_->url(), args), start_app(cluster_->url(2), args)};
+  constexpr int clients = 9;
+  counter_load l;
+  l.jars = new_sessions(ports, clients);
+  // The master with the most of the clients' sessions is killed.
+  std::map<redis_server*, std::vector<int>> by_master;
+  for (int c = 0; c < clients; ++c) by_master[cluster_->master_of("sess:" + l.jars[std::size_t(c)].session_id())].push_back(c);
+  auto victim = std::max_element(by_master.begin(), by_master.end(),
+                                 [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); });
+  redis_server* killed = victim->first;
+  const std::vector<int> on_killed = victim->second;
+  l.run(ports, clients);
+  std::this_thread::sleep_for(1s);
+  const auto killed_at = clock_type::now();
+  killed->kill();
+  l.event = true;
+  if (GetParam()) {
+    // The promoted replica has no replica of its own, so no write can be acknowledged as
+    // replicated (503s, nothing acknowledged) until the old master comes back as its replica.
+    const std::string key = "sess:" + l.jars[std::size_t(on_killed.front())].session_id();
+    wait_for([&] {
+      const redis_server* m = cluster_->master_of(key);
+      return m && m != killed;
+    }, "the replica to be promoted");
+    killed->start();
+  }
+  // Service resumes for the sessions of the dead master once its replica is promoted.
+  wait_for([&] {
+    return std::all_of(on_killed.begin(), on_killed.end(), [&](int c) { return l.client_successes_after_event[std::size_t(c)] > 5; });
+  }, "service after the failover for the sessions of the killed master", 30s);
+  std::this_thread::sleep_for(1s);
+  l.finish();
+  const double recovery = std::chrono::duration<double, std::milli>(clock_type::now() - killed_at).count();
+  std::printf("cluster failover (SIGKILL of a master with %zu of %d clients' sessions, wait-replicas %s): 503s for "
+              "%.0f ms, %d failed requests, recovered within %.0f ms, %d acknowledged increments lost\n",
+              on_killed.size(), clients, GetParam() ? "1" : "off", l.window_ms(), l.failures.load(), recovery,
+              l.lost.load());
+  RecordProperty("error_window_ms", std::to_string(l.window_ms()));
+  // Sessions on the other masters never failed.
+  for (int c = 0; c < clients; ++c) {
+    if (std::find(on_killed.begin(), on_killed.end(), c) == on_killed.end()) {
+      EXPECT_EQ(l.client_failures[std::size_t(c)], 0) << "client " << c << " (its master was not killed)";
+    }
+  }
+  // Every client's session goes on, on the promoted replica.
+  for (int c = 0; c < clients; ++c) {
+    const response r = get(ports[0], "/redis-store-counter", l.jars[std::size_t(c)].headers());
+    ASSERT_EQ(r.status, 200u) << describe(r);
+    // With wait-replicas, at least one more than acknowledged (a failed request may have
+    // been written all the same); without, what the dead master had not passed on is gone.
+    if (GetParam()) {
+      EXPECT_GE(count_of(r), l.last_acknowledged[std::size_t(c)] + 1) << "client " << c;
+    }
+  }
+  if (GetParam()) {
+    EXPECT_EQ(l.lost.load(), 0) << "acknowledged increments lost";
+  }
+  for (const auto& a : apps_) EXPECT_TRUE(a->running());
+  EXPECT_NE(cluster_->master_of("sess:" + l.jars[std::size_t(on_killed.front())].session_id()), killed);
+}
+
+INSTANTIATE_TEST_SUITE_P(wait_replicas, redis_cluster_failover, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "wait_1" : "no_wait"; });
+
+TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
+  const std::vector<std::uint16_t> ports{start_app(cluster_->url()), start_app(cluster_->url(2))};
+  constexpr int clients = 6;
+  counter_load l;
+  l.jars = new_sessions(ports, clients);
+  auto idle = new_sessions(ports, 200);
+  // All slots of the master with the first client's session move to another master.
+  redis_server* source = cluster_->master_of("sess:" + l.jars[0].session_id());
+  ASSERT_NE(source, nullptr);
+  std::string source_id, target_id;
+  int source_slots = 0;
+  for (const auto& n : cluster_->topology()) {
+    if (!n.master || n.slots == 0) continue;
+    if (n.port == source->port()) {
+      source_id = n.id;
+      source_slots = n.slots;
+    } else if (target_id.empty()) {
+      target_id = n.id;
+    }
+  }
+  ASSERT_FALSE(source_id.empty());
+  ASSERT_FALSE(target_id.empty());
+  const auto keys_before = source->command({"DBSIZE"}).integer;
+  ASSERT_GT(keys_before, 0);
+  l.run(ports, clients);
+  std::this_thread::sleep_for(500ms);
+  const auto started = clock_type::now();
+  cluster_->cli_cluster({"reshard", "--cluster-from", source_id, "--cluster-to", target_id, "--cluster-slots",
+                         std::to_string(source_slots), "--cluster-yes"});
+  const double took = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
+  std::this_thread::sleep_for(1s);
+  l.finish();
+  std::printf("resharding %d slots (%lld keys) under load took %.0f ms: %d failed requests, %d lost\n", source_slots,
+              static_cast<long long>(keys_before), took, l.failures.load(), l.lost.load());
+  EXPECT_EQ(l.failures.load(), 0);
+  EXPECT_EQ(l.lost.load(), 0);
+  // Every slot moved (the emptied master then becomes a replica of another: a DBSIZE there would
+  // count the keys it replicates).
+  for (const auto& n : cluster_->topology())
+    if (n.port == source->port()) {
+      EXPECT_EQ(n.slots, 0);
+    }
+  for (const auto& jar : l.jars) EXPECT_NE(cluster_->master_of("sess:" + jar.session_id()), source);
+  // The sessions that sat still moved too, and go on where they were.
+  for (std::size_t i = 0; i < idle.size(); ++i) {
+    const response r = get(ports[i % 2], "/redis-store-counter", idle[i].headers());
+    ASSERT_EQ(r.body, "count is 2") << describe(r);
+  }
+}
+
+// --- bad input ------------------------------------------------------------------------------------
+
+TEST_F(redis_cluster_apps, no_reachable_seed_then_uncovered_slots_are_503s_and_recovery_follows_the_fix) {
+  const std::uint16_t seed = free_port();
+  const auto port = start_app("redis-cluster://127.0.0.1:" + std::to_string(seed), {}, false);
+  for (int i = 0; i < 3; ++i) {
+    const response r = get(port, "/redis-store-counter", {}, 5s);
+    EXPECT_EQ(r.status, 503u) << describe(r);
+  }
+  EXPECT_TRUE(apps_.back()->wait_for_stderr("no node gave the slot map")) << apps_.back()->stderr_text();
+  // A one-node cluster appears on the seed's port, serving half of the slots.
+  redis_server node(false, cluster_node_args(), seed);
+  ASSERT_FALSE(node.command({"CLUSTER", "ADDSLOTSRANGE", "0", "8191"}).error);
+  // Sessions in the served slots work; the others get 503 (never a hang).
+  int served = 0, refused = 0;
+  wait_for([&] {
+    const response r = get(port, "/redis-store-counter", {}, 5s);
+    if (r.status == 200) ++served;
+    else if (r.status == 503) ++refused;
+    return served > 3 && refused > 3;
+  }, "sessions in the served slots to work and the others to get 503");
+  EXPECT_TRUE(apps_.back()->wait_for_stderr("slots have no master")) << apps_.back()->stderr_text();
+  // The rest of the slots get a master: every new session works.
+  ASSERT_FALSE(node.command({"CLUSTER", "ADDSLOTSRANGE", "8192", "16383"}).error);
+  wait_for([&] {
+    for (int i = 0; i < 20; ++i)
+      if (get(port, "/redis-store-counter", {}, 5s).status != 200) return false;
+    return true;
+  }, "every slot to be served");
+  EXPECT_TRUE(apps_.back()->running());
+}
+
+TEST_F(redis_cluster_apps, a_node_not_in_cluster_mode_is_a_503_with_the_cause) {
+  redis_server plain;
+  const auto port = start_app("redis-cluster://127.0.0.1:" + std::to_string(plain.port()), {}, false);
+  for (int i = 0; i < 3; ++i) {
+    const response r = get(port, "/redis-store-counter", {}, 5s);
+    EXPECT_EQ(r.status, 503u) << describe(r);
+  }
+  EXPECT_TRUE(apps_.back()->wait_for_stderr("cluster support disabled")) << apps_.back()->stderr_text();
+  EXPECT_TRUE(apps_.back()->running());
+}
+
+}  // namespace
+}  // namespace sessionkit::test
