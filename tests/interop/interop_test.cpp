@@ -26,6 +26,7 @@
 #include "support/child_process.hpp"
 #include "support/cookie_signature.hpp"
 #include "support/http_client.hpp"
+#include "support/redis_cluster.hpp"
 #include "support/redis_server.hpp"
 
 #include <gtest/gtest.h>
@@ -550,7 +551,7 @@ private:
         }
         // Unset everything server.js reads, so the caller's environment cannot leak in.
         std::vector<std::string> args{"-u", "NODE_OPTIONS", "-u", "NODE_ENV"};
-        for (const char* v : {"PORT", "REDIS_URL", "SECRETS", "ROLLING", "RESAVE",
+        for (const char* v : {"PORT", "REDIS_URL", "REDIS_CLUSTER", "SECRETS", "ROLLING", "RESAVE",
                               "SAVE_UNINITIALIZED", "MAX_AGE", "COOKIE_NAME", "SECURE", "SAME_SITE",
                               "HTTP_ONLY", "DOMAIN", "COOKIE_PATH", "PRIORITY", "PARTITIONED",
                               "PROXY", "TRUST_PROXY"}) {
@@ -559,7 +560,12 @@ private:
         }
         auto set = [&](const std::string& k, const std::string& v) { args.push_back(k + "=" + v); };
         set("PORT", "0");
-        set("REDIS_URL", redis_url);
+        // A cluster goes to node-redis's cluster client, by its seed nodes.
+        if (redis_url.rfind("redis-cluster://", 0) == 0) {
+            set("REDIS_CLUSTER", redis_url.substr(std::string_view("redis-cluster://").size()));
+        } else {
+            set("REDIS_URL", redis_url);
+        }
         if (!c.secrets.empty()) {
             set("SECRETS", json_string_array(c.secrets));
         }
@@ -1850,5 +1856,68 @@ INSTANTIATE_TEST_SUITE_P(interop, interop_secrets,
                              return std::string(info.param == side::node ? "node_signed_with_a"
                                                                          : "sessionkit_signed_with_a");
                          });
+
+}  // namespace
+
+namespace {
+
+// Redis Cluster: sessionkit (redis-cluster://) and express-session + connect-redis on
+// node-redis's cluster client share one three-master cluster: sessions made by either side
+// continue on the other, stored alike (same keys, no hash tags, same values and TTLs), on every
+// master; a destroy on either side ends the session for both.
+class interop_cluster : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        cluster = std::make_unique<st::redis_cluster>(3, 0);
+        node = std::make_unique<app_server>(side::node, config{}, cluster->url(2));
+        sk = std::make_unique<app_server>(side::sessionkit, config{}, cluster->url(1));
+    }
+    void TearDown() override
+    {
+        if (HasFailure()) {
+            std::printf("%s\n%s\n", node->output().c_str(), sk->output().c_str());
+        }
+    }
+
+    std::unique_ptr<st::redis_cluster> cluster;
+    std::unique_ptr<app_server> node, sk;
+};
+
+TEST_F(interop_cluster, sessions_cross_both_ways_on_every_master)
+{
+    std::set<std::uint16_t> masters;
+    for (int i = 0; i < 24; ++i) {
+        SCOPED_TRACE("session " + std::to_string(i));
+        app_server* order[2] = {i % 2 ? node.get() : sk.get(), i % 2 ? sk.get() : node.get()};
+        const auto first = order[0]->get(counter_path);
+        ASSERT_EQ(first.body, count_body(1)) << describe(first);
+        ASSERT_EQ(first.set_cookies.size(), 1U) << describe(first);
+        const auto c = normalise_set_cookie(first.set_cookies[0], "connect.sid", seed_secret);
+        ASSERT_FALSE(c.id.empty());
+        const std::string key = "sess:" + c.id;
+        st::redis_server* master = cluster->master_of(key);
+        ASSERT_NE(master, nullptr);
+        masters.insert(master->port());
+        EXPECT_EQ(master->get(key).value_or("<none>"), stored_json(1));
+        for (int n = 2; n <= 5; ++n) {
+            const app_server& s = *order[(n - 1) % 2];
+            const auto r = s.get(counter_path, with_cookie(c.pair));
+            ASSERT_EQ(r.body, count_body(n)) << s.name() << ": " << describe(r);
+            EXPECT_EQ(master->get(key).value_or("<none>"), stored_json(n)) << "written by " << s.name();
+            // connect-redis's TTL (86400 s without a cookie expiry) on either side.
+            const long long ttl = master->ttl(key);
+            EXPECT_GE(ttl, 86398) << s.name();
+            EXPECT_LE(ttl, 86400) << s.name();
+        }
+        // Destroyed by the side that did not make it: gone for both.
+        const auto d = order[1]->get(destroy_path, with_cookie(c.pair));
+        EXPECT_EQ(d.body, "Session Destroyed!") << describe(d);
+        EXPECT_FALSE(master->get(key).has_value());
+        const auto again = order[0]->get(read_path, with_cookie(c.pair));
+        EXPECT_EQ(again.body, count_body(0)) << describe(again);
+    }
+    EXPECT_EQ(masters.size(), 3U) << "the sessions landed on every master";
+}
 
 }  // namespace

@@ -3,6 +3,8 @@
 //
 //   PORT            port on 127.0.0.1 (default 3001; 0 picks a free one)
 //   REDIS_URL       connect-redis on this Redis; unset: express-session's MemoryStore
+//   REDIS_CLUSTER   connect-redis on this Redis Cluster, through node-redis's cluster client:
+//                   seed nodes as "host:port,host:port" (instead of REDIS_URL)
 //   SECRETS         JSON array of secrets, first signs (default: the seed's secret)
 //   ROLLING, RESAVE, SAVE_UNINITIALIZED   "true" / "false" (defaults false, false, true)
 //   MAX_AGE         cookie maxAge in ms (default: none, a browser-session cookie)
@@ -25,7 +27,7 @@
 const express = require('express');
 const session = require('express-session');
 const { RedisStore } = require('connect-redis');
-const { createClient } = require('redis');
+const { createClient, createCluster } = require('redis');
 
 const env = process.env;
 const flag = (name, fallback) => (env[name] === undefined ? fallback : env[name] === 'true');
@@ -42,6 +44,12 @@ async function main() {
   if (env.REDIS_URL) {
     const client = createClient({ url: env.REDIS_URL });
     client.on('error', (err) => console.error('redis error:', err.message));
+    await client.connect();
+    store = new RedisStore({ client });
+  } else if (env.REDIS_CLUSTER) {
+    const rootNodes = env.REDIS_CLUSTER.split(',').map((node) => ({ url: 'redis://' + node }));
+    const client = createCluster({ rootNodes });
+    client.on('error', (err) => console.error('redis cluster error:', err.message));
     await client.connect();
     store = new RedisStore({ client });
   }
