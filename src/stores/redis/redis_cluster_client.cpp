@@ -7,6 +7,7 @@
 
 #include "redis_client.hpp"
 #include "redis_hash_slot.hpp"
+#include "redis_slot_map.hpp"
 
 #include <sessionkit/error.hpp>
 #include <sessionkit/log.hpp>
@@ -16,7 +17,6 @@
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <map>
 #include <mutex>
@@ -26,73 +26,6 @@ namespace {
 
 namespace asio = boost::asio;
 using clock_type = std::chrono::steady_clock;
-
-// Which master serves each slot.
-struct slot_map {
-  std::vector<std::string> masters;                        // "host:port", sorted
-  std::vector<std::shared_ptr<redis_connection>> links;    // the connection of each master
-  std::array<std::int16_t, redis_cluster_slots> owner{};   // index into masters; -1: none
-  std::size_t uncovered = redis_cluster_slots;             // slots without a master
-
-  slot_map() { owner.fill(-1); }
-};
-
-std::string node_name(std::string_view host, std::uint16_t port) {
-  return std::string(host) + ":" + std::to_string(port);
-}
-
-// "MOVED 3999 127.0.0.1:6381" / "ASK ...": the node named ("host:port"); a reply without a host
-// (":6381", an endpoint the node does not know) means the host of the node that answered.
-std::string redirect_target(std::string_view error, const std::string& answered_by) {
-  const std::size_t space = error.rfind(' ');
-  if (space == std::string_view::npos) return {};
-  std::string_view target = error.substr(space + 1);
-  if (!target.empty() && target.front() == ':') {
-    const std::size_t colon = answered_by.rfind(':');
-    return answered_by.substr(0, colon) + std::string(target);
-  }
-  return std::string(target);
-}
-
-bool starts_with(const redis_reply& r, std::string_view prefix) {
-  return r.type == redis_reply::kind::error && r.text.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool needs_redirect(const redis_reply& r) {
-  return starts_with(r, "MOVED ") || starts_with(r, "ASK ") || starts_with(r, "TRYAGAIN");
-}
-
-// The map in a CLUSTER SLOTS reply: [[start, end, [host, port, id...], replicas...], ...]. An
-// empty or "?" host is the node asked. Empty optional when the reply is not that.
-std::optional<slot_map> parse_cluster_slots(const redis_reply& r, const std::string& asked) {
-  if (r.type != redis_reply::kind::array) return std::nullopt;
-  slot_map map;
-  std::map<std::string, std::int16_t> index;
-  std::vector<std::pair<std::string, std::pair<long long, long long>>> ranges;
-  for (const redis_reply& range : r.elements) {
-    if (range.type != redis_reply::kind::array || range.elements.size() < 3) return std::nullopt;
-    const long long first = range.elements[0].integer, last = range.elements[1].integer;
-    const redis_reply& master = range.elements[2];
-    if (first < 0 || last < first || last >= redis_cluster_slots || master.type != redis_reply::kind::array ||
-        master.elements.size() < 2 || master.elements[1].integer <= 0 || master.elements[1].integer > 65535)
-      return std::nullopt;
-    std::string host = master.elements[0].text;
-    if (host.empty() || host == "?") host = asked.substr(0, asked.rfind(':'));
-    ranges.push_back({node_name(host, static_cast<std::uint16_t>(master.elements[1].integer)), {first, last}});
-    index.emplace(ranges.back().first, 0);
-  }
-  for (auto& [name, i] : index) {
-    i = static_cast<std::int16_t>(map.masters.size());
-    map.masters.push_back(name);
-  }
-  map.uncovered = redis_cluster_slots;
-  for (const auto& [name, range] : ranges)
-    for (long long slot = range.first; slot <= range.second; ++slot) {
-      if (map.owner[slot] < 0) --map.uncovered;
-      map.owner[slot] = index[name];
-    }
-  return map;
-}
 
 class redis_cluster_client final : public redis_client, public std::enable_shared_from_this<redis_cluster_client> {
  public:
@@ -270,7 +203,7 @@ class redis_cluster_client final : public redis_client, public std::enable_share
   }
 
   void finish(routed& r, redis_reply reply) {
-    if (starts_with(reply, "CLUSTERDOWN")) request_refresh();
+    if (is_error_starting(reply, "CLUSTERDOWN")) request_refresh();
     auto h = std::move(r.handler);
     h({}, std::move(reply));
   }
@@ -283,14 +216,14 @@ class redis_cluster_client final : public redis_client, public std::enable_share
   // ASKING; TRYAGAIN: the same again shortly.
   void follow(const std::shared_ptr<routed>& r, redis_reply reply) {
     ++r->redirects;
-    if (starts_with(reply, "TRYAGAIN")) {
+    if (is_error_starting(reply, "TRYAGAIN")) {
       r->node.clear();
       post_after(std::chrono::milliseconds(10), [self = shared_from_this(), r] { self->send(r); });
       return;
     }
     const std::string target = redirect_target(reply.text, r->node);
     if (target.empty() || target.find(':') == std::string::npos) return finish(*r, std::move(reply));
-    if (starts_with(reply, "MOVED ")) {
+    if (is_error_starting(reply, "MOVED ")) {
       request_refresh();
     } else {
       r->asking = true;
