@@ -17,6 +17,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <set>
 #include <functional>
 #include <map>
 #include <memory>
@@ -283,6 +285,79 @@ TEST_F(redis_cluster_apps, a_node_not_in_cluster_mode_is_a_503_with_the_cause) {
   }
   EXPECT_TRUE(apps_.back()->wait_for_stderr("cluster support disabled")) << apps_.back()->stderr_text();
   EXPECT_TRUE(apps_.back()->running());
+}
+
+}  // namespace
+}  // namespace sessionkit::test
+
+namespace sessionkit::test {
+namespace {
+
+// rediss-cluster:// with a password: every node speaks TLS to clients and to each other
+// (tls-cluster, tls-replication) and wants AUTH; the app verifies each node's certificate
+// against the CA given by --redis-tls-ca.
+class redis_cluster_tls : public redis_cluster_apps {
+ protected:
+  static void SetUpTestSuite() {
+    certs_ = std::filesystem::temp_directory_path() / ("sessionkit-cluster-tls-" + std::to_string(::getpid()));
+    child_process make(find_program("bash"), {SESSIONKIT_TLS_CERTS_SCRIPT, certs_.string()});
+    ASSERT_TRUE(make.wait(60s).success()) << make.stderr_text();
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(certs_); }
+  void SetUp() override {
+    redis_cluster_options o;
+    o.replicas_per_master = 0;
+    o.password = "cluster-secret";
+    o.node_args = [this] {
+      tls_ports_.push_back(free_port());
+      return std::vector<std::string>{"--tls-port", std::to_string(tls_ports_.back()), "--tls-cert-file", file("server.crt"),
+                                      "--tls-key-file", file("server.key"), "--tls-ca-cert-file", file("ca.crt"),
+                                      "--tls-auth-clients", "no", "--tls-cluster", "yes", "--tls-replication", "yes"};
+    };
+    cluster_ = std::make_unique<redis_cluster>(o);
+  }
+  static std::string file(const char* name) { return (certs_ / name).string(); }
+  std::string url(const std::string& password = "cluster-secret") const {
+    return "rediss-cluster://:" + password + "@127.0.0.1:" + std::to_string(tls_ports_.front());
+  }
+
+  static inline std::filesystem::path certs_;
+  std::vector<std::uint16_t> tls_ports_;
+  std::unique_ptr<redis_cluster> cluster_;
+};
+
+TEST_F(redis_cluster_tls, counts_on_every_master_through_tls_with_a_password) {
+  const auto port = start_app(url(), {"--redis-tls-ca", file("ca.crt")});
+  std::set<std::uint16_t> masters;
+  for (int i = 0; i < 30; ++i) {
+    cookie_jar jar;
+    for (int n = 1; n <= 2; ++n) {
+      const response r = get(port, "/redis-store-counter", jar.headers());
+      ASSERT_EQ(r.body, "count is " + std::to_string(n)) << describe(r);
+      jar.store(r);
+    }
+    redis_server* master = cluster_->master_of("sess:" + jar.session_id());
+    ASSERT_NE(master, nullptr);
+    masters.insert(master->port());
+  }
+  EXPECT_EQ(masters.size(), 3u) << "sessions on every master, each reached through TLS";
+  EXPECT_EQ(apps_.back()->stderr_text().find("503"), std::string::npos);
+}
+
+TEST_F(redis_cluster_tls, another_ca_or_a_wrong_password_is_a_503_with_the_cause) {
+  const auto other_ca = start_app(url(), {"--redis-tls-ca", file("other-ca.crt")}, false);
+  const auto wrong_password = start_app(url("not-the-password"), {"--redis-tls-ca", file("ca.crt")}, false);
+  for (const auto port : {other_ca, wrong_password}) {
+    for (int i = 0; i < 2; ++i) {
+      const response r = get(port, "/redis-store-counter", {}, 5s);
+      EXPECT_EQ(r.status, 503u) << describe(r);
+    }
+  }
+  EXPECT_TRUE(apps_[0]->wait_for_stderr("certificate")) << apps_[0]->stderr_text();
+  EXPECT_TRUE(apps_[1]->wait_for_stderr("AUTH failed")) << apps_[1]->stderr_text();
+  for (const auto& a : apps_) EXPECT_TRUE(a->running());
+  // Neither message carries the password.
+  for (const auto& a : apps_) EXPECT_EQ(a->stderr_text().find("not-the-password"), std::string::npos);
 }
 
 }  // namespace

@@ -16,12 +16,26 @@ std::vector<std::string> cluster_node_args() {
           "--repl-diskless-sync-delay", "0"};
 }
 
-redis_cluster::redis_cluster(int masters, int replicas_per_master) {
-  const int total = masters * (1 + replicas_per_master);
-  for (int i = 0; i < total; ++i) nodes_.push_back(std::make_unique<redis_server>(false, cluster_node_args()));
+redis_cluster::redis_cluster(int masters, int replicas_per_master)
+    : redis_cluster(redis_cluster_options{masters, replicas_per_master, {}, {}}) {}
+
+redis_cluster::redis_cluster(const redis_cluster_options& o) : password_(o.password) {
+  const int masters = o.masters;
+  const int total = masters * (1 + o.replicas_per_master);
+  for (int i = 0; i < total; ++i) {
+    std::vector<std::string> args = cluster_node_args();
+    if (o.node_args) {
+      const auto more = o.node_args();
+      args.insert(args.end(), more.begin(), more.end());
+    }
+    if (!o.password.empty()) args.insert(args.end(), {"--requirepass", o.password, "--masterauth", o.password});
+    nodes_.push_back(std::make_unique<redis_server>(false, args));
+    nodes_.back()->set_password(o.password);
+  }
   std::vector<std::string> args{"--cluster", "create"};
+  if (!o.password.empty()) args.insert(args.begin(), {"-a", o.password, "--no-auth-warning"});
   for (const auto& n : nodes_) args.push_back("127.0.0.1:" + std::to_string(n->port()));
-  args.insert(args.end(), {"--cluster-replicas", std::to_string(replicas_per_master), "--cluster-yes"});
+  args.insert(args.end(), {"--cluster-replicas", std::to_string(o.replicas_per_master), "--cluster-yes"});
   child_process create(find_program("redis-cli"), args);
   const exit_status status = create.wait(60s);
   if (!status.success()) throw std::runtime_error("redis-cli --cluster create failed: " + create.stdout_text() + create.stderr_text());
@@ -116,6 +130,7 @@ std::string redis_cluster::cli_cluster(std::vector<std::string> args) const {
   all.insert(all.end(), args.begin(), args.end());
   // The node to talk to goes right after the subcommand.
   all.insert(all.begin() + 2, "127.0.0.1:" + std::to_string(live_node().port()));
+  if (!password_.empty()) all.insert(all.begin(), {"-a", password_, "--no-auth-warning"});
   child_process p(find_program("redis-cli"), all);
   const exit_status status = p.wait(120s);
   if (!status.success()) throw std::runtime_error("redis-cli --cluster failed: " + p.stdout_text() + p.stderr_text());

@@ -7,6 +7,7 @@
 #include "support/redis_server.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,9 +24,19 @@ struct cluster_node {
   int slots = 0;          // how many slots it serves
 };
 
+struct redis_cluster_options {
+  int masters = 3;
+  int replicas_per_master = 1;
+  /// More arguments for each node (called once per node: TLS ports differ).
+  std::function<std::vector<std::string>()> node_args;
+  /// --requirepass and --masterauth on every node; the helpers log in with it.
+  std::string password;
+};
+
 class redis_cluster {
  public:
   explicit redis_cluster(int masters = 3, int replicas_per_master = 1);
+  explicit redis_cluster(const redis_cluster_options& options);
   redis_cluster(const redis_cluster&) = delete;
   redis_cluster& operator=(const redis_cluster&) = delete;
 
@@ -49,6 +60,7 @@ class redis_cluster {
   redis_server* by_port(std::uint16_t port) const;
 
   std::vector<std::unique_ptr<redis_server>> nodes_;
+  std::string password_;
 };
 
 /// The arguments that make a redis-server a cluster node for these tests.

@@ -133,6 +133,10 @@ redis_value redis_server::command(const std::vector<std::string>& args) const {
     throw std::runtime_error("cannot reach the test Redis: " + why);
   }
   redisSetTimeout(c, timeout);
+  if (!password_.empty()) {
+    auto* auth = static_cast<redisReply*>(redisCommand(c, "AUTH %b", password_.data(), password_.size()));
+    if (auth) freeReplyObject(auth);
+  }
   std::vector<const char*> argv;
   std::vector<std::size_t> lens;
   for (const auto& a : args) {

@@ -41,6 +41,9 @@ class redis_server {
   void kill();
   bool running() const noexcept { return process_ != nullptr; }
 
+  /// The password command() logs in with (for a server started with --requirepass).
+  void set_password(std::string password) { password_ = std::move(password); }
+
   /// Runs one command on a fresh synchronous connection.
   /// @throws std::runtime_error when Redis cannot be reached
   redis_value command(const std::vector<std::string>& args) const;
@@ -57,6 +60,7 @@ class redis_server {
   std::vector<std::string> extra_args_;
   std::string dir_;
   std::uint16_t port_ = 0;
+  std::string password_;
   std::unique_ptr<child_process> process_;
 };
 
