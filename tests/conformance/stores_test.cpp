@@ -2,6 +2,7 @@
 
 #include "store_conformance.hpp"
 
+#include "support/redis_cluster.hpp"
 #include "support/redis_server.hpp"
 
 #include <sessionkit/stores/memory_store.hpp>
@@ -42,6 +43,28 @@ store_factory redis() {
           1000ms};
 }
 
+// One three-master Redis Cluster for the whole run (ctest runs each test in a process of its
+// own, so each makes its cluster; a second or two).
+test::redis_cluster& shared_cluster() {
+  static test::redis_cluster cluster(3, 0);
+  return cluster;
+}
+
+store_factory redis_cluster() {
+  return {"redis_cluster",
+          [](boost::asio::any_io_executor ex) {
+            static std::atomic<int> counter{0};
+            redis_store_options o;
+            o.endpoint = parse_redis_url(shared_cluster().url());
+            o.prefix = "conformance" + std::to_string(++counter) + ":";
+            o.user_index_prefix = "conformance-user" + std::to_string(counter) + ":";
+            auto s = std::make_shared<redis_store>(ex, o);
+            for (int i = 0; i < 500 && !s->ready(); ++i) std::this_thread::sleep_for(5ms);
+            return s;
+          },
+          1000ms};
+}
+
 store_factory sqlite() {
   return {"sqlite",
           [](boost::asio::any_io_executor ex) {
@@ -55,7 +78,7 @@ store_factory sqlite() {
           }};
 }
 
-INSTANTIATE_TEST_SUITE_P(stores, store_conformance, ::testing::Values(memory(), redis(), sqlite()), factory_name);
+INSTANTIATE_TEST_SUITE_P(stores, store_conformance, ::testing::Values(memory(), redis(), redis_cluster(), sqlite()), factory_name);
 
 }  // namespace
 }  // namespace sessionkit::conformance
