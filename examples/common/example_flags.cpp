@@ -218,7 +218,8 @@ example_flags parse_flags(const std::vector<std::string>& args) {
   if (hash_ids) f.session.id_hash_key = "sessionkit id hashing:" + f.session.secrets.front();
   if (!tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty() || !tls.server_name.empty()) {
     if (!f.redis.endpoint.tls.enabled)
-      throw flag_error("--redis-tls-*: the store is not a rediss:// or rediss-sentinel:// URL (TLS is asked for by the URL)");
+      throw flag_error("--redis-tls-*: the store is not a rediss://, rediss-sentinel:// or rediss-cluster:// URL (TLS is asked "
+                       "for by the URL)");
     if (tls.cert_file.empty() != tls.key_file.empty())
       throw flag_error("--redis-tls-cert and --redis-tls-key go together");
     tls.enabled = true;
@@ -246,7 +247,9 @@ Server:
                             or unix:/path/to/redis.sock[?db=N&password=P], or sqlite:PATH
                             or rediss://... for TLS (the server's certificate is verified), or
                             redis-sentinel://host:port[,host:port...]/MASTER[?db=N&sentinel_password=P]
-                            (rediss-sentinel://... : TLS to the sentinels and the master)
+                            (rediss-sentinel://... : TLS to the sentinels and the master), or
+                            redis-cluster://host:port[,host:port...][?refresh_ms=N] (Redis Cluster;
+                            rediss-cluster://... through TLS)
   --redis-tls-ca FILE       rediss: CA certificates (PEM) to verify Redis (default: the system's)
   --redis-tls-cert FILE, --redis-tls-key FILE   rediss: client certificate and key (mutual TLS)
   --redis-tls-server-name N rediss: the name to verify and send as SNI (default: the URL's host)

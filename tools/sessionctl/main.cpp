@@ -43,6 +43,7 @@ Commands:
 Options:
   --store URL        redis://[user:password@]host:port[/db], rediss://... (TLS),
                      redis-sentinel://host:port[,host:port...]/MASTER (rediss-sentinel:// with TLS),
+                     redis-cluster://host:port[,host:port...] (rediss-cluster:// with TLS),
                      unix:/path.sock[?db=N], or sqlite:PATH
   --redis-prefix P   key prefix of the sessions in Redis (default sess:)
   --redis-user-prefix P  key prefix of the user index's sets in Redis (default sessionkit-user:)

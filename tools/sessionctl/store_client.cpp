@@ -52,7 +52,7 @@ store_client::store_client(const store_settings& settings)
       throw usage_error(std::string("--store: ") + e.what());
     }
     if (!settings.tls_ca.empty() || !settings.tls_cert.empty() || !settings.tls_key.empty()) {
-      if (!o.endpoint.tls.enabled) throw usage_error("--redis-tls-*: the store is not a rediss:// or rediss-sentinel:// URL");
+      if (!o.endpoint.tls.enabled) throw usage_error("--redis-tls-*: the store is not a rediss://, rediss-sentinel:// or rediss-cluster:// URL");
       o.endpoint.tls.ca_file = settings.tls_ca;
       o.endpoint.tls.cert_file = settings.tls_cert;
       o.endpoint.tls.key_file = settings.tls_key;

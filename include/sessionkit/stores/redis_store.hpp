@@ -1,8 +1,9 @@
 #pragma once
 /// @file redis_store.hpp
 /// A Redis store compatible with connect-redis (v7-v10): the same keys, values, TTLs and
-/// commands, so a Node app and a sessionkit app can share one Redis. Asynchronous on hiredis
-/// driven by Asio: no thread waits for Redis; concurrent requests share one pipelined connection.
+/// commands, so a Node app and a sessionkit app can share one Redis. Asynchronous on Asio (hiredis
+/// parses replies): no thread waits for Redis; concurrent requests share one pipelined connection
+/// (on Redis Cluster, one per master, each command routed by its key's hash slot).
 
 #include <sessionkit/store.hpp>
 
