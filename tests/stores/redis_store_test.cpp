@@ -483,3 +483,49 @@ TEST_F(redis_cluster_store, follows_ask_and_moved_while_a_slot_migrates) {
 
 }  // namespace
 }  // namespace sessionkit::test
+
+namespace sessionkit::test {
+namespace {
+
+// A lock script names the lock and the session: while a migration has moved one and not the
+// other, Redis answers TRYAGAIN, and the store tries again until the migration has moved both
+// (within the command timeout).
+TEST_F(redis_cluster_store, a_locked_write_waits_out_a_migration_that_split_its_keys) {
+  open_cluster();
+  ASSERT_FALSE(set("{t}b", record, std::nullopt));
+  const std::string slot = std::to_string(cluster_.nodes()[0]->command({"CLUSTER", "KEYSLOT", "sess:{t}b"}).integer);
+  redis_server* source = cluster_.master_of("sess:{t}b");
+  redis_server* target = nullptr;
+  for (auto& n : cluster_.nodes())
+    if (n.get() != source && !target) target = n.get();
+  const std::string source_id = id_of(std::to_string(source->port()));
+  const std::string target_id = id_of(std::to_string(target->port()));
+  ASSERT_FALSE(target->command({"CLUSTER", "SETSLOT", slot, "IMPORTING", source_id}).error);
+  ASSERT_FALSE(source->command({"CLUSTER", "SETSLOT", slot, "MIGRATING", target_id}).error);
+  // The lock is new, so the source sends it to the target (ASK); the session stays on the source.
+  std::promise<lock_result> taken;
+  store_->lock_and_get("{t}b", lock_claim{"owner-1", 5000ms}, [&](lock_result r) { taken.set_value(std::move(r)); });
+  const lock_result lock = taken.get_future().get();
+  ASSERT_FALSE(lock.error) << lock.error.message();
+  ASSERT_TRUE(lock.acquired);
+  EXPECT_EQ(lock.json, record);
+  EXPECT_EQ(target->command({"CLUSTER", "COUNTKEYSINSLOT", slot}).integer, 1) << "the lock";
+  // The write needs both keys: TRYAGAIN until the session has moved too.
+  const std::string updated = R"({"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"n":2})";
+  std::promise<std::error_code> written;
+  locked_write w;
+  w.what = locked_write::kind::set;
+  w.record = {updated, std::nullopt};
+  store_->write_and_unlock("{t}b", "owner-1", std::move(w), [&](std::error_code ec) { written.set_value(ec); });
+  auto done = written.get_future();
+  EXPECT_EQ(done.wait_for(300ms), std::future_status::timeout) << "written while its keys were split";
+  ASSERT_FALSE(source->command({"MIGRATE", "127.0.0.1", std::to_string(target->port()), "", "0", "5000", "KEYS",
+                                "sess:{t}b"}).error);
+  EXPECT_FALSE(done.get()) << "the write after the migration moved the session";
+  for (auto& n : cluster_.nodes()) ASSERT_FALSE(n->command({"CLUSTER", "SETSLOT", slot, "NODE", target_id}).error);
+  EXPECT_EQ(get("{t}b").second, updated);
+  EXPECT_EQ(target->command({"CLUSTER", "COUNTKEYSINSLOT", slot}).integer, 1) << "the lock released";
+}
+
+}  // namespace
+}  // namespace sessionkit::test

@@ -90,7 +90,8 @@ struct redis_store_options {
   std::string prefix = "sess:";  ///< key = prefix + session id
   /// Key of a session's lock (concurrency lock) = lock_prefix + "{" + session key + "}": outside
   /// `prefix` (connect-redis's SCAN of `prefix*` never sees a lock), and in the session's hash
-  /// slot on Redis Cluster (the braces make the session key its hash tag).
+  /// slot on Redis Cluster (the braces make the session key its hash tag; a session key with a
+  /// hash tag of its own gives lock_prefix + "{tag}" + session key). No '{' in the lock prefix.
   std::string lock_prefix = "sessionkit-lock:";
   /// The user index: key of a user's sorted set of session ids (scored by expiry) =
   /// user_index_prefix + user. Outside `prefix`, so connect-redis's SCAN of `prefix*` never sees

@@ -194,7 +194,7 @@ class redis_cluster_client final : public redis_client, public std::enable_share
       return r->handler(ec, {});
     }
     if (r->replies == 1) {
-      if (!needs_redirect(reply) || !may_redirect(*r)) return finish(*r, std::move(reply));
+      if (!needs_redirect(reply) || !may_redirect(*r, reply)) return finish(*r, std::move(reply));
       return follow(r, std::move(reply));
     }
     // A pipeline: each command that was redirected is sent on its own, in order, and its reply
@@ -208,14 +208,16 @@ class redis_cluster_client final : public redis_client, public std::enable_share
     h({}, std::move(reply));
   }
 
-  bool may_redirect(const routed& r) const {
-    return r.redirects < max_redirects && clock_type::now() < r.deadline;
+  // MOVED and ASK at most `max_redirects` times (a map that sends a command round in circles);
+  // TRYAGAIN until the deadline (a migration takes what it takes).
+  static bool may_redirect(const routed& r, const redis_reply& reply) {
+    if (clock_type::now() >= r.deadline) return false;
+    return is_error_starting(reply, "TRYAGAIN") || r.redirects < max_redirects;
   }
 
   // MOVED: to the node named, and the map asked for again; ASK: to the node named, once, behind
   // ASKING; TRYAGAIN: the same again shortly.
   void follow(const std::shared_ptr<routed>& r, redis_reply reply) {
-    ++r->redirects;
     if (is_error_starting(reply, "TRYAGAIN")) {
       r->node.clear();
       post_after(std::chrono::milliseconds(10), [self = shared_from_this(), r] { self->send(r); });
@@ -223,6 +225,7 @@ class redis_cluster_client final : public redis_client, public std::enable_share
     }
     const std::string target = redirect_target(reply.text, r->node);
     if (target.empty() || target.find(':') == std::string::npos) return finish(*r, std::move(reply));
+    ++r->redirects;
     if (is_error_starting(reply, "MOVED ")) {
       request_refresh();
     } else {
@@ -236,7 +239,7 @@ class redis_cluster_client final : public redis_client, public std::enable_share
     auto& elements = replies->elements;
     std::size_t i = from;
     while (i < elements.size() && !needs_redirect(elements[i])) ++i;
-    if (i == elements.size() || !may_redirect(*r)) return finish(*r, std::move(*replies));
+    if (i == elements.size() || !may_redirect(*r, elements[i])) return finish(*r, std::move(*replies));
     const std::vector<std::string_view> commands = split_resp_commands(r->wire);
     if (commands.size() != elements.size()) return finish(*r, std::move(*replies));
     auto one = std::make_shared<routed>();

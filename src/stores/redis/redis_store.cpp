@@ -1,6 +1,7 @@
 #include <sessionkit/stores/redis_store.hpp>
 
 #include "redis_client.hpp"
+#include "redis_hash_slot.hpp"
 
 #include <sessionkit/id.hpp>
 #include <sessionkit/json.hpp>
@@ -148,11 +149,17 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     k.reserve(options.prefix.size() + id.size());
     return k.append(options.prefix).append(id);
   }
-  // The session key in braces: a hash tag, so that on a cluster the lock sits in the session's slot.
+  // The session key in braces: a hash tag, so that on a cluster the lock sits in the session's
+  // slot. A session key with a hash tag of its own (an id with braces) gives that tag, then the
+  // key: "lock:{tag}sess:..{tag}..".
   std::string lock_key(std::string_view id) const {
+    const std::string session_key = key(id);
+    const std::string_view tag = detail::redis_hash_tag(session_key);
     std::string k;
-    k.reserve(options.lock_prefix.size() + options.prefix.size() + id.size() + 2);
-    return k.append(options.lock_prefix).append("{").append(options.prefix).append(id).append("}");
+    k.reserve(options.lock_prefix.size() + session_key.size() + tag.size() + 2);
+    k.append(options.lock_prefix).append("{").append(tag).append("}");
+    if (tag.size() != session_key.size()) k.append(session_key);
+    return k;
   }
 
   std::string index_key(std::string_view user) const { return options.user_index_prefix + std::string(user); }
