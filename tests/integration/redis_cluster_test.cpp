@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <functional>
@@ -49,11 +50,12 @@ class redis_cluster_apps : public ::testing::Test {
   }
 
   // An app server on `url`; waits until it serves the store when `wait_ready`.
-  std::uint16_t start_app(const std::string& url, std::vector<std::string> more = {}, bool wait_ready = true) {
+  std::uint16_t start_app(const std::string& url, std::vector<std::string> more = {}, bool wait_ready = true,
+                          const std::string& binary = SESSIONKIT_EXAMPLE_PATH) {
     std::vector<std::string> args{"--port", "0", "--store", url, "--redis-command-timeout", "1000",
                                   "--redis-connect-timeout", "1000"};
     args.insert(args.end(), more.begin(), more.end());
-    apps_.push_back(std::make_unique<child_process>(SESSIONKIT_EXAMPLE_PATH, args));
+    apps_.push_back(std::make_unique<child_process>(binary, args));
     const auto port = apps_.back()->wait_for_listening().port;
     if (wait_ready) wait_for([&] { return get(port, "/session-read").status == 200; }, "the app to reach the cluster");
     return port;
@@ -218,6 +220,21 @@ TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
   ASSERT_FALSE(target_id.empty());
   const auto keys_before = source->command({"DBSIZE"}).integer;
   ASSERT_GT(keys_before, 0);
+#ifdef SESSIONKIT_SESSIONCTL_PATH
+  // `length` walks every master while slots move: no session is missed or counted twice.
+  const auto count_sessions = [&] {
+    child_process tool(SESSIONKIT_SESSIONCTL_PATH, {"--store", cluster_->url(), "count"});
+    const exit_status status = tool.wait(60s);
+    EXPECT_TRUE(status.success()) << status << tool.stderr_text();
+    return tool.stdout_text();
+  };
+  const std::string stable = count_sessions();
+  std::atomic<bool> resharding{true};
+  std::vector<std::string> counts;
+  std::thread counter([&] {
+    while (resharding) counts.push_back(count_sessions());
+  });
+#endif
   l.run(ports, clients);
   std::this_thread::sleep_for(500ms);
   const auto started = clock_type::now();
@@ -226,6 +243,13 @@ TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
   const double took = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   std::this_thread::sleep_for(1s);
   l.finish();
+#ifdef SESSIONKIT_SESSIONCTL_PATH
+  resharding = false;
+  counter.join();
+  EXPECT_GT(counts.size(), 1u);
+  for (const auto& c : counts) EXPECT_EQ(c, stable) << "a count while slots moved";
+  std::printf("%zu counts while resharding, each %s", counts.size(), stable.c_str());
+#endif
   std::printf("resharding %d slots (%lld keys) under load took %.0f ms: %d failed requests, %d lost\n", source_slots,
               static_cast<long long>(keys_before), took, l.failures.load(), l.lost.load());
   EXPECT_EQ(l.failures.load(), 0);
@@ -241,6 +265,21 @@ TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
   for (std::size_t i = 0; i < idle.size(); ++i) {
     const response r = get(ports[i % 2], "/redis-store-counter", idle[i].headers());
     ASSERT_EQ(r.body, "count is 2") << describe(r);
+  }
+}
+
+// Every adapter's example takes the URL as the Beast one does: one session counts on across
+// all of them, on the cluster.
+TEST_F(redis_cluster_setup, every_framework_counts_on_the_cluster) {
+  std::vector<std::uint16_t> ports;
+  for (const auto& binary : example_binaries()) ports.push_back(start_app(cluster_->url(), {}, true, binary.path));
+  for (int s = 0; s < 6; ++s) {
+    cookie_jar jar;
+    for (int n = 1; n <= 2 * int(ports.size()); ++n) {
+      const response r = get(ports[std::size_t(n + s) % ports.size()], "/redis-store-counter", jar.headers());
+      ASSERT_EQ(r.body, "count is " + std::to_string(n)) << describe(r);
+      jar.store(r);
+    }
   }
 }
 
