@@ -220,21 +220,6 @@ TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
   ASSERT_FALSE(target_id.empty());
   const auto keys_before = source->command({"DBSIZE"}).integer;
   ASSERT_GT(keys_before, 0);
-#ifdef SESSIONKIT_SESSIONCTL_PATH
-  // `length` walks every master while slots move: no session is missed or counted twice.
-  const auto count_sessions = [&] {
-    child_process tool(SESSIONKIT_SESSIONCTL_PATH, {"--store", cluster_->url(), "count"});
-    const exit_status status = tool.wait(60s);
-    EXPECT_TRUE(status.success()) << status << tool.stderr_text();
-    return tool.stdout_text();
-  };
-  const std::string stable = count_sessions();
-  std::atomic<bool> resharding{true};
-  std::vector<std::string> counts;
-  std::thread counter([&] {
-    while (resharding) counts.push_back(count_sessions());
-  });
-#endif
   l.run(ports, clients);
   std::this_thread::sleep_for(500ms);
   const auto started = clock_type::now();
@@ -243,13 +228,6 @@ TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
   const double took = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   std::this_thread::sleep_for(1s);
   l.finish();
-#ifdef SESSIONKIT_SESSIONCTL_PATH
-  resharding = false;
-  counter.join();
-  EXPECT_GT(counts.size(), 1u);
-  for (const auto& c : counts) EXPECT_EQ(c, stable) << "a count while slots moved";
-  std::printf("%zu counts while resharding, each %s", counts.size(), stable.c_str());
-#endif
   std::printf("resharding %d slots (%lld keys) under load took %.0f ms: %d failed requests, %d lost\n", source_slots,
               static_cast<long long>(keys_before), took, l.failures.load(), l.lost.load());
   EXPECT_EQ(l.failures.load(), 0);
@@ -315,15 +293,21 @@ TEST_F(redis_cluster_apps, no_reachable_seed_then_uncovered_slots_are_503s_and_r
   EXPECT_TRUE(apps_.back()->running());
 }
 
-TEST_F(redis_cluster_apps, a_node_not_in_cluster_mode_is_a_503_with_the_cause) {
-  redis_server plain;
-  const auto port = start_app("redis-cluster://127.0.0.1:" + std::to_string(plain.port()), {}, false);
+TEST_F(redis_cluster_apps, a_node_not_in_cluster_mode_is_a_503_with_the_cause_until_it_is_one) {
+  auto plain = std::make_unique<redis_server>();
+  const std::uint16_t node_port = plain->port();
+  const auto port = start_app("redis-cluster://127.0.0.1:" + std::to_string(node_port), {}, false);
   for (int i = 0; i < 3; ++i) {
     const response r = get(port, "/redis-store-counter", {}, 5s);
     EXPECT_EQ(r.status, 503u) << describe(r);
   }
   EXPECT_TRUE(apps_.back()->wait_for_stderr("cluster support disabled")) << apps_.back()->stderr_text();
   EXPECT_TRUE(apps_.back()->running());
+  // Fixed: the same address is a cluster node now, with every slot.
+  plain.reset();
+  redis_server node(false, cluster_node_args(), node_port);
+  ASSERT_FALSE(node.command({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"}).error);
+  wait_for([&] { return get(port, "/redis-store-counter", {}, 5s).status == 200; }, "service on the cluster node");
 }
 
 }  // namespace

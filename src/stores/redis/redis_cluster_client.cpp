@@ -56,24 +56,16 @@ class redis_cluster_client final : public redis_client, public std::enable_share
   }
 
   void execute(std::string_view key, std::string wire, std::size_t replies, reply_handler handler) override {
-    auto r = std::make_shared<routed>();
-    r->slot = redis_hash_slot(key);
-    r->wire = std::move(wire);
+    auto r = make_routed(key, std::move(wire), std::move(handler));
     r->replies = replies;
-    r->handler = std::move(handler);
-    r->deadline = clock_type::now() + settings_.command_timeout;
     send(std::move(r));
   }
 
   void execute_with_wait(std::string_view key, std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
                          reply_handler handler) override {
-    auto r = std::make_shared<routed>();
-    r->slot = redis_hash_slot(key);
-    r->wire = std::move(wire);
+    auto r = make_routed(key, std::move(wire), std::move(handler));
     r->wait_replicas = replicas;
     r->wait_timeout = timeout;
-    r->handler = std::move(handler);
-    r->deadline = clock_type::now() + settings_.command_timeout;
     send(std::move(r));
   }
 
@@ -139,18 +131,27 @@ class redis_cluster_client final : public redis_client, public std::enable_share
 
   static constexpr unsigned max_redirects = 16;
 
+  std::shared_ptr<routed> make_routed(std::string_view key, std::string wire, reply_handler handler) const {
+    auto r = std::make_shared<routed>();
+    r->slot = redis_hash_slot(key);
+    r->wire = std::move(wire);
+    r->handler = std::move(handler);
+    r->deadline = clock_type::now() + settings_.command_timeout;
+    return r;
+  }
+
   // Sends `r` to the master of its slot (or, after ASK, to the node named).
   void send(std::shared_ptr<routed> r) {
     std::shared_ptr<redis_connection> link;
     {
       std::lock_guard lock(mutex_);
       if (stopped_) {
-        link.reset();
+        // none: completes with shut_down below
       } else if (!r->node.empty() && (r->asking || r->redirects > 0)) {
-        link = connection_to(r->node);
+        link = connection_to(r->node);  // redirected there
       } else if (const std::int16_t owner = map_->owner[r->slot]; owner >= 0) {
-        link = map_->links[owner];
-        r->node = map_->masters[owner];
+        link = map_->links[std::size_t(owner)];
+        r->node = map_->masters[std::size_t(owner)];
       }
     }
     if (!link) {
