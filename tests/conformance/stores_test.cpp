@@ -28,12 +28,15 @@ test::redis_server& shared_redis() {
   return server;
 }
 
-store_factory redis() {
-  return {"redis",
-          [](boost::asio::any_io_executor ex) {
+// A RedisStore at `url()` (the server or cluster is made on first use); each test gets its own
+// key prefixes.
+template <class Url>
+store_factory redis_at(std::string name, Url url) {
+  return {std::move(name),
+          [url](boost::asio::any_io_executor ex) {
             static std::atomic<int> counter{0};
             redis_store_options o;
-            o.endpoint = parse_redis_url(shared_redis().url());
+            o.endpoint = parse_redis_url(url());
             o.prefix = "conformance" + std::to_string(++counter) + ":";
             o.user_index_prefix = "conformance-user" + std::to_string(counter) + ":";
             auto s = std::make_shared<redis_store>(ex, o);
@@ -41,6 +44,10 @@ store_factory redis() {
             return s;
           },
           1000ms};
+}
+
+store_factory redis() {
+  return redis_at("redis", [] { return shared_redis().url(); });
 }
 
 // One three-master Redis Cluster for the whole run (ctest runs each test in a process of its
@@ -51,18 +58,7 @@ test::redis_cluster& shared_cluster() {
 }
 
 store_factory redis_cluster() {
-  return {"redis_cluster",
-          [](boost::asio::any_io_executor ex) {
-            static std::atomic<int> counter{0};
-            redis_store_options o;
-            o.endpoint = parse_redis_url(shared_cluster().url());
-            o.prefix = "conformance" + std::to_string(++counter) + ":";
-            o.user_index_prefix = "conformance-user" + std::to_string(counter) + ":";
-            auto s = std::make_shared<redis_store>(ex, o);
-            for (int i = 0; i < 500 && !s->ready(); ++i) std::this_thread::sleep_for(5ms);
-            return s;
-          },
-          1000ms};
+  return redis_at("redis_cluster", [] { return shared_cluster().url(); });
 }
 
 store_factory sqlite() {

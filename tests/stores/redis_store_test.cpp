@@ -69,6 +69,22 @@ class redis_store_fixture : public ::testing::Test {
   std::error_code destroy(std::string id) {
     return run([&](completion_handler h) { store_->destroy(id, std::move(h)); });
   }
+  // GETs of ids prefix0 .. prefix(n-1), all started in one turn of the event loop; their answers.
+  std::vector<std::optional<std::string>> gets_in_one_turn(const std::string& prefix, int n) {
+    std::promise<void> all_done;
+    std::atomic<int> answered{0};
+    std::vector<std::optional<std::string>> got(static_cast<std::size_t>(n));
+    boost::asio::post(io_, [&] {
+      for (int i = 0; i < n; ++i)
+        store_->get(prefix + std::to_string(i), [&, i](std::error_code ec, std::optional<std::string> v) {
+          EXPECT_FALSE(ec);
+          got[std::size_t(i)] = std::move(v);
+          if (++answered == n) all_done.set_value();
+        });
+    });
+    all_done.get_future().wait();
+    return got;
+  }
 
   redis_server redis_;
   boost::asio::io_context io_;
@@ -167,18 +183,7 @@ TEST_F(redis_store_fixture, commands_of_one_turn_share_one_write) {
   open();
   for (int i = 0; i < 200; ++i) ASSERT_FALSE(set("b" + std::to_string(i), record, std::nullopt));
   const std::uint64_t before = store_->writes();
-  std::promise<void> all_done;
-  std::atomic<int> answered{0};
-  std::vector<std::optional<std::string>> got(200);
-  boost::asio::post(io_, [&] {
-    for (int i = 0; i < 200; ++i)
-      store_->get("b" + std::to_string(i), [&, i](std::error_code ec, std::optional<std::string> v) {
-        EXPECT_FALSE(ec);
-        got[std::size_t(i)] = std::move(v);
-        if (++answered == 200) all_done.set_value();
-      });
-  });
-  all_done.get_future().wait();
+  const auto got = gets_in_one_turn("b", 200);
   EXPECT_LE(store_->writes() - before, 2u) << "200 commands of one turn took " << store_->writes() - before
                                            << " writes";
   for (const auto& v : got) EXPECT_EQ(v, record);
@@ -431,18 +436,7 @@ TEST_F(redis_cluster_store, commands_of_one_turn_share_one_write_per_master) {
   for (int i = 0; i < 300; ++i) masters.insert(cluster_.master_of("sess:b" + std::to_string(i))->port());
   ASSERT_EQ(masters.size(), 3u);
   const std::uint64_t before = store_->writes();
-  std::promise<void> all_done;
-  std::atomic<int> answered{0};
-  std::vector<std::optional<std::string>> got(300);
-  boost::asio::post(io_, [&] {
-    for (int i = 0; i < 300; ++i)
-      store_->get("b" + std::to_string(i), [&, i](std::error_code ec, std::optional<std::string> v) {
-        EXPECT_FALSE(ec);
-        got[std::size_t(i)] = std::move(v);
-        if (++answered == 300) all_done.set_value();
-      });
-  });
-  all_done.get_future().wait();
+  const auto got = gets_in_one_turn("b", 300);
   EXPECT_LE(store_->writes() - before, 6u) << "300 commands of one turn over 3 masters took "
                                            << store_->writes() - before << " writes";
   for (const auto& v : got) EXPECT_EQ(v, record);

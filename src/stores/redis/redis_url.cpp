@@ -6,6 +6,8 @@
 #include <charconv>
 #include <stdexcept>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace sessionkit {
 namespace {
@@ -95,24 +97,35 @@ std::pair<std::string, std::uint16_t> host_and_port(std::string_view url, std::s
   return {std::string(host), p};
 }
 
+// The part of `url` after "scheme://" up to the query, and the query.
+std::pair<std::string_view, std::string_view> rest_and_query(std::string_view url) {
+  std::string_view rest = url.substr(url.find("://") + 3);
+  const std::size_t q = rest.find('?');
+  return {rest.substr(0, q), q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1)};
+}
+
+// `host:port,host:port...` (a sentinel's or a seed node's list).
+std::vector<std::pair<std::string, std::uint16_t>> host_list(std::string_view url, std::string_view authority,
+                                                             std::uint16_t default_port) {
+  std::vector<std::pair<std::string, std::uint16_t>> out;
+  while (!authority.empty()) {
+    const std::size_t comma = authority.find(',');
+    out.push_back(host_and_port(url, authority.substr(0, comma), "", default_port));
+    authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
+  }
+  return out;
+}
+
 // redis-sentinel://[user:password@]host:port[,host:port...]/MASTER[?db=N&sentinel_user=U&sentinel_password=P]
 // and rediss-sentinel://... (TLS to the sentinels and the master)
 redis_endpoint parse_sentinel_url(std::string_view url, bool tls) {
   redis_endpoint ep;
   ep.tls.enabled = tls;
-  std::string_view rest = url.substr(url.find("://") + 3);
-  const std::size_t q = rest.find('?');
-  std::string_view query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
-  rest = rest.substr(0, q);
+  auto [rest, query] = rest_and_query(url);
   const std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash + 1 == rest.size()) bad(url, "the master's name is missing (/NAME)");
   ep.sentinel.master_name = decoded(url, rest.substr(slash + 1));
-  std::string_view authority = take_userinfo(url, rest.substr(0, slash), ep);
-  while (!authority.empty()) {
-    const std::size_t comma = authority.find(',');
-    ep.sentinel.sentinels.push_back(host_and_port(url, authority.substr(0, comma), "", 26379));
-    authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
-  }
+  ep.sentinel.sentinels = host_list(url, take_userinfo(url, rest.substr(0, slash), ep), 26379);
   if (ep.sentinel.sentinels.empty()) bad(url, "no sentinel host");
   for_each_parameter(url, query, [&](std::string_view key, std::string_view value) {
     if (key == "db") ep.database = parse_number<unsigned>(url, value, 1u << 20, "db");
@@ -127,22 +140,14 @@ redis_endpoint parse_sentinel_url(std::string_view url, bool tls) {
 redis_endpoint parse_cluster_url(std::string_view url, bool tls) {
   redis_endpoint ep;
   ep.tls.enabled = tls;
-  std::string_view rest = url.substr(url.find("://") + 3);
-  const std::size_t q = rest.find('?');
-  std::string_view query = q == std::string_view::npos ? std::string_view{} : rest.substr(q + 1);
-  rest = rest.substr(0, q);
+  auto [rest, query] = rest_and_query(url);
   if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
     const std::string_view path = rest.substr(slash + 1);
     // A cluster has only database 0.
     if (!path.empty() && path != "0") bad(url, "Redis Cluster has only database 0");
     rest = rest.substr(0, slash);
   }
-  std::string_view authority = take_userinfo(url, rest, ep);
-  while (!authority.empty()) {
-    const std::size_t comma = authority.find(',');
-    ep.cluster.seeds.push_back(host_and_port(url, authority.substr(0, comma), "", 6379));
-    authority = comma == std::string_view::npos ? std::string_view{} : authority.substr(comma + 1);
-  }
+  ep.cluster.seeds = host_list(url, take_userinfo(url, rest, ep), 6379);
   if (ep.cluster.seeds.empty()) bad(url, "no seed node (host:port)");
   ep.host = ep.cluster.seeds.front().first;
   ep.port = ep.cluster.seeds.front().second;
