@@ -426,6 +426,27 @@ class redis_cluster_store : public redis_store_fixture {
       if (std::to_string(n.port) == port) return n.id;
     return {};
   }
+  // A migration of `key`'s slot from its master to another, begun (IMPORTING, MIGRATING) as
+  // redis-cli --cluster reshard begins it; the keys are the test's to MIGRATE.
+  struct migration {
+    std::string slot;
+    redis_server* source = nullptr;
+    redis_server* target = nullptr;
+    std::string target_id;
+  };
+  migration begin_migration(const std::string& key) {
+    migration m;
+    m.slot = std::to_string(cluster_.nodes()[0]->command({"CLUSTER", "KEYSLOT", key}).integer);
+    m.source = cluster_.master_of(key);
+    for (auto& n : cluster_.nodes())
+      if (n.get() != m.source && !m.target) m.target = n.get();
+    const std::string source_id = id_of(std::to_string(m.source->port()));
+    m.target_id = id_of(std::to_string(m.target->port()));
+    EXPECT_FALSE(m.target->command({"CLUSTER", "SETSLOT", m.slot, "IMPORTING", source_id}).error);
+    EXPECT_FALSE(m.source->command({"CLUSTER", "SETSLOT", m.slot, "MIGRATING", m.target_id}).error);
+    return m;
+  }
+
   redis_cluster cluster_{3, 0};
 };
 
@@ -446,15 +467,11 @@ TEST_F(redis_cluster_store, follows_ask_and_moved_while_a_slot_migrates) {
   open_cluster();
   // Three sessions in one slot (a hash tag in the id puts them there).
   for (const char* id : {"{t}a", "{t}b"}) ASSERT_FALSE(set(id, record, std::nullopt));
-  const std::string slot = std::to_string(cluster_.nodes()[0]->command({"CLUSTER", "KEYSLOT", "sess:{t}a"}).integer);
-  redis_server* source = cluster_.master_of("sess:{t}a");
-  redis_server* target = nullptr;
-  for (auto& n : cluster_.nodes())
-    if (n.get() != source && !target) target = n.get();
-  const std::string source_id = id_of(std::to_string(source->port()));
-  const std::string target_id = id_of(std::to_string(target->port()));
-  ASSERT_FALSE(target->command({"CLUSTER", "SETSLOT", slot, "IMPORTING", source_id}).error);
-  ASSERT_FALSE(source->command({"CLUSTER", "SETSLOT", slot, "MIGRATING", target_id}).error);
+  const migration m = begin_migration("sess:{t}a");
+  const std::string& slot = m.slot;
+  redis_server* source = m.source;
+  redis_server* target = m.target;
+  const std::string& target_id = m.target_id;
   const redis_value moved = source->command({"MIGRATE", "127.0.0.1", std::to_string(target->port()), "", "0", "5000",
                                              "KEYS", "sess:{t}a"});
   ASSERT_FALSE(moved.error) << moved.text;
@@ -488,15 +505,11 @@ namespace {
 TEST_F(redis_cluster_store, a_locked_write_waits_out_a_migration_that_split_its_keys) {
   open_cluster();
   ASSERT_FALSE(set("{t}b", record, std::nullopt));
-  const std::string slot = std::to_string(cluster_.nodes()[0]->command({"CLUSTER", "KEYSLOT", "sess:{t}b"}).integer);
-  redis_server* source = cluster_.master_of("sess:{t}b");
-  redis_server* target = nullptr;
-  for (auto& n : cluster_.nodes())
-    if (n.get() != source && !target) target = n.get();
-  const std::string source_id = id_of(std::to_string(source->port()));
-  const std::string target_id = id_of(std::to_string(target->port()));
-  ASSERT_FALSE(target->command({"CLUSTER", "SETSLOT", slot, "IMPORTING", source_id}).error);
-  ASSERT_FALSE(source->command({"CLUSTER", "SETSLOT", slot, "MIGRATING", target_id}).error);
+  const migration m = begin_migration("sess:{t}b");
+  const std::string& slot = m.slot;
+  redis_server* source = m.source;
+  redis_server* target = m.target;
+  const std::string& target_id = m.target_id;
   // The lock is new, so the source sends it to the target (ASK); the session stays on the source.
   std::promise<lock_result> taken;
   store_->lock_and_get("{t}b", lock_claim{"owner-1", 5000ms}, [&](lock_result r) { taken.set_value(std::move(r)); });
