@@ -220,6 +220,21 @@ TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
   ASSERT_FALSE(target_id.empty());
   const auto keys_before = source->command({"DBSIZE"}).integer;
   ASSERT_GT(keys_before, 0);
+#ifdef SESSIONKIT_SESSIONCTL_PATH
+  // A walk in pages (sessionctl count) while slots move: no session missed or counted twice.
+  const auto count_sessions = [&] {
+    child_process tool(SESSIONKIT_SESSIONCTL_PATH, {"--store", cluster_->url(), "count"});
+    const exit_status status = tool.wait(60s);
+    EXPECT_TRUE(status.success()) << status << tool.stderr_text();
+    return tool.stdout_text();
+  };
+  const std::string stable = count_sessions();
+  std::atomic<bool> resharding{true};
+  std::vector<std::string> counts;
+  std::thread counter([&] {
+    while (resharding) counts.push_back(count_sessions());
+  });
+#endif
   l.run(ports, clients);
   std::this_thread::sleep_for(500ms);
   const auto started = clock_type::now();
@@ -228,6 +243,13 @@ TEST_F(redis_cluster_setup, resharding_a_master_under_load_fails_no_request) {
   const double took = std::chrono::duration<double, std::milli>(clock_type::now() - started).count();
   std::this_thread::sleep_for(1s);
   l.finish();
+#ifdef SESSIONKIT_SESSIONCTL_PATH
+  resharding = false;
+  counter.join();
+  EXPECT_GT(counts.size(), 1u);
+  for (const auto& c : counts) EXPECT_EQ(c, stable) << "a count while slots moved";
+  std::printf("%zu sessionctl counts while resharding, each %s", counts.size(), stable.c_str());
+#endif
   std::printf("resharding %d slots (%lld keys) under load took %.0f ms: %d failed requests, %d lost\n", source_slots,
               static_cast<long long>(keys_before), took, l.failures.load(), l.lost.load());
   EXPECT_EQ(l.failures.load(), 0);

@@ -541,10 +541,11 @@ TEST_F(redis_cluster_store, a_locked_write_waits_out_a_migration_that_split_its_
 namespace sessionkit::test {
 namespace {
 
-// length (and ids, all, clear: the same walk) while redis-cli --cluster reshard moves every slot
-// of a master to another: the walk goes over every master twice, so a session that moves to a
-// master the first pass had already walked is found by the second, and none is counted twice.
-TEST_F(redis_cluster_store, length_is_exact_while_a_master_is_resharded) {
+// length (and ids, all, clear: the same walk) and a walk in pages, while redis-cli --cluster
+// reshard moves every slot of a master to another: length goes over every master twice (a
+// session that moves to a master the first pass had already walked is found by the second);
+// pages go slot by slot. None is missed or counted twice.
+TEST_F(redis_cluster_store, length_and_page_walks_are_exact_while_a_master_is_resharded) {
   open_cluster();
   constexpr int sessions = 300;
   for (int i = 0; i < sessions; ++i) ASSERT_FALSE(set("r" + std::to_string(i), record, std::nullopt));
@@ -559,7 +560,7 @@ TEST_F(redis_cluster_store, length_is_exact_while_a_master_is_resharded) {
   const std::string source_id = masters.back().id, target_id = masters.front().id;
   const int source_slots = masters.back().slots;
   std::atomic<bool> moving{true};
-  std::vector<std::pair<std::error_code, std::size_t>> counts;
+  std::vector<std::pair<std::error_code, std::size_t>> counts, walks;
   std::thread counter([&] {
     while (moving) {
       std::promise<std::pair<std::error_code, std::size_t>> p;
@@ -567,16 +568,41 @@ TEST_F(redis_cluster_store, length_is_exact_while_a_master_is_resharded) {
       counts.push_back(p.get_future().get());
     }
   });
+  // A walk in pages too (sessionctl's): slot by slot, the keys of a migrating slot read from
+  // the source and then the target.
+  std::thread walker([&] {
+    while (moving) {
+      std::string cursor;
+      std::set<std::string> seen;
+      std::error_code failed;
+      do {
+        std::promise<std::pair<std::error_code, session_page>> p;
+        store_->page(cursor, 50, [&](std::error_code ec, session_page page) { p.set_value({ec, std::move(page)}); });
+        auto [ec, page] = p.get_future().get();
+        if (ec) failed = ec;
+        for (const auto& s : page.sessions) seen.insert(s.id);
+        cursor = page.next;
+      } while (!cursor.empty() && !failed);
+      walks.push_back({failed, seen.size()});
+    }
+  });
   cluster_.cli_cluster({"reshard", "--cluster-from", source_id, "--cluster-to", target_id, "--cluster-slots",
                         std::to_string(source_slots), "--cluster-yes"});
   moving = false;
   counter.join();
+  walker.join();
   EXPECT_GT(counts.size(), 5u);
+  EXPECT_GT(walks.size(), 5u);
   for (const auto& [ec, n] : counts) {
     EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(n, std::size_t(sessions)) << "a length while slots moved";
   }
-  std::printf("%zu lengths while %d slots moved, each %d\n", counts.size(), source_slots, sessions);
+  for (const auto& [ec, n] : walks) {
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(n, std::size_t(sessions)) << "a walk in pages while slots moved";
+  }
+  std::printf("%zu lengths and %zu page walks while %d slots moved, each %d\n", counts.size(), walks.size(),
+              source_slots, sessions);
 }
 
 }  // namespace

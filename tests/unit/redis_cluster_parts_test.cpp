@@ -135,3 +135,31 @@ TEST(redis_url, redis_cluster_names_the_seed_nodes) {
 
 }  // namespace
 }  // namespace sessionkit::detail
+
+#include "cluster_slot_walk.hpp"
+
+namespace sessionkit::detail {
+namespace {
+
+TEST(cluster_nodes, reads_what_the_answering_node_serves_migrates_and_knows) {
+  const std::string text =
+      "e7d1 127.0.0.1:30004@31004 slave 67ed 0 1426238317239 4 connected\n"
+      "67ed 127.0.0.1:30002@31002,host2 master - 0 1426238316232 2 connected 5461-10922\n"
+      "292f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383\n"
+      "6ec2 :30001@31001 myself,master - 0 0 1 connected 0-5459 5460 [5460->-67ed] [77-<-292f]\n";
+  const cluster_nodes_view v = parse_cluster_nodes(text, "10.0.0.1:30001");
+  EXPECT_TRUE(v.owns(0));
+  EXPECT_TRUE(v.owns(5460));
+  EXPECT_FALSE(v.owns(5461));
+  EXPECT_EQ(v.migrating_to(5460), "127.0.0.1:30002");
+  EXPECT_FALSE(v.migrating_to(77));  // importing is not migrating away
+  EXPECT_FALSE(v.migrating_to(5459));
+  EXPECT_EQ(v.server_of(6000), "127.0.0.1:30002");
+  EXPECT_EQ(v.server_of(16383), "127.0.0.1:30003");
+  EXPECT_EQ(v.server_of(10), "10.0.0.1:30001");  // no host: the node that answered
+  EXPECT_TRUE(parse_cluster_nodes("", "h:1").own.empty());
+  EXPECT_TRUE(parse_cluster_nodes("garbage\nmore garbage words\n", "h:1").served.empty());
+}
+
+}  // namespace
+}  // namespace sessionkit::detail

@@ -33,8 +33,13 @@ class redis_client {
   /// The servers that hold keys (a cluster's masters, by "host:port"; one Redis: one name),
   /// for commands that walk the keys (SCAN).
   virtual std::vector<std::string> key_holders() = 0;
-  /// Sends a command that names no key (SCAN) to one of `key_holders()`.
-  virtual void execute_on(const std::string& holder, std::string wire, reply_handler handler) = 0;
+  /// Sends `replies` commands that name no key (SCAN, CLUSTER ...) to one of `key_holders()` (or
+  /// any node of a cluster, by "host:port").
+  virtual void execute_on(const std::string& holder, std::string wire, std::size_t replies, reply_handler handler) = 0;
+  /// A cluster: the master of `slot` in the slot map now ("host:port"; "" when none).
+  virtual std::string holder_of(unsigned slot) = 0;
+  /// A cluster: asks for the slot map again soon.
+  virtual void refresh_soon() = 0;
   /// True for a cluster: keys in different slots never share a command.
   virtual bool is_cluster() const noexcept = 0;
   /// Runs `fn` later (on the client's strand), after `delay`.

@@ -74,19 +74,27 @@ class redis_cluster_client final : public redis_client, public std::enable_share
     return map_->masters;
   }
 
-  void execute_on(const std::string& holder, std::string wire, reply_handler handler) override {
+  void execute_on(const std::string& holder, std::string wire, std::size_t replies, reply_handler handler) override {
     std::shared_ptr<redis_connection> link;
     {
       std::lock_guard lock(mutex_);
       if (!stopped_) link = connection_to(holder);
     }
     if (!link) return post([h = std::move(handler)]() mutable { h(error::shut_down, {}); });
-    link->execute_pipeline(std::move(wire), 1, [self = shared_from_this(), h = std::move(handler)](
+    link->execute_pipeline(std::move(wire), replies, [self = shared_from_this(), h = std::move(handler)](
                                                     std::error_code ec, redis_reply r) mutable {
       if (ec) self->request_refresh();
       h(ec, std::move(r));
     });
   }
+
+  std::string holder_of(unsigned slot) override {
+    std::lock_guard lock(mutex_);
+    const std::int16_t owner = map_->owner[slot % redis_cluster_slots];
+    return owner < 0 ? std::string() : map_->masters[std::size_t(owner)];
+  }
+
+  void refresh_soon() override { request_refresh(); }
 
   bool is_cluster() const noexcept override { return true; }
 

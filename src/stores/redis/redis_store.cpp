@@ -1,5 +1,6 @@
 #include <sessionkit/stores/redis_store.hpp>
 
+#include "cluster_slot_walk.hpp"
 #include "redis_client.hpp"
 #include "redis_hash_slot.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -294,7 +296,7 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     const std::string holder = w->holders[w->holder];
     client->execute_on(
         holder,
-        detail::resp_command({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT", std::to_string(options.scan_count)}),
+        detail::resp_command({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT", std::to_string(options.scan_count)}), 1,
         [self = shared_from_this(), w](std::error_code ec, redis_reply r) mutable {
           if (!ec) ec = error_of(r);
           if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
@@ -623,53 +625,47 @@ void redis_store::clear(completion_handler handler) {
   });
 }
 
-// One SCAN step (on a cluster, of one master at a time: the cursor is "host:port/cursor"), then
-// the values and lifetimes of what it found.
+// One SCAN step, then the values and lifetimes of what it found. On a cluster, the keys of whole
+// slots in slot order (the cursor is the next slot), exact while slots migrate
+// (cluster_slot_walk.hpp).
 void redis_store::page(std::string_view cursor, std::size_t size, page_handler handler) {
-  std::string holder, from = cursor.empty() ? "0" : std::string(cursor);
-  std::vector<std::string> holders = impl_->client->key_holders();
-  std::sort(holders.begin(), holders.end());
-  if (holders.empty()) return defer([h = std::move(handler)]() mutable { h(error::store_unavailable, {}); });
+  auto read = [self = impl_](std::vector<std::string> keys, session_page out, page_handler h) {
+    self->read_sessions(std::move(keys), [out = std::move(out), h = std::move(h)](
+                                             std::error_code ec, std::vector<listed_session> found) mutable {
+      if (ec) return h(ec, {});
+      out.sessions = std::move(found);
+      h({}, std::move(out));
+    });
+  };
   if (impl_->client->is_cluster()) {
-    const std::size_t slash = cursor.rfind('/');
-    holder = cursor.empty() ? holders.front() : std::string(cursor.substr(0, slash == std::string_view::npos ? 0 : slash));
-    from = slash == std::string_view::npos ? "0" : std::string(cursor.substr(slash + 1));
-    // A master gone since the last page: go on with the next one after it.
-    if (!std::binary_search(holders.begin(), holders.end(), holder)) {
-      const auto next = std::upper_bound(holders.begin(), holders.end(), holder);
-      if (next == holders.end()) return defer([h = std::move(handler)]() mutable { h({}, {}); });
-      holder = *next;
-      from = "0";
+    unsigned from = 0;
+    if (!cursor.empty()) {
+      const auto [end, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), from);
+      if (ec != std::errc{} || end != cursor.data() + cursor.size() || from >= detail::redis_cluster_slots)
+        return defer([h = std::move(handler)]() mutable { h(error::store_failure, {}); });
     }
-  } else {
-    holder = holders.front();
+    detail::walk_cluster_slots(impl_->client, impl_->options.prefix, from, std::max<std::size_t>(size, 1),
+                               [read, h = std::move(handler)](std::error_code ec, detail::slot_walk_step step) mutable {
+                                 if (ec) return h(ec, {});
+                                 session_page out;
+                                 if (step.next) out.next = std::to_string(*step.next);
+                                 read(std::move(step.keys), std::move(out), std::move(h));
+                               });
+    return;
   }
   impl_->client->execute_on(
-      holder,
-      detail::resp_command({"SCAN", from, "MATCH", impl_->options.prefix + "*", "COUNT",
-                            std::to_string(std::max<std::size_t>(size, 1))}),
-      [self = impl_, holder, holders = std::move(holders), h = std::move(handler)](std::error_code ec,
-                                                                                    redis_reply r) mutable {
+      "redis",
+      detail::resp_command({"SCAN", cursor.empty() ? std::string("0") : std::string(cursor), "MATCH",
+                            impl_->options.prefix + "*", "COUNT", std::to_string(std::max<std::size_t>(size, 1))}),
+      1, [read, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
         if (!ec) ec = error_of(r);
         if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
         if (ec) return h(ec, {});
         session_page out;
-        const std::string& next = r.elements[0].text;
-        if (!self->client->is_cluster()) {
-          if (next != "0") out.next = next;
-        } else if (next != "0") {
-          out.next = holder + "/" + next;
-        } else if (const auto after = std::upper_bound(holders.begin(), holders.end(), holder); after != holders.end()) {
-          out.next = *after + "/0";
-        }
+        if (r.elements[0].text != "0") out.next = r.elements[0].text;
         std::vector<std::string> keys;
         for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.text));
-        self->read_sessions(std::move(keys), [out = std::move(out), h = std::move(h)](
-                                                 std::error_code ec, std::vector<listed_session> found) mutable {
-          if (ec) return h(ec, {});
-          out.sessions = std::move(found);
-          h({}, std::move(out));
-        });
+        read(std::move(keys), std::move(out), std::move(h));
       });
 }
 

@@ -20,9 +20,11 @@ class single_redis_client final : public redis_client {
     connection_->execute_with_wait(std::move(wire), replicas, timeout, std::move(handler));
   }
   std::vector<std::string> key_holders() override { return {"redis"}; }
-  void execute_on(const std::string&, std::string wire, reply_handler handler) override {
-    connection_->execute_pipeline(std::move(wire), 1, std::move(handler));
+  void execute_on(const std::string&, std::string wire, std::size_t replies, reply_handler handler) override {
+    connection_->execute_pipeline(std::move(wire), replies, std::move(handler));
   }
+  std::string holder_of(unsigned) override { return "redis"; }
+  void refresh_soon() override {}
   bool is_cluster() const noexcept override { return false; }
   void post(unique_function<void()> fn) override { connection_->post(std::move(fn)); }
   void post_after(std::chrono::milliseconds delay, unique_function<void()> fn) override {
