@@ -103,6 +103,14 @@ TEST_P(sessionctl_store, every_command_with_its_output_and_exit_code) {
   r = ctl({"show", "no-such-session"});
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find("no session"), std::string::npos) << r.err;
+  // Ids are base64url and may begin with '-': after the command (or "--") they are ids, not
+  // options (a random id's prefix made this test fail once in 64).
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"show", "-rgSNKw4"},
+                                                std::vector<std::string>{"show", "--", "-rgSNKw4"},
+                                                std::vector<std::string>{"destroy", "-rgSNKw4xyz"}}) {
+    r = ctl(args);
+    EXPECT_EQ(r.code, 3) << args[1] << ": " << r.err;
+  }
 
   r = ctl({"destroy", alice_id});
   EXPECT_EQ(r.code, 0) << r.err;

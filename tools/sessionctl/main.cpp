@@ -39,6 +39,8 @@ Commands:
                      no walk over all sessions)
   destroy-user NAME  ends every session of that user ("log out everywhere")
   clear              ends every session (asks first; --yes does not)
+An ID may begin with '-' (ids are base64url): it is taken as the ID right after its command,
+or after "--".
 
 Options:
   --store URL        redis://[user:password@]host:port[/db], rediss://... (TLS),
@@ -72,8 +74,29 @@ arguments parse(int argc, char** argv) {
   arguments a;
   a.progress = ::isatty(STDERR_FILENO) != 0;
   bool store_given = false;
+  bool positional_only = false;  // after "--"
+  const auto takes_argument = [](const std::string& command) {
+    return command == "show" || command == "destroy" || command == "by-user" || command == "destroy-user";
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    // A session id may begin with '-' (base64url): after a command that takes one, an argument
+    // that is no option is the id; "--" ends the options in any case.
+    if (arg == "--" && !positional_only) {
+      positional_only = true;
+      continue;
+    }
+    const bool is_id = positional_only || (takes_argument(a.command) && a.id.empty() && arg.size() > 1 &&
+                                           arg[0] == '-' && arg.rfind("--", 0) != 0);
+    if (is_id && a.command.empty()) {
+      a.command = arg;
+      continue;
+    }
+    if (is_id) {
+      if (!a.id.empty()) throw sessionctl::usage_error("unexpected argument '" + arg + "'");
+      a.id = arg;
+      continue;
+    }
     auto value = [&]() -> std::string {
       if (i + 1 >= argc) throw sessionctl::usage_error(arg + " needs a value");
       return argv[++i];
