@@ -542,15 +542,14 @@ namespace sessionkit::test {
 namespace {
 
 // length (and ids, all, clear: the same walk) and a walk in pages, while redis-cli --cluster
-// reshard moves every slot of a master to another: length goes over every master twice (a
-// session that moves to a master the first pass had already walked is found by the second);
-// pages go slot by slot. None is missed or counted twice.
+// reshard moves every slot of a master to another: both go slot by slot, reading a migrating
+// slot's moved keys from its target. None is missed or counted twice.
 TEST_F(redis_cluster_store, length_and_page_walks_are_exact_while_a_master_is_resharded) {
   open_cluster();
   constexpr int sessions = 300;
   for (int i = 0; i < sessions; ++i) ASSERT_FALSE(set("r" + std::to_string(i), record, std::nullopt));
-  // The walk goes over the masters in the order of their names: the slots move from the last to
-  // the first, so a single pass would miss a session moving between the two scans.
+  // The slots move from the master last in name order to the first: a SCAN of each master in
+  // that order would miss a session moving between the two scans.
   std::vector<cluster_node> masters;
   for (const auto& n : cluster_.topology())
     if (n.master && n.slots > 0) masters.push_back(n);

@@ -30,11 +30,8 @@ class redis_client {
   /// A write acknowledged once `replicas` replicas have it (see `redis_connection`).
   virtual void execute_with_wait(std::string_view key, std::string wire, unsigned replicas,
                                  std::chrono::milliseconds timeout, reply_handler handler) = 0;
-  /// The servers that hold keys (a cluster's masters, by "host:port"; one Redis: one name),
-  /// for commands that walk the keys (SCAN).
-  virtual std::vector<std::string> key_holders() = 0;
-  /// Sends `replies` commands that name no key (SCAN, CLUSTER ...) to one of `key_holders()` (or
-  /// any node of a cluster, by "host:port").
+  /// Sends `replies` commands that name no key (SCAN, CLUSTER ...) to a node of a cluster, by
+  /// "host:port" (one Redis: to it, whatever the name).
   virtual void execute_on(const std::string& holder, std::string wire, std::size_t replies, reply_handler handler) = 0;
   /// A cluster: the master of `slot` in the slot map now ("host:port"; "" when none).
   virtual std::string holder_of(unsigned slot) = 0;

@@ -69,11 +69,6 @@ class redis_cluster_client final : public redis_client, public std::enable_share
     send(std::move(r));
   }
 
-  std::vector<std::string> key_holders() override {
-    std::lock_guard lock(mutex_);
-    return map_->masters;
-  }
-
   void execute_on(const std::string& holder, std::string wire, std::size_t replies, reply_handler handler) override {
     std::shared_ptr<redis_connection> link;
     {

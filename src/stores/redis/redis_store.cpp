@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <limits>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -273,49 +274,35 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
 
   using keys_handler = detail::unique_function<void(std::error_code, std::vector<std::string>)>;
 
-  // A walk over the keys: SCAN cursor MATCH prefix* COUNT n on each server that holds keys (a
-  // cluster's masters), each until its cursor is back to 0; keys de-duplicated.
-  struct walk {
-    std::vector<std::string> holders;
-    std::size_t holder = 0;
-    int passes_left = 1;
-    std::vector<std::string> keys;
-    std::unordered_set<std::string> seen;
-    keys_handler done;
-  };
-
-  void scan(std::shared_ptr<walk> w, std::string cursor) {
-    if (w->holder == w->holders.size()) {
-      // On a cluster the walk goes twice: a key that moved to a master the first pass had
-      // already walked (a slot migrating meanwhile) is found by the second.
-      if (--w->passes_left <= 0) return w->done({}, std::move(w->keys));
-      w->holders = client->key_holders();
-      w->holder = 0;
-      if (w->holders.empty()) return w->done(error::store_unavailable, {});
-    }
-    const std::string holder = w->holders[w->holder];
-    client->execute_on(
-        holder,
-        detail::resp_command({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT", std::to_string(options.scan_count)}), 1,
-        [self = shared_from_this(), w](std::error_code ec, redis_reply r) mutable {
-          if (!ec) ec = error_of(r);
-          if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
-          if (ec) return w->done(ec, {});
-          for (auto& k : r.elements[1].elements)
-            if (w->seen.insert(k.text).second) w->keys.push_back(std::move(k.text));
-          std::string next = std::move(r.elements[0].text);
-          if (next == "0") ++w->holder;
-          self->scan(std::move(w), std::move(next));
-        });
+  // Every session key. One Redis: SCAN cursor MATCH prefix* COUNT n until the cursor is back to
+  // 0, keys de-duplicated. A cluster: the slot-by-slot walk that `page` takes, in one go (exact
+  // while slots migrate; SCAN per master is not: a key moving to a master already walked is
+  // missed).
+  void scan_all(keys_handler done) {
+    if (client->is_cluster())
+      return detail::walk_cluster_slots(client, options.prefix, 0, std::numeric_limits<std::size_t>::max(),
+                                        [done = std::move(done)](std::error_code ec, detail::slot_walk_step step) mutable {
+                                          done(ec, std::move(step.keys));
+                                        });
+    scan("0", std::make_shared<std::vector<std::string>>(), std::make_shared<std::unordered_set<std::string>>(),
+         std::move(done));
   }
 
-  void scan_all(keys_handler done) {
-    auto w = std::make_shared<walk>();
-    w->holders = client->key_holders();
-    w->passes_left = client->is_cluster() ? 2 : 1;
-    w->done = std::move(done);
-    if (w->holders.empty()) return client->post([w] { w->done(error::store_unavailable, {}); });
-    scan(std::move(w), "0");
+  void scan(std::string cursor, std::shared_ptr<std::vector<std::string>> keys,
+            std::shared_ptr<std::unordered_set<std::string>> seen, keys_handler done) {
+    client->execute_on(
+        "redis",
+        detail::resp_command({"SCAN", cursor, "MATCH", options.prefix + "*", "COUNT", std::to_string(options.scan_count)}), 1,
+        [self = shared_from_this(), keys, seen, done = std::move(done)](std::error_code ec, redis_reply r) mutable {
+          if (!ec) ec = error_of(r);
+          if (!ec && (r.type != redis_reply::kind::array || r.elements.size() != 2)) ec = error::store_failure;
+          if (ec) return done(ec, {});
+          for (auto& k : r.elements[1].elements)
+            if (seen->insert(k.text).second) keys->push_back(std::move(k.text));
+          const std::string next = r.elements[0].text;
+          if (next == "0") return done({}, std::move(*keys));
+          self->scan(next, keys, seen, std::move(done));
+        });
   }
 
   std::string id_of(std::string_view key) const { return std::string(key.substr(options.prefix.size())); }

@@ -19,7 +19,6 @@ class single_redis_client final : public redis_client {
                          reply_handler handler) override {
     connection_->execute_with_wait(std::move(wire), replicas, timeout, std::move(handler));
   }
-  std::vector<std::string> key_holders() override { return {"redis"}; }
   void execute_on(const std::string&, std::string wire, std::size_t replies, reply_handler handler) override {
     connection_->execute_pipeline(std::move(wire), replies, std::move(handler));
   }
