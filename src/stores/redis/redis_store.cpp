@@ -172,11 +172,28 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   }
 
   // Keeps session `id` in its user's set (when the record has a user and the entry is not
-  // current already), before the record's own write on the same connection: scored by the
-  // record's expiry plus its slack, expired members dropped, and the set's own expiry pushed to
-  // the latest of its sessions (NX for a new set, then GT).
-  void index(std::string_view id, const session_record& record) {
-    if (record.user.empty() || record.index_current || options.user_index_prefix.empty()) return;
+  // current already): scored by the record's expiry plus its slack, expired members dropped, and
+  // the set's own expiry pushed to the latest of its sessions (NX for a new set, then GT). Sent
+  // now, before the record's own write; returns the handler for that write. On one Redis both
+  // go on one connection, which Redis answers in order, so `write` is returned as it is; on a
+  // cluster the set is on another master, so the handler returned waits for both answers (the
+  // write is not done before its session is listed under its user).
+  reply_handler indexed(std::string_view id, const session_record& record, reply_handler write) {
+    if (record.user.empty() || record.index_current || options.user_index_prefix.empty()) return write;
+    struct join {
+      std::atomic<int> left{2};
+      std::error_code ec;
+      redis_reply reply;
+      reply_handler write;
+      void arrived() {
+        if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) write(ec, std::move(reply));
+      }
+    };
+    std::shared_ptr<join> both;
+    if (client->is_cluster()) {
+      both = std::make_shared<join>();
+      both->write = std::move(write);
+    }
     const std::string key = index_key(record.user);
     const timestamp at = now();
     const long long ttl_ms = redis_ttl_for(options, record, at) * 1000 + record.index_slack.count();
@@ -190,11 +207,18 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
       wire += detail::resp_command({"PEXPIREAT", key, expiry, "GT"});
       replies += 2;
     }
-    client->execute(key, std::move(wire), replies, [](std::error_code ec, redis_reply r) {
+    client->execute(key, std::move(wire), replies, [both](std::error_code ec, redis_reply r) {
       for (const auto& each : r.elements)
         if (!ec && each.type == redis_reply::kind::error) ec = error_of(each);
       if (ec && !is_unavailable(ec)) log(log_level::error, "Redis user index update failed: " + ec.message());
+      if (both) both->arrived();
     });
+    if (!both) return write;
+    return [both](std::error_code ec, redis_reply r) {
+      both->ec = ec;
+      both->reply = std::move(r);
+      both->arrived();
+    };
   }
 
   // The EX argument of a write: seconds, '' for none (disable_ttl); none when the record is
@@ -451,20 +475,21 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
     impl_->run_simple_write(key, detail::resp_command({"DEL", key}), std::move(handler));
     return;
   }
-  impl_->index(id, record);
   std::vector<std::string> command{"SET", impl_->key(id), impl_->options.serializer.stringify(record.json)};
   if (!impl_->options.disable_ttl) command.insert(command.end(), {"EX", std::to_string(ttl)});
   // XX / NX: Redis checks and writes in one step, so a destroy on another server is final.
   if (condition == write_condition::if_present) command.emplace_back("XX");
   if (condition == write_condition::if_absent) command.emplace_back("NX");
-  if (condition == write_condition::always)
-    return impl_->run_simple_write(command[1], detail::resp_command(command), std::move(handler));
-  impl_->run_write(command[1], detail::resp_command(command), [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-    if (!ec && r.type == redis_reply::kind::nil) return h(error::session_gone);
-    if (!ec) ec = error_of(r);
-    if (ec && !is_unavailable(ec)) log(log_level::error, "Redis command failed: " + r.text);
-    h(ec);
-  });
+  impl::reply_handler done;
+  if (condition == write_condition::always) {
+    done = impl::simple_completion(std::move(handler));
+  } else {
+    done = [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+      if (!ec && r.type == redis_reply::kind::nil) return h(error::session_gone);  // the condition did not hold
+      h(impl::reply_error(ec, r));
+    };
+  }
+  impl_->run_write(command[1], detail::resp_command(command), impl_->indexed(id, record, std::move(done)));
 }
 
 void redis_store::destroy(std::string_view id, completion_handler handler) {
@@ -483,10 +508,9 @@ void redis_store::touch(std::string_view id, session_record record, completion_h
     defer([h = std::move(handler)]() mutable { h({}); });
     return;
   }
-  impl_->index(id, record);
   const std::string key = impl_->key(id);
-  impl_->run_simple(key, detail::resp_command({"EXPIRE", key, std::to_string(redis_ttl_for(impl_->options, record))}),
-                    std::move(handler));
+  impl_->run(key, detail::resp_command({"EXPIRE", key, std::to_string(redis_ttl_for(impl_->options, record))}),
+             impl_->indexed(id, record, impl::simple_completion(std::move(handler))));
 }
 
 void redis_store::defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) {
@@ -547,42 +571,44 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
       break;
     case locked_write::kind::destroy: what = "del"; break;
   }
-  if (what == "set" || what == "touch") impl_->index(id, write.record);
+  impl::reply_handler done = [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+    ec = impl::reply_error(ec, r);
+    if (!ec && r.type != redis_reply::kind::integer) ec = error::store_failure;
+    if (!ec && r.integer == -1) ec = error::lock_lost;
+    if (!ec && r.integer == 0) ec = error::session_gone;
+    h(ec);
+  };
+  if (what == "set" || what == "touch") done = impl_->indexed(id, write.record, std::move(done));
   const std::string key = impl_->key(id);
   impl_->run_script(key, write_and_unlock_lua(), {"2", impl_->lock_key(id), key, owner, what, value, ttl, condition,
                                                   impl_->script_index_prefix(), id},
-             [h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-               ec = impl::reply_error(ec, r);
-               if (!ec && r.type != redis_reply::kind::integer) ec = error::store_failure;
-               if (!ec && r.integer == -1) ec = error::lock_lost;
-               if (!ec && r.integer == 0) ec = error::session_gone;
-               h(ec);
-             });
+                    std::move(done));
 }
 
 void redis_store::compare_and_set(std::string_view id, std::string_view expected, session_record record,
                                   compare_and_set_handler handler) {
   const auto ttl = impl_->ttl_argument(record);
-  if (ttl) impl_->index(id, record);
+  impl::reply_handler done = [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
+    compare_and_set_result result;
+    result.error = impl::reply_error(ec, r);
+    if (!result.error && (r.type != redis_reply::kind::array || r.elements.empty()))
+      result.error = error::store_failure;
+    if (result.error) return h(std::move(result));
+    switch (r.elements[0].integer) {
+      case 1: break;
+      case 0: result.error = error::session_gone; break;
+      default:
+        result.error = error::record_changed;
+        if (r.elements.size() == 2) result.current = self->options.serializer.parse(r.elements[1].text);
+    }
+    h(std::move(result));
+  };
+  if (ttl) done = impl_->indexed(id, record, std::move(done));
   const std::string key = impl_->key(id);
   impl_->run_script(key, compare_and_set_lua(),
                     {"1", key, impl_->options.serializer.stringify(expected),
                      impl_->options.serializer.stringify(record.json), ttl ? std::string_view(*ttl) : "del"},
-             [self = impl_, h = std::move(handler)](std::error_code ec, redis_reply r) mutable {
-               compare_and_set_result result;
-               result.error = impl::reply_error(ec, r);
-               if (!result.error && (r.type != redis_reply::kind::array || r.elements.empty()))
-                 result.error = error::store_failure;
-               if (result.error) return h(std::move(result));
-               switch (r.elements[0].integer) {
-                 case 1: break;
-                 case 0: result.error = error::session_gone; break;
-                 default:
-                   result.error = error::record_changed;
-                   if (r.elements.size() == 2) result.current = self->options.serializer.parse(r.elements[1].text);
-               }
-               h(std::move(result));
-             });
+                    std::move(done));
 }
 
 void redis_store::ids(ids_handler handler) {
