@@ -5,8 +5,10 @@
 ///
 /// When the driver completes inside the call (no store call needed, or a store that answers at
 /// once: MemoryStore) the completion is dispatched to the caller's associated executor: a
-/// coroutine running there simply continues, with no trip through the executor's queue.
-/// Otherwise it is posted to that executor, whatever thread the store completes on.
+/// coroutine running there simply continues, with no trip through the executor's queue. So is
+/// a later completion from a store whose completions may continue inline
+/// (`store::continuations_may_run_inline`: RedisStore), when it runs on a thread of that
+/// executor. Otherwise it is posted to that executor, whatever thread the store completes on.
 ///
 /// Per-operation cancellation (`asio::cancellation_type::terminal`, `partial` or `total`, through
 /// the handler's cancellation slot, as `asio::experimental::awaitable_operators` or a bound
@@ -48,7 +50,7 @@ inline const void*& initiating_on_this_thread() noexcept {
 // Wraps an Asio handler so the driver may complete it inside the initiating call or later from
 // any thread: dispatched to the handler's executor in the first case (run now when already
 // there); in the second it keeps that executor busy while the operation runs, then posts the
-// result to it. When the handler has a cancellation slot, the handler moves to a shared place
+// result to it (dispatches it, when the store lets a completion continue inline). When the handler has a cancellation slot, the handler moves to a shared place
 // that a cancellation and the store's completion race for: the first one completes it, the
 // other finds it gone.
 template <class Handler, class... Results>  // completes with (std::error_code, Results...)
@@ -64,7 +66,8 @@ class asio_completion {
   };
 
  public:
-  asio_completion(Handler h, const void* source, request_driver* driver) : source_(source) {
+  asio_completion(Handler h, const void* source, request_driver* driver)
+      : source_(source), inline_later_(driver && driver->continuations_may_run_inline()) {
     auto slot = boost::asio::get_associated_cancellation_slot(h);
     if (!slot.is_connected()) {
       work_.emplace(boost::asio::make_work_guard(h));
@@ -87,7 +90,7 @@ class asio_completion {
       deliver(shared_->work, std::move(shared_->handler), std::forward<Args>(args)...);
       return;
     }
-    if (initiating_on_this_thread() == source_) {
+    if (inline_later_ || initiating_on_this_thread() == source_) {
       auto executor = work_->get_executor();
       boost::asio::dispatch(executor, boost::asio::append(std::move(*handler_), std::forward<Args>(args)...));
       work_.reset();
@@ -115,6 +118,7 @@ class asio_completion {
   }
 
   const void* source_;
+  bool inline_later_;  // a later completion is dispatched too (the store allows it)
   std::optional<work_guard> work_;
   std::optional<Handler> handler_;
   std::shared_ptr<shared_handler> shared_;

@@ -49,6 +49,10 @@ class SESSIONKIT_API request_driver : public std::enable_shared_from_this<reques
   /// (Never with `concurrency_mode::lock`: waiting for a lock takes time.)
   bool completes_at_once() const noexcept { return immediate_ != nullptr && mode_ != concurrency_mode::lock; }
 
+  /// Whether a completion that runs on the caller's executor may resume the caller inside it
+  /// (`store::continuations_may_run_inline`).
+  bool continuations_may_run_inline() const noexcept { return store_.continuations_may_run_inline(); }
+
   /// The caller stops waiting for this request's operations (a cancelled wait): late store
   /// answers of `load`, `reload` and `regenerate` are then dropped instead of applied to the
   /// session (their completions get `std::errc::operation_canceled`), so they cannot race with

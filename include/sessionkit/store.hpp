@@ -255,6 +255,13 @@ class SESSIONKIT_API store {
   /// (Redis's SCAN may give one twice), in no particular order. Default: `error::not_supported`.
   virtual void page(std::string_view cursor, std::size_t size, page_handler handler);
 
+  /// Whether a completion may go straight on into its caller's continuation (an Asio adapter
+  /// then resumes the request inside the completion when it runs on the request's executor,
+  /// instead of queueing it): true only for a store whose completions run on the caller's event
+  /// loop with no lock held and that may be called again from inside them (RedisStore: its
+  /// connection's strand). Default false: completions are posted.
+  virtual bool continuations_may_run_inline() const noexcept { return false; }
+
   /// The synchronous side of a store whose data is in this process, or null (the default).
   /// The request driver uses it instead of the asynchronous forms, so a request on such a store
   /// takes no thread hop.

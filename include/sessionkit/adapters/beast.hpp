@@ -206,7 +206,9 @@ auto async_run_with_session(const sessionkit::engine& engine, const http::reques
 struct server_options {
   std::string host = "127.0.0.1";
   unsigned short port = 3000;  ///< 0 picks a free port (see `server::listen`)
-  unsigned threads = 0;        ///< 0: one per hardware thread
+  /// 0: one per hardware thread. With one, connections run without strands (the one thread
+  /// serialises them already): then run the io_context on no other thread.
+  unsigned threads = 0;
   std::size_t header_limit = 32 * 1024;  ///< bigger request headers get 431
   std::size_t body_limit = 1024 * 1024;  ///< bigger request bodies get 413
   /// Time allowed to receive a whole request (slow clients) and an idle keep-alive connection's
@@ -231,7 +233,7 @@ class SESSIONKIT_API server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  /// The io_context the server runs on (stores may share it).
+  /// The io_context the server runs on (stores may share it; post to it from any thread).
   boost::asio::io_context& io_context() noexcept;
 
   /// Binds and listens.

@@ -151,6 +151,8 @@ class SESSIONKIT_API redis_store final : public store {
   /// owner's token with a `PX` lease; taking one loads the session in the same script, and the
   /// save releases it in the same script as its write: no round trip more than without locks.
   bool has_locks() const noexcept override { return true; }
+  /// Completions run on the connection's strand, no lock held: a request resumes inside them.
+  bool continuations_may_run_inline() const noexcept override { return true; }
   void lock_and_get(std::string_view id, lock_claim claim, lock_handler handler) override;
   void write_and_unlock(std::string_view id, std::string_view owner, locked_write write,
                         completion_handler handler) override;

@@ -111,13 +111,24 @@ response error_response(http::status status, std::string_view text, unsigned ver
   return res;
 }
 
+// The threads `run` uses.
+unsigned thread_count(const server_options& o) {
+  const unsigned n = o.threads ? o.threads : std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
 }  // namespace
 
 struct server::impl {
-  impl(const app& a, server_options o) : application(a), options(std::move(o)) {}
+  impl(const app& a, server_options o)
+      : application(a), options(std::move(o)), one_thread(thread_count(options) == 1),
+        ioc(one_thread ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT) {}
 
   const app& application;
   server_options options;
+  // One thread runs everything in order: a connection needs no strand of its own (and its
+  // executor, the io_context's, is copied without an allocation, as a strand's is not).
+  const bool one_thread;
   asio::io_context ioc;
   // The acceptor, the accept loop and the stop sequence share one strand: closing the acceptor
   // must not race with an accept being started on another thread.
@@ -130,7 +141,9 @@ struct server::impl {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), as_tuple(use_awaitable));
+      const asio::any_io_executor socket_executor =
+          one_thread ? asio::any_io_executor(ioc.get_executor()) : asio::any_io_executor(asio::make_strand(ioc));
+      auto [ec, socket] = co_await acceptor.async_accept(socket_executor, as_tuple(use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         // Out of descriptors, say: wait a little rather than spin, and keep serving.
@@ -301,8 +314,7 @@ unsigned short server::listen() {
 }
 
 void server::run() {
-  unsigned n = impl_->options.threads ? impl_->options.threads : std::thread::hardware_concurrency();
-  if (n == 0) n = 1;
+  const unsigned n = thread_count(impl_->options);
   std::vector<std::thread> threads;
   threads.reserve(n - 1);
   for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });

@@ -5,6 +5,7 @@
 #include <sessionkit/log.hpp>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -294,17 +295,24 @@ void redis_connection::execute_formatted(std::string wire, reply_handler handler
   execute_pipeline(std::move(wire), 1, std::move(handler));
 }
 
-// From any thread: onto the strand, then sent (or failed at once when not connected).
+// From any thread: onto the strand, then sent (or failed soon when not connected). Dispatched,
+// not posted: on a thread of the executor with the strand free, or inside the strand already (a
+// request resumed by a reply, see `on_read`), the command joins the batch at once, with no trip
+// through the executor's queue. A failure is posted: a handler never runs inside `execute`.
 void redis_connection::submit(std::unique_ptr<command> cmd) {
-  asio::post(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
-    if (self->stopped_) return cmd->complete(error::shut_down, {});
+  asio::dispatch(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
+    if (self->stopped_) return self->fail_soon(std::move(cmd), error::shut_down);
     if (!self->ready_ || !self->open_) {
       if (self->settings_.wait_for_first_connection && !self->first_attempt_ended_)
         return self->waiting_.push_back(std::move(cmd));
-      return cmd->complete(error::store_unavailable, {});
+      return self->fail_soon(std::move(cmd), error::store_unavailable);
     }
     self->send(std::move(cmd));
   });
+}
+
+void redis_connection::fail_soon(std::unique_ptr<command> cmd, std::error_code ec) {
+  asio::post(strand_, [cmd = std::move(cmd), ec]() mutable { cmd->complete(ec, {}); });
 }
 
 void redis_connection::execute_pipeline(std::string wire, std::size_t replies, reply_handler handler) {

@@ -120,6 +120,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void note_failure(const std::string& message);
   void schedule_reconnect();
   void submit(std::unique_ptr<command> cmd);
+  void fail_soon(std::unique_ptr<command> cmd, std::error_code ec);
   void send(std::unique_ptr<command> cmd);
   void flush();
   void append_wait();

@@ -12,9 +12,11 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -151,6 +153,24 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
     std::string k;
     k.reserve(options.prefix.size() + id.size());
     return k.append(options.prefix).append(id);
+  }
+  // The same in this thread's buffer, valid until the next call on this thread: for a key that
+  // only goes into a command's wire (and names its slot), so a request's commands allocate none.
+  std::string_view key_in_scratch(std::string_view id) const {
+    thread_local std::string k;
+    k.assign(options.prefix).append(id);
+    return k;
+  }
+
+  // No serializer given: the Redis value is the session JSON as it is, with no copy through the
+  // serializer's functions (which, filled in as identities, give the same bytes: tested).
+  bool plain_values = true;
+  std::string stringify(std::string_view json) const {
+    return plain_values ? std::string(json) : options.serializer.stringify(json);
+  }
+  std::optional<std::string> parse(std::string&& stored) const {
+    if (plain_values) return std::move(stored);
+    return options.serializer.parse(stored);
   }
   // The session key in braces: a hash tag, so that on a cluster the lock sits in the session's
   // slot. A session key with a hash tag of its own (an id with braces) gives that tag, then the
@@ -374,11 +394,11 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
                    std::vector<listed_session> out;
                    const timestamp at = now();
                    for (std::size_t i = 0; i < keys->size(); ++i) {
-                     const redis_reply& r = replies[i];
+                     redis_reply& r = replies[i];
                      if (r.type != redis_reply::kind::array || r.elements.size() != 2) return done(error::store_failure, {});
                      if (const auto e = error_of(r.elements[0])) return done(e, {});
                      if (r.elements[0].type != redis_reply::kind::string) continue;  // gone meanwhile
-                     auto json = self->options.serializer.parse(r.elements[0].text);
+                     auto json = self->parse(std::move(r.elements[0].text));
                      if (!json) continue;
                      std::optional<timestamp> expires;
                      if (const long long ms = r.elements[1].integer; ms >= 0) expires = at + std::chrono::milliseconds(ms);
@@ -417,6 +437,7 @@ redis_store::redis_store(boost::asio::any_io_executor executor, redis_store_opti
     throw std::invalid_argument("Redis: the replica wait timeout (" + std::to_string(options.wait_timeout.count()) +
                                 " ms) must be shorter than the command timeout (" +
                                 std::to_string(options.command_timeout.count()) + " ms)");
+  impl_->plain_values = !options.serializer.stringify && !options.serializer.parse;
   if (!options.serializer.stringify) options.serializer.stringify = [](std::string_view j) { return std::string(j); };
   if (!options.serializer.parse)
     options.serializer.parse = [](std::string_view s) { return std::optional<std::string>(std::string(s)); };
@@ -442,8 +463,9 @@ std::uint64_t redis_store::writes() const noexcept { return impl_->client->write
 void redis_store::defer(detail::unique_function<void()> fn) { impl_->client->post(std::move(fn)); }
 
 void redis_store::get(std::string_view id, get_handler handler) {
-  std::string key = impl_->key(id);
-  impl_->run(key, detail::resp_command({"GET", key}), [self = impl_, id = std::string(id), h = std::move(handler)](
+  const std::string_view key = impl_->key_in_scratch(id);
+  // The id only for a warning: shortened, it fits in the string itself (no allocation).
+  impl_->run(key, detail::resp_command({"GET", key}), [self = impl_, shown = redact_id(id), h = std::move(handler)](
                                           std::error_code ec, redis_reply r) mutable {
     if (ec) return h(ec, std::nullopt);
     if (r.type == redis_reply::kind::nil || (r.type == redis_reply::kind::string && r.text.empty()))
@@ -451,11 +473,11 @@ void redis_store::get(std::string_view id, get_handler handler) {
     if (r.type == redis_reply::kind::error) {
       if (is_transient_redis_error(r.text)) return h(error::store_unavailable, std::nullopt);
       // WRONGTYPE and the like: the key does not hold a session.
-      log(log_level::warning, "Redis value of session " + redact_id(id) + " is unreadable: " + r.text);
+      log(log_level::warning, "Redis value of session " + shown + " is unreadable: " + r.text);
       return h({}, std::nullopt);
     }
-    auto json = self->options.serializer.parse(r.text);
-    if (!json) log(log_level::warning, "Redis value of session " + redact_id(id) + " cannot be parsed");
+    auto json = self->parse(std::move(r.text));
+    if (!json) log(log_level::warning, "Redis value of session " + shown + " cannot be parsed");
     h({}, std::move(json));
   });
 }
@@ -475,11 +497,22 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
     impl_->run_simple_write(key, detail::resp_command({"DEL", key}), std::move(handler));
     return;
   }
-  std::vector<std::string> command{"SET", impl_->key(id), impl_->options.serializer.stringify(record.json)};
-  if (!impl_->options.disable_ttl) command.insert(command.end(), {"EX", std::to_string(ttl)});
+  // SET key value [EX ttl] [XX|NX], the wire made in one piece.
+  std::string stringified;
+  std::string_view value = record.json;
+  if (!impl_->plain_values) value = stringified = impl_->stringify(record.json);
+  const std::string ttl_text = std::to_string(ttl);
+  const std::string_view key = impl_->key_in_scratch(id);
+  std::array<std::string_view, 6> command{"SET", key, value};
+  std::size_t args = 3;
+  if (!impl_->options.disable_ttl) {
+    command[args++] = "EX";
+    command[args++] = ttl_text;
+  }
   // XX / NX: Redis checks and writes in one step, so a destroy on another server is final.
-  if (condition == write_condition::if_present) command.emplace_back("XX");
-  if (condition == write_condition::if_absent) command.emplace_back("NX");
+  if (condition == write_condition::if_present) command[args++] = "XX";
+  if (condition == write_condition::if_absent) command[args++] = "NX";
+  std::string wire = detail::resp_command(std::span<const std::string_view>(command.data(), args));
   impl::reply_handler done;
   if (condition == write_condition::always) {
     done = impl::simple_completion(std::move(handler));
@@ -489,7 +522,8 @@ void redis_store::set_if(std::string_view id, session_record record, write_condi
       h(impl::reply_error(ec, r));
     };
   }
-  impl_->run_write(command[1], detail::resp_command(command), impl_->indexed(id, record, std::move(done)));
+  done = impl_->indexed(id, record, std::move(done));
+  impl_->run_write(key, std::move(wire), std::move(done));
 }
 
 void redis_store::destroy(std::string_view id, completion_handler handler) {
@@ -508,9 +542,10 @@ void redis_store::touch(std::string_view id, session_record record, completion_h
     defer([h = std::move(handler)]() mutable { h({}); });
     return;
   }
-  const std::string key = impl_->key(id);
+  impl::reply_handler done = impl_->indexed(id, record, impl::simple_completion(std::move(handler)));
+  const std::string_view key = impl_->key_in_scratch(id);
   impl_->run(key, detail::resp_command({"EXPIRE", key, std::to_string(redis_ttl_for(impl_->options, record))}),
-             impl_->indexed(id, record, impl::simple_completion(std::move(handler))));
+             std::move(done));
 }
 
 void redis_store::defer_for(std::chrono::milliseconds delay, detail::unique_function<void()> fn) {
@@ -535,9 +570,9 @@ void redis_store::lock_and_get(std::string_view id, lock_claim claim, lock_handl
         if (result.error) return h(std::move(result));
         result.acquired = r.elements[0].type == redis_reply::kind::status;  // OK; nil: held
         if (!result.acquired) return self->lock_held(std::move(id), std::move(lock_key), std::move(lease), std::move(h));
-        const redis_reply& value = r.elements[1];
+        redis_reply& value = r.elements[1];
         if (value.type == redis_reply::kind::string && !value.text.empty()) {
-          result.json = self->options.serializer.parse(value.text);
+          result.json = self->parse(std::move(value.text));
           if (!result.json) log(log_level::warning, "Redis value of session " + redact_id(id) + " cannot be parsed");
         } else if (value.type == redis_reply::kind::error) {
           log(log_level::warning, "Redis value of session " + redact_id(id) + " is unreadable: " + value.text);
@@ -555,7 +590,7 @@ void redis_store::write_and_unlock(std::string_view id, std::string_view owner, 
     case locked_write::kind::set:
       if (auto t = impl_->ttl_argument(write.record)) {
         what = "set";
-        value = impl_->options.serializer.stringify(write.record.json);
+        value = impl_->stringify(write.record.json);
         ttl = std::move(*t);
         if (write.condition == write_condition::if_present) condition = "XX";
         if (write.condition == write_condition::if_absent) condition = "NX";
@@ -599,15 +634,14 @@ void redis_store::compare_and_set(std::string_view id, std::string_view expected
       case 0: result.error = error::session_gone; break;
       default:
         result.error = error::record_changed;
-        if (r.elements.size() == 2) result.current = self->options.serializer.parse(r.elements[1].text);
+        if (r.elements.size() == 2) result.current = self->parse(std::move(r.elements[1].text));
     }
     h(std::move(result));
   };
   if (ttl) done = impl_->indexed(id, record, std::move(done));
   const std::string key = impl_->key(id);
   impl_->run_script(key, compare_and_set_lua(),
-                    {"1", key, impl_->options.serializer.stringify(expected),
-                     impl_->options.serializer.stringify(record.json), ttl ? std::string_view(*ttl) : "del"},
+                    {"1", key, impl_->stringify(expected), impl_->stringify(record.json), ttl ? std::string_view(*ttl) : "del"},
                     std::move(done));
 }
 
@@ -727,7 +761,7 @@ void redis_store::all(all_handler handler) {
                          for (std::size_t i = 0; i < values.size(); ++i) {
                            if (const auto e = error_of(values[i])) return h(e, {});
                            if (values[i].type != redis_reply::kind::string) continue;  // expired meanwhile
-                           if (auto json = self->options.serializer.parse(values[i].text))
+                           if (auto json = self->parse(std::move(values[i].text)))
                              out.emplace_back(self->id_of((*keys)[i]), std::move(*json));
                          }
                          h({}, std::move(out));
