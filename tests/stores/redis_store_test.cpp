@@ -289,6 +289,37 @@ TEST_F(redis_store_fixture, prefix_ttl_function_and_serializer) {
   EXPECT_EQ(v, std::nullopt);
 }
 
+// No serializer given, the JSON goes to Redis as it is without the serializer's functions (the
+// fast path); identity functions given explicitly take the plain path. Both store and read the
+// same bytes, through get, set_if, touch and all.
+TEST_F(redis_store_fixture, no_serializer_and_identity_serializer_agree) {
+  std::vector<std::string> seen;
+  for (const bool explicit_identity : {false, true}) {
+    redis_store_options o;
+    o.prefix = explicit_identity ? "plain:" : "fast:";
+    if (explicit_identity) {
+      o.serializer.stringify = [](std::string_view json) { return std::string(json); };
+      o.serializer.parse = [](std::string_view stored) { return std::optional<std::string>(std::string(stored)); };
+    }
+    open(o);
+    set("a", record, now() + 3600s);
+    const std::string key = o.prefix + "a";
+    seen.push_back(*redis_.get(key));
+    seen.push_back(*get("a").second);
+    EXPECT_FALSE(touch("a", now() + 7200s));
+    EXPECT_GT(redis_.ttl(key), 3600);
+    std::promise<std::vector<std::pair<std::string, std::string>>> all;
+    store_->all([&](std::error_code ec, std::vector<std::pair<std::string, std::string>> v) {
+      EXPECT_FALSE(ec);
+      all.set_value(std::move(v));
+    });
+    for (const auto& [id, json] : all.get_future().get())
+      if (id == "a") seen.push_back(json);
+  }
+  ASSERT_EQ(seen.size(), 6u);
+  for (const auto& each : seen) EXPECT_EQ(each, record);
+}
+
 TEST_F(redis_store_fixture, wrong_type_value_is_no_session) {
   open();
   redis_.command({"RPUSH", "sess:list", "a"});

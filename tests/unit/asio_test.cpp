@@ -91,6 +91,52 @@ TEST(asio_forms, go_through_the_executor_when_the_store_completes_later) {
   EXPECT_EQ(ends, 1);
 }
 
+// A store whose completions may continue inline (RedisStore): a completion that runs on the
+// handler's executor runs the handler inside it; elsewhere it is still posted. Either way the
+// same results as the posted form above.
+TEST(asio_forms, a_later_completion_continues_inline_when_the_store_allows_it) {
+  engine_harness h(test_options());
+  h.store->continues_inline = true;
+  const std::string cookie = stored_session(h);
+  boost::asio::io_context io;
+  auto driver = h.eng.begin(at_root(cookie));
+  int calls = 0, ends = 0;
+  async_load(*driver, boost::asio::bind_executor(io, [&](std::error_code ec) {
+               EXPECT_FALSE(ec);
+               ++calls;
+             }));
+  h.store->drain();  // not on the executor: posted
+  EXPECT_EQ(calls, 0);
+  io.poll();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ((*driver->current())["count"].as_int64(), 1);
+  (*driver->current())["count"] = 2;
+  async_end(*driver, boost::asio::bind_executor(io, [&](std::error_code ec, std::optional<std::string>) {
+              EXPECT_FALSE(ec);
+              ++ends;
+            }));
+  // The store completes on the executor's thread: the handler runs inside that completion.
+  io.restart();
+  boost::asio::post(io, [&] {
+    h.store->drain();
+    EXPECT_EQ(ends, 1);
+  });
+  io.run();
+  EXPECT_EQ(ends, 1);
+  // What was saved is what the posted form saves: the next request reads it.
+  auto next = h.eng.begin(at_root(cookie));
+  int loads = 0;
+  async_load(*next, boost::asio::bind_executor(io, [&](std::error_code ec) {
+               EXPECT_FALSE(ec);
+               ++loads;
+             }));
+  h.store->drain();
+  io.restart();
+  io.poll();
+  EXPECT_EQ(loads, 1);
+  EXPECT_EQ((*next->current())["count"].as_int64(), 2);
+}
+
 TEST(asio_forms, cancellation_completes_the_wait_once) {
   engine_harness h(test_options());
   const std::string cookie = stored_session(h);

@@ -57,6 +57,9 @@ class recording_store final : public store, private immediate_store {
   /// otherwise the driver must use the asynchronous forms.
   bool answers_at_once = false;
   std::size_t answered_at_once = 0;  // how many calls were answered at once
+  /// `store::continuations_may_run_inline`, as the test sets it.
+  bool continues_inline = false;
+  bool continuations_may_run_inline() const noexcept override { return continues_inline; }
 
   immediate_store* immediate() noexcept override { return answers_at_once ? this : nullptr; }
 
