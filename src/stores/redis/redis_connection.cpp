@@ -14,27 +14,45 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <charconv>
+#include <cstring>
+
 namespace sessionkit::detail {
 
 namespace asio = boost::asio;
 
 namespace {
 
+std::size_t decimal_digits(std::size_t n) {
+  std::size_t digits = 1;
+  while (n >= 10) {
+    n /= 10;
+    ++digits;
+  }
+  return digits;
+}
+
+// "*N\r\n" then "$len\r\narg\r\n" per argument, sized exactly first and written in one pass
+// (a session's SET carries its whole record: appending piece by piece cost ~1k instructions).
 template <class Range>
 std::string format_resp(const Range& args, std::size_t count) {
-  std::size_t size = 16;
-  for (const auto& a : args) size += a.size() + 16;
-  std::string out;
-  out.reserve(size);
-  out += '*';
-  out += std::to_string(count);
-  out += "\r\n";
+  std::size_t size = 1 + decimal_digits(count) + 2;
+  for (const auto& a : args) size += 1 + decimal_digits(a.size()) + 2 + a.size() + 2;
+  std::string out(size, '\0');
+  char* at = out.data();
+  const auto number = [&](char marker, std::size_t n) {
+    *at++ = marker;
+    at = std::to_chars(at, out.data() + size, n).ptr;
+    *at++ = '\r';
+    *at++ = '\n';
+  };
+  number('*', count);
   for (const auto& a : args) {
-    out += '$';
-    out += std::to_string(a.size());
-    out += "\r\n";
-    out.append(a.data(), a.size());
-    out += "\r\n";
+    number('$', a.size());
+    if (a.size() != 0) std::memcpy(at, a.data(), a.size());
+    at += a.size();
+    *at++ = '\r';
+    *at++ = '\n';
   }
   return out;
 }
@@ -299,8 +317,13 @@ void redis_connection::execute_formatted(std::string wire, reply_handler handler
 // not posted: on a thread of the executor with the strand free, or inside the strand already (a
 // request resumed by a reply, see `on_read`), the command joins the batch at once, with no trip
 // through the executor's queue. A failure is posted: a handler never runs inside `execute`.
-void redis_connection::submit(std::unique_ptr<command> cmd) {
-  asio::dispatch(strand_, [self = shared_from_this(), cmd = std::move(cmd)]() mutable {
+void redis_connection::submit(std::string wire, reply_handler handler, std::size_t replies, unsigned wait_replicas,
+                              std::chrono::milliseconds wait_timeout) {
+  asio::dispatch(strand_, [self = shared_from_this(), wire = std::move(wire), handler = std::move(handler), replies,
+                           wait_replicas, wait_timeout]() mutable {
+    std::unique_ptr<command> cmd = self->make_command(std::move(wire), std::move(handler), replies);
+    cmd->wait_replicas = wait_replicas;
+    cmd->wait_timeout = wait_timeout;
     if (self->stopped_) return self->fail_soon(std::move(cmd), error::shut_down);
     if (!self->ready_ || !self->open_) {
       if (self->settings_.wait_for_first_connection && !self->first_attempt_ended_)
@@ -316,16 +339,37 @@ void redis_connection::fail_soon(std::unique_ptr<command> cmd, std::error_code e
 }
 
 void redis_connection::execute_pipeline(std::string wire, std::size_t replies, reply_handler handler) {
-  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler), replies);
-  submit(std::move(cmd));
+  submit(std::move(wire), std::move(handler), replies, 0, {});
 }
 
 void redis_connection::execute_with_wait(std::string wire, unsigned replicas, std::chrono::milliseconds timeout,
                                          reply_handler handler, std::size_t replies) {
-  auto cmd = std::make_unique<command>(std::move(wire), std::move(handler), replies);
-  cmd->wait_replicas = replicas;
-  cmd->wait_timeout = timeout;
-  submit(std::move(cmd));
+  submit(std::move(wire), std::move(handler), replies, replicas, timeout);
+}
+
+// A command object from the strand's spares (answered commands are kept for reuse: a request's
+// commands then allocate none), or a new one.
+std::unique_ptr<redis_connection::command> redis_connection::make_command(std::string wire, reply_handler handler,
+                                                                           std::size_t replies) {
+  if (spare_commands_.empty()) return std::make_unique<command>(std::move(wire), std::move(handler), replies);
+  std::unique_ptr<command> cmd = std::move(spare_commands_.back());
+  spare_commands_.pop_back();
+  cmd->wire = std::move(wire);
+  cmd->handler = std::move(handler);
+  cmd->replies = replies;
+  return cmd;
+}
+
+void redis_connection::recycle(std::unique_ptr<command> cmd) {
+  constexpr std::size_t kept = 256;  // enough for a batch; the rest are freed
+  if (spare_commands_.size() >= kept) return;
+  cmd->handler = nullptr;
+  cmd->wait_replicas = 0;
+  cmd->wait_timeout = {};
+  cmd->held = {};
+  cmd->collected = {};
+  cmd->done = false;
+  spare_commands_.push_back(std::move(cmd));
 }
 
 // One WAIT behind all the writes of a batch that need replicas: Redis blocks a connection on
@@ -788,6 +832,7 @@ void redis_connection::on_read(std::size_t size) {
         cmd->complete({}, std::move(copied));  // a write that failed: its own reply, as above
       } else {
         cmd->take(std::move(copied));
+        recycle(std::move(cmd));
       }
     }
     if (gen != generation_) return;  // the handler dropped the connection

@@ -119,7 +119,10 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   void close_transport() noexcept;
   void note_failure(const std::string& message);
   void schedule_reconnect();
-  void submit(std::unique_ptr<command> cmd);
+  void submit(std::string wire, reply_handler handler, std::size_t replies, unsigned wait_replicas,
+              std::chrono::milliseconds wait_timeout);
+  std::unique_ptr<command> make_command(std::string wire, reply_handler handler, std::size_t replies);
+  void recycle(std::unique_ptr<command> cmd);
   void fail_soon(std::unique_ptr<command> cmd, std::error_code ec);
   void send(std::unique_ptr<command> cmd);
   void flush();
@@ -165,6 +168,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::chrono::milliseconds batch_wait_timeout_{0};
   // Writes answered by Redis, waiting for the WAIT behind them (oldest first).
   std::deque<std::unique_ptr<command>> held_;
+  std::vector<std::unique_ptr<command>> spare_commands_;  // answered, kept for reuse
   std::string writing_;            // the write in progress
   bool write_in_progress_ = false;
   bool flush_posted_ = false;

@@ -36,7 +36,12 @@ namespace {
 // (growing it only moves finished siblings, never one still being filled).
 redis_reply* place(const redisReadTask* task) noexcept {
   try {
-    if (!task->parent) return new redis_reply;
+    if (!task->parent) {
+      // The reader's spare root (the last reply's, emptied), when there is one.
+      auto* spare = static_cast<std::unique_ptr<redis_reply>*>(task->privdata);
+      if (spare && *spare) return spare->release();
+      return new redis_reply;
+    }
     auto* parent = static_cast<redis_reply*>(task->parent->obj);
     parent->elements.emplace_back();
     return &parent->elements.back();
@@ -92,6 +97,7 @@ redisReplyObjectFunctions reply_functions{create_string, create_array, create_in
 
 redis_reply_reader::redis_reply_reader() : reader_(redisReaderCreateWithFunctions(&reply_functions)) {
   if (!reader_) throw std::bad_alloc();
+  reader_->privdata = &spare_;  // hiredis hands it to every task it builds
 }
 
 redis_reply_reader::~redis_reply_reader() { redisReaderFree(reader_); }
@@ -108,7 +114,14 @@ std::optional<redis_reply> redis_reply_reader::next(bool& broken) {
   }
   if (!raw) return std::nullopt;
   std::unique_ptr<redis_reply> root(static_cast<redis_reply*>(raw));
-  return std::move(*root);
+  std::optional<redis_reply> out(std::move(*root));
+  // The emptied root is the next reply's: one allocation less per reply.
+  root->type = redis_reply::kind::nil;
+  root->text.clear();
+  root->integer = 0;
+  root->elements.clear();
+  spare_ = std::move(root);
+  return out;
 }
 
 }  // namespace sessionkit::detail

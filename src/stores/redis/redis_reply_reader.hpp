@@ -43,6 +43,7 @@ class redis_reply_reader {
 
  private:
   redisReader* reader_;
+  std::unique_ptr<redis_reply> spare_;  // a root to build the next reply in
 };
 
 }  // namespace sessionkit::detail
