@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Profiles the memory-store and redis-store counter routes under load with callgrind (instruction
 # counts: repeatable whatever else the machine does) and writes the top entries to
-# bench/RESULTS.md ("Profile").
+# bench/RESULTS.md ("Profile"), with instructions and allocations (malloc-family calls) per
+# request over the whole run (start-up included, a few percent).
+#
+#   bench/profile.sh [--connections N]   (default 8; with more, Redis batches grow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+connections=8
+while (($#)); do
+  case "$1" in
+    --connections) connections=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
 command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()
@@ -20,8 +30,9 @@ section="$work/section.md"
 {
   echo "## Profile"
   echo
-  echo "Command: \`bench/profile.sh\`: sessionkit-example (Release, --threads 1) under"
-  echo "\`valgrind --tool=callgrind\`, loaded by \`wrk -t1 -c8 -d8s\` on one session's counter route."
+  echo "Command: \`bench/profile.sh --connections $connections\` ($(date -u +%Y-%m-%d)): sessionkit-example (Release,"
+  echo "--threads 1) under \`valgrind --tool=callgrind\`, loaded by \`wrk -t1 -c$connections -d8s\` on one session's"
+  echo "counter route."
   echo "Self cost (instructions) of the top functions, share of the whole process:"
   echo
 } >"$section"
@@ -36,10 +47,29 @@ for store in memory redis; do
   cpp_port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$work/$store.log" | sed 's/.*://')
   cookie=$(curl -s -D - -o /dev/null "http://127.0.0.1:$cpp_port$route" | tr -d '\r' |
            awk -F': ' 'tolower($1)=="set-cookie"{split($2,a,";"); print a[1]; exit}')
-  rps=$(wrk -t1 -c8 -d8s -H "Cookie: $cookie" "http://127.0.0.1:$cpp_port$route" | awk '/^Requests\/sec/{print $2}')
+  out=$(wrk -t1 -c"$connections" -d8s -H "Cookie: $cookie" "http://127.0.0.1:$cpp_port$route")
+  rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
+  requests=$(awk '/requests in/{print $1}' <<<"$out")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  total=$(callgrind_annotate "$work/$store.out" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}')
+  # Calls of malloc and memalign (operator new and Asio's aligned blocks end there), summed over
+  # the call graph's "calls=" lines; callgrind names a function once, then by its (id).
+  allocations=$(awk '
+    function named(s,   id, rest) {
+      if (!match(s, /^\([0-9]+\)/)) return s
+      id = substr(s, 1, RLENGTH); rest = substr(s, RLENGTH + 2)
+      if (rest != "") name[id] = rest
+      return name[id]
+    }
+    /^fn=/ { named(substr($0, 4)); next }
+    /^cfn=/ { target = named(substr($0, 5)); next }
+    /^calls=/ { if (target == "malloc" || target == "memalign") { split($1, c, "="); n += c[2] } target = ""; next }
+    END { print n + 0 }' "$work/$store.out")
   {
     echo "### $route ($store store; $rps req/s under callgrind)"
+    echo
+    awk -v t="$total" -v r="$requests" -v a="$allocations" \
+      'BEGIN{printf "%.0f instructions and %.1f malloc/memalign calls per request (%d requests)\n", t/r, a/r, r}'
     echo
     echo '```'
     # (no pipefail here: head closes the pipe early on purpose)
