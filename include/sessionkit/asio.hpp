@@ -28,6 +28,8 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <atomic>
@@ -35,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace sessionkit {
@@ -92,6 +95,15 @@ class asio_completion {
     }
     if (inline_later_ || initiating_on_this_thread() == source_) {
       auto executor = work_->get_executor();
+      if (runs_here(executor)) {
+        // What dispatch does on this thread, without the executor copies it makes through the
+        // type-erased executor's properties (two allocations per request).
+        Handler handler = std::move(*handler_);
+        handler_.reset();
+        work_.reset();
+        std::move(handler)(std::forward<Args>(args)...);
+        return;
+      }
       boost::asio::dispatch(executor, boost::asio::append(std::move(*handler_), std::forward<Args>(args)...));
       work_.reset();
       return;
@@ -101,6 +113,18 @@ class asio_completion {
 
  private:
   struct cancelled {};  // completes with `operation_canceled` and empty results
+
+  // Whether a handler on `executor` may run right here: an io_context's plain executor (a
+  // coroutine's, on a one-thread server) that this thread is running. Anything else (strands,
+  // other executors) goes through dispatch, which decides the same for them.
+  static bool runs_here(const executor_type& executor) noexcept {
+    if constexpr (std::is_same_v<executor_type, boost::asio::any_io_executor>) {
+      const auto* io = executor.template target<boost::asio::io_context::executor_type>();
+      return io && io->running_in_this_thread();
+    } else {
+      return false;
+    }
+  }
 
   template <class... Args>
   static void deliver(work_guard& work, Handler&& handler, Args&&... args) {

@@ -5,6 +5,7 @@
 
 #include "engine_harness.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -91,6 +92,42 @@ TEST(asio_forms, go_through_the_executor_when_the_store_completes_later) {
   EXPECT_EQ(ends, 1);
 }
 
+// The same through a type-erased executor (a coroutine's `any_io_executor` holding the
+// io_context's executor): the handler is called directly instead of through dispatch; same
+// results, inside the call, and still never on a thread outside the executor.
+TEST(asio_forms, a_type_erased_io_context_executor_completes_the_same_way) {
+  engine_harness h(test_options());
+  h.store->answers_at_once = true;
+  const std::string cookie = stored_session(h);
+  boost::asio::io_context io;
+  const boost::asio::any_io_executor erased(io.get_executor());
+  auto driver = h.eng.begin(at_root(cookie));
+  int calls = 0;
+  boost::asio::post(io, [&] {
+    async_load(*driver, boost::asio::bind_executor(erased, [&](std::error_code ec) {
+                 EXPECT_FALSE(ec);
+                 EXPECT_TRUE(io.get_executor().running_in_this_thread());
+                 ++calls;
+               }));
+    EXPECT_EQ(calls, 1);  // inside the call
+  });
+  io.run();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ((*driver->current())["count"].as_int64(), 1);
+  // Started off the executor's thread: not run here, but on the executor.
+  auto second = h.eng.begin(at_root(cookie));
+  int loads = 0;
+  async_load(*second, boost::asio::bind_executor(erased, [&](std::error_code ec) {
+               EXPECT_FALSE(ec);
+               EXPECT_TRUE(io.get_executor().running_in_this_thread());
+               ++loads;
+             }));
+  EXPECT_EQ(loads, 0);
+  io.restart();
+  io.run();
+  EXPECT_EQ(loads, 1);
+}
+
 // A store whose completions may continue inline (RedisStore): a completion that runs on the
 // handler's executor runs the handler inside it; elsewhere it is still posted. Either way the
 // same results as the posted form above.
@@ -111,7 +148,9 @@ TEST(asio_forms, a_later_completion_continues_inline_when_the_store_allows_it) {
   EXPECT_EQ(calls, 1);
   EXPECT_EQ((*driver->current())["count"].as_int64(), 1);
   (*driver->current())["count"] = 2;
-  async_end(*driver, boost::asio::bind_executor(io, [&](std::error_code ec, std::optional<std::string>) {
+  // Bound as a coroutine's handler is (a type-erased executor): called directly when inline.
+  const boost::asio::any_io_executor erased(io.get_executor());
+  async_end(*driver, boost::asio::bind_executor(erased, [&](std::error_code ec, std::optional<std::string>) {
               EXPECT_FALSE(ec);
               ++ends;
             }));
