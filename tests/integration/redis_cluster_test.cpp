@@ -286,7 +286,8 @@ TEST_F(redis_cluster_setup, every_framework_counts_on_the_cluster) {
 // --- bad input ------------------------------------------------------------------------------------
 
 TEST_F(redis_cluster_apps, no_reachable_seed_then_uncovered_slots_are_503s_and_recovery_follows_the_fix) {
-  const std::uint16_t seed = free_port();
+  // Nothing listens there until the node starts below: a port no one else is handed meanwhile.
+  const std::uint16_t seed = free_port_for_later();
   const auto port = start_app("redis-cluster://127.0.0.1:" + std::to_string(seed), {}, false);
   for (int i = 0; i < 3; ++i) {
     const response r = get(port, "/redis-store-counter", {}, 5s);

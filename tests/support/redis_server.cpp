@@ -9,10 +9,43 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
 namespace sessionkit::test {
+
+namespace {
+
+// Whether 127.0.0.1:port can be bound now.
+bool bindable(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::uint16_t free_port_for_later() {
+  unsigned low = 32768;  // Linux's default start of the ephemeral range
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+  if (low <= 12000) return free_port();  // no room below it: the plain way
+  std::random_device seed;
+  std::mt19937 pick(seed());
+  std::uniform_int_distribution<unsigned> in(10000, low - 1);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(in(pick));
+    if (bindable(port)) return port;
+  }
+  throw std::runtime_error("cannot find a free port below the ephemeral range");
+}
 
 std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -66,6 +66,10 @@ class redis_server {
 
 /// A free TCP port on 127.0.0.1 (bound once and released).
 std::uint16_t free_port();
+/// A free TCP port on 127.0.0.1 below the kernel's ephemeral range, for a server a test starts
+/// on it only later: no other test's `free_port()` and no outgoing connection is given it
+/// meanwhile (an ephemeral port could be).
+std::uint16_t free_port_for_later();
 
 /// The full path of a program found in PATH.
 /// @throws std::runtime_error when it is not installed
