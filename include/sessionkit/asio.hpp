@@ -94,18 +94,20 @@ class asio_completion {
       return;
     }
     if (inline_later_ || initiating_on_this_thread() == source_) {
-      auto executor = work_->get_executor();
+      // The handler and its work move to locals first: running it may end whatever owns this
+      // object, and the work is released only after it ran, as dispatch does.
+      work_guard work = std::move(*work_);
+      work_.reset();
+      Handler handler = std::move(*handler_);
+      handler_.reset();
+      auto executor = work.get_executor();
       if (runs_here(executor)) {
         // What dispatch does on this thread, without the executor copies it makes through the
         // type-erased executor's properties (two allocations per request).
-        Handler handler = std::move(*handler_);
-        handler_.reset();
-        work_.reset();
         std::move(handler)(std::forward<Args>(args)...);
         return;
       }
-      boost::asio::dispatch(executor, boost::asio::append(std::move(*handler_), std::forward<Args>(args)...));
-      work_.reset();
+      boost::asio::dispatch(executor, boost::asio::append(std::move(handler), std::forward<Args>(args)...));
       return;
     }
     deliver(*work_, std::move(*handler_), std::forward<Args>(args)...);
