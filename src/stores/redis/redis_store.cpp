@@ -193,27 +193,15 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
 
   // Keeps session `id` in its user's set (when the record has a user and the entry is not
   // current already): scored by the record's expiry plus its slack, expired members dropped, and
-  // the set's own expiry pushed to the latest of its sessions (NX for a new set, then GT). Sent
-  // now, before the record's own write; returns the handler for that write. On one Redis both
-  // go on one connection, which Redis answers in order, so `write` is returned as it is; on a
-  // cluster the set is on another master, so the handler returned waits for both answers (the
-  // write is not done before its session is listed under its user).
+  // the set's own expiry pushed to the latest of its sessions (NX for a new set, then GT).
+  // Returns the handler for the record's own write. On one Redis the update is sent now, before
+  // that write, on the same connection, which Redis answers in order: `write` is returned as it
+  // is. On a cluster the set is on another master and nothing orders the two: the update goes
+  // once the write is answered (a listing in between could otherwise find the id in the set
+  // before its session exists, take it for a destroyed one and drop it), and the write is
+  // acknowledged only after the update answered (not done before its session is listed).
   reply_handler indexed(std::string_view id, const session_record& record, reply_handler write) {
     if (record.user.empty() || record.index_current || options.user_index_prefix.empty()) return write;
-    struct join {
-      std::atomic<int> left{2};
-      std::error_code ec;
-      redis_reply reply;
-      reply_handler write;
-      void arrived() {
-        if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) write(ec, std::move(reply));
-      }
-    };
-    std::shared_ptr<join> both;
-    if (client->is_cluster()) {
-      both = std::make_shared<join>();
-      both->write = std::move(write);
-    }
     const std::string key = index_key(record.user);
     const timestamp at = now();
     const long long ttl_ms = redis_ttl_for(options, record, at) * 1000 + record.index_slack.count();
@@ -227,18 +215,27 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
       wire += detail::resp_command({"PEXPIREAT", key, expiry, "GT"});
       replies += 2;
     }
-    client->execute(key, std::move(wire), replies, [both](std::error_code ec, redis_reply r) {
-      for (const auto& each : r.elements)
-        if (!ec && each.type == redis_reply::kind::error) ec = error_of(each);
-      if (ec && !is_unavailable(ec)) log(log_level::error, "Redis user index update failed: " + ec.message());
-      if (both) both->arrived();
-    });
-    if (!both) return write;
-    return [both](std::error_code ec, redis_reply r) {
-      both->ec = ec;
-      both->reply = std::move(r);
-      both->arrived();
+    if (!client->is_cluster()) {
+      client->execute(key, std::move(wire), replies, index_update_done);
+      return write;
+    }
+    return [self = shared_from_this(), key, wire = std::move(wire), replies, write = std::move(write)](
+               std::error_code ec, redis_reply r) mutable {
+      if (ec || r.type == redis_reply::kind::error) return write(ec, std::move(r));  // nothing written
+      self->client->execute(key, std::move(wire), replies,
+                            [ec, r = std::move(r), write = std::move(write)](std::error_code index_ec,
+                                                                             redis_reply index_reply) mutable {
+                              index_update_done(index_ec, std::move(index_reply));
+                              write(ec, std::move(r));
+                            });
     };
+  }
+
+  // The answer to a user-index update: a failure is logged; the write itself stands.
+  static void index_update_done(std::error_code ec, redis_reply r) {
+    for (const auto& each : r.elements)
+      if (!ec && each.type == redis_reply::kind::error) ec = error_of(each);
+    if (ec && !is_unavailable(ec)) log(log_level::error, "Redis user index update failed: " + ec.message());
   }
 
   // The EX argument of a write: seconds, '' for none (disable_ttl); none when the record is
