@@ -133,6 +133,10 @@ TEST_P(redis_cluster_failover, a_killed_master_is_followed_and_the_other_masters
   std::vector<std::string> args;
   if (GetParam()) args = {"--redis-wait-replicas", "1", "--redis-wait-timeout", "500"};
   const std::vector<std::uint16_t> ports{start_app(cluster_->url(), args), start_app(cluster_->url(2), args)};
+  // A third app takes no load and asks for the slot map only hourly: it must follow the
+  // failover all the same (its connection to the killed master dropped), not 503 the killed
+  // master's sessions until a request of its own failed there.
+  const std::uint16_t idle_port = start_app(cluster_->url() + "?refresh_ms=3600000", args);
   constexpr int clients = 9;
   counter_load l;
   l.jars = new_sessions(ports, clients);
@@ -188,6 +192,10 @@ TEST_P(redis_cluster_failover, a_killed_master_is_followed_and_the_other_masters
   }
   if (GetParam()) {
     EXPECT_EQ(l.lost.load(), 0) << "acknowledged increments lost";
+  }
+  for (const int c : on_killed) {
+    const response r = get(idle_port, "/redis-store-counter", l.jars[std::size_t(c)].headers());
+    EXPECT_EQ(r.status, 200u) << "the idle app, client " << c << ": " << describe(r);
   }
   for (const auto& a : apps_) EXPECT_TRUE(a->running());
   EXPECT_NE(cluster_->master_of("sess:" + l.jars[std::size_t(on_killed.front())].session_id()), killed);

@@ -38,8 +38,9 @@ class redis_cluster_client final : public redis_client, public std::enable_share
         backoff_(settings_.reconnect_min_delay) {
     settings_.wait_for_first_connection = true;
     for (const auto& [host, port] : settings_.endpoint.cluster.seeds) seeds_.push_back(node_name(host, port));
-    // Fails here (bad TLS files), not on the first command.
-    if (settings_.endpoint.tls.enabled) (void)connection_to(seeds_.front());
+    // Fails here (bad TLS files), not on the first command: a connection made and never
+    // started loads them.
+    if (settings_.endpoint.tls.enabled) (void)std::make_shared<redis_connection>(executor_, settings_);
   }
 
   void start() override {
@@ -274,6 +275,11 @@ class redis_cluster_client final : public redis_client, public std::enable_share
       s.endpoint.cluster = {};
       s.endpoint.sentinel = {};
       s.endpoint.database = 0;
+      // A master that goes away may have failed over: the map is asked for at once, even when
+      // no request of this server needed that master meanwhile.
+      s.on_drop = [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->request_refresh();
+      };
       link = std::make_shared<redis_connection>(executor_, std::move(s));
       link->start();
     }

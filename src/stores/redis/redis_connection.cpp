@@ -737,6 +737,7 @@ void redis_connection::drop(const std::string& reason) {
     else note_failure("Redis connection failed while logging in (" + reason + ")");
   }
   schedule_reconnect();
+  if (was_ready && !stopped_ && settings_.on_drop) settings_.on_drop();
 }
 
 void redis_connection::drop_quietly_and_retry() {

@@ -20,6 +20,7 @@
 #include <array>
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -55,6 +56,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     /// Commands sent before the first connection attempt has ended wait for it (a cluster
     /// node's connection, made when a command needs it) instead of failing at once.
     bool wait_for_first_connection = false;
+    /// Runs on the strand each time a connection that was up goes away (a cluster client asks
+    /// for a new slot map then, not at its next periodic refresh: the node may have failed over).
+    std::function<void()> on_drop;
   };
 
   /// @throws std::invalid_argument when a TLS file (CA, certificate, key) cannot be loaded

@@ -440,8 +440,12 @@ redis_store::redis_store(boost::asio::any_io_executor executor, redis_store_opti
     options.serializer.parse = [](std::string_view s) { return std::optional<std::string>(std::string(s)); };
   impl_->options = std::move(options);
   const auto& o = impl_->options;
-  detail::redis_connection::settings settings{o.endpoint, o.connect_timeout, o.command_timeout, o.reconnect_min_delay,
-                                              o.reconnect_max_delay};
+  detail::redis_connection::settings settings;
+  settings.endpoint = o.endpoint;
+  settings.connect_timeout = o.connect_timeout;
+  settings.command_timeout = o.command_timeout;
+  settings.reconnect_min_delay = o.reconnect_min_delay;
+  settings.reconnect_max_delay = o.reconnect_max_delay;
   impl_->client = o.endpoint.cluster.seeds.empty() ? detail::make_single_redis_client(std::move(executor), std::move(settings))
                                                    : detail::make_redis_cluster_client(std::move(executor), std::move(settings));
   impl_->client->start();
