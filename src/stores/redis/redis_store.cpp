@@ -194,12 +194,13 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
   // Keeps session `id` in its user's set (when the record has a user and the entry is not
   // current already): scored by the record's expiry plus its slack, expired members dropped, and
   // the set's own expiry pushed to the latest of its sessions (NX for a new set, then GT).
-  // Returns the handler for the record's own write. On one Redis the update is sent now, before
-  // that write, on the same connection, which Redis answers in order: `write` is returned as it
-  // is. On a cluster the set is on another master and nothing orders the two: the update goes
-  // once the write is answered (a listing in between could otherwise find the id in the set
-  // before its session exists, take it for a destroyed one and drop it), and the write is
-  // acknowledged only after the update answered (not done before its session is listed).
+  // Returns the handler for the record's own write: the update goes once the write is answered
+  // (sent earlier, a listing could find the id in the set before its session exists, take it
+  // for a destroyed one and drop it: on a cluster the set is on another master, and on one Redis
+  // a listing's ZRANGE and GET can fall between the update and a write sent from another thread
+  // a moment later), and the write is acknowledged only after the update answered (not done
+  // before its session is listed). A write that failed or did not happen (SET NX/XX: nil)
+  // updates nothing.
   reply_handler indexed(std::string_view id, const session_record& record, reply_handler write) {
     if (record.user.empty() || record.index_current || options.user_index_prefix.empty()) return write;
     const std::string key = index_key(record.user);
@@ -215,13 +216,10 @@ struct redis_store::impl : std::enable_shared_from_this<impl> {
       wire += detail::resp_command({"PEXPIREAT", key, expiry, "GT"});
       replies += 2;
     }
-    if (!client->is_cluster()) {
-      client->execute(key, std::move(wire), replies, index_update_done);
-      return write;
-    }
     return [self = shared_from_this(), key, wire = std::move(wire), replies, write = std::move(write)](
                std::error_code ec, redis_reply r) mutable {
-      if (ec || r.type == redis_reply::kind::error) return write(ec, std::move(r));  // nothing written
+      if (ec || r.type == redis_reply::kind::error || r.type == redis_reply::kind::nil)
+        return write(ec, std::move(r));  // nothing written
       self->client->execute(key, std::move(wire), replies,
                             [ec, r = std::move(r), write = std::move(write)](std::error_code index_ec,
                                                                              redis_reply index_reply) mutable {
