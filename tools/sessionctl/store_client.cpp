@@ -83,7 +83,12 @@ store_client::store_client(const store_settings& settings)
     throw usage_error("--store: '" + shown_url_ + "' is not a store URL; use redis://HOST:PORT, rediss://HOST:PORT, "
                       "unix:/path.sock or sqlite:PATH");
   }
-  thread_ = std::thread([this] { io_.run(); });
+  std::promise<void> ran_out;
+  ran_out_ = ran_out.get_future();
+  thread_ = std::thread([this, ran_out = std::move(ran_out)]() mutable {
+    io_.run();
+    ran_out.set_value();
+  });
   const auto deadline = std::chrono::steady_clock::now() + settings.timeout;
   while (!store_->ready() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -100,7 +105,11 @@ void store_client::close() noexcept {
   if (store_) store_->shutdown();
   work_.reset();
   if (thread_.joinable()) {
-    io_.stop();
+    // The shutdown runs on the io_context: it fails what is still in flight (a slot-map refresh,
+    // say) and closes the connections, so the handlers they hold let go of the store; stopping
+    // the io_context before that left them holding each other (a leak at exit). A store with
+    // work left after a second is stopped all the same.
+    if (ran_out_.wait_for(std::chrono::seconds(1)) != std::future_status::ready) io_.stop();
     thread_.join();
   }
   store_.reset();

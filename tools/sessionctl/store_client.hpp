@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <future>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -66,6 +67,7 @@ class store_client {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
+  std::future<void> ran_out_;  // ready once the io_context ran out of work
   std::shared_ptr<sessionkit::store> store_;
   std::string shown_url_;
   std::chrono::milliseconds timeout_;
