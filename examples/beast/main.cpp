@@ -164,13 +164,13 @@ int run(const ex::example_flags& flags) {
   asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
-    store->shutdown();
-    server.stop();
+    server.stop();  // requests in flight finish, with their store writes; the store closes after
   });
   std::signal(SIGPIPE, SIG_IGN);
 
   std::cout << "sessionkit-example listening on http://" << flags.host << ":" << port << std::endl;
   server.run();
+  ex::close_store(*store, server.io_context());
 
   // The app holds the engine and so the store, whose destructor still posts to the server's
   // io_context: release them while that exists.

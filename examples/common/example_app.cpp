@@ -313,6 +313,15 @@ bool is_known_path(std::string_view path) {
          std::any_of(others.begin(), others.end(), matches);
 }
 
+void close_store(sessionkit::store& store, boost::asio::io_context& io) {
+  store.shutdown();
+  io.restart();
+  // Each round runs what the previous one made ready (a closed socket's aborted read, say);
+  // bounded, should a handler keep posting.
+  for (int round = 0; round < 100 && io.poll() > 0; ++round) {
+  }
+}
+
 std::shared_ptr<sessionkit::store> make_store(const example_flags& flags, boost::asio::io_context& io,
                          std::string_view program) {
   if (flags.store == "memory") {

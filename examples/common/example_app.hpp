@@ -110,6 +110,12 @@ bool path_matches(std::string_view pattern, std::string_view path);
 std::shared_ptr<sessionkit::store> make_store(const example_flags& flags, boost::asio::io_context& io,
                          std::string_view program);
 
+/// Closes `store` once the server has answered its last request (a store closed before that
+/// fails the requests still in flight: 503), then runs what its shutdown hands to `io`, which
+/// the server has stopped by then (a Redis connection's close and the commands it fails: left
+/// unrun, they and the store would hold each other past the end).
+void close_store(sessionkit::store& store, boost::asio::io_context& io);
+
 /// The examples' `main`: parses the flags (exit 2 with a message on stderr when they are bad),
 /// prints `--help` (exit 0), else calls `run` and turns an exception into a message and exit 1.
 int example_main(int argc, char** argv, std::string_view program,

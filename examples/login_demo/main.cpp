@@ -247,13 +247,13 @@ int run(const ex::example_flags& flags) {
   asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
-    store->shutdown();
-    server.stop();
+    server.stop();  // requests in flight finish, with their store writes; the store closes after
   });
   std::signal(SIGPIPE, SIG_IGN);
   std::cout << "sessionkit-login-demo listening on http://" << flags.host << ":" << port
             << " (log in as alice / wonderland)" << std::endl;
   server.run();
+  ex::close_store(*store, server.io_context());
   app = sessionkit::beast::app{};
   engine.reset();
   store = {};

@@ -229,8 +229,7 @@ int run(const ex::example_flags& flags) {
       drain.async_wait([&](boost::system::error_code) { wait_for_requests(); });
       return;
     }
-    store->shutdown();
-    io.stop();
+    io.stop();  // the store closes after the last request
   };
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
@@ -247,6 +246,7 @@ int run(const ex::example_flags& flags) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  ex::close_store(*store, io);
   io.shutdown();  // the idle connections go now, while the store and the server still exist
   return 0;
 }

@@ -271,7 +271,9 @@ class SESSIONKIT_API store {
   /// result, if they finished first), timers, threads and connections stop so the executor can
   /// run out of work, and a store that needs them fails later calls with `error::shut_down` (an
   /// in-process store such as MemoryStore keeps answering). Idempotent, thread-safe. The
-  /// default does nothing (a store with nothing to stop).
+  /// default does nothing (a store with nothing to stop). Call it once the server has answered
+  /// its last request (a request still in flight would fail with a 503), and let the executor
+  /// run what it posts (the examples' `close_store`).
   virtual void shutdown() {}
 
   /// Runs `fn` later, outside the current call, on the store's completion context. Used for
