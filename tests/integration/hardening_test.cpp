@@ -287,6 +287,36 @@ void run_clients(std::uint16_t port, const std::string& path, int clients, std::
   for (auto& t : threads) t.join();
 }
 
+// Clients counting on `server` (started with --threads 2 on a store) for 800 ms, then SIGTERM:
+// the server's exit status, what the clients saw, and each client's cookie and last count.
+struct shutdown_run {
+  exit_status status;
+  load_result result;
+  std::vector<std::pair<std::string, int>> finals;
+};
+
+void sigterm_under_load(child_process& server, const std::string& path, shutdown_run& out) {
+  const auto port = server.wait_for_listening().port;
+  std::atomic<bool> stop{false};
+  std::mutex finals_mutex;
+  std::thread load([&] { run_clients(port, path, 8, stop, out.result, out.finals, finals_mutex); });
+  std::this_thread::sleep_for(800ms);
+  server.send_signal(SIGTERM);
+  out.status = server.wait(15s);
+  stop = true;
+  load.join();
+  EXPECT_TRUE(out.status.success()) << out.status << "\n" << server.stderr_text();
+  EXPECT_EQ(out.result.lost.load(), 0);
+  EXPECT_GT(out.result.ok.load(), 50);
+  EXPECT_EQ(out.result.unavailable.load(), 0) << "requests answered 503 while the server shut down";
+}
+
+// The session id in a connect.sid cookie header (connect.sid=s%3A<id>.<signature>).
+std::string session_id_of(const std::string& cookie) {
+  const std::string value = cookie.substr(cookie.find("s%3A") + 4);
+  return value.substr(0, value.rfind('.'));
+}
+
 TEST(hardening_faults, redis_killed_slowed_and_full_under_load_loses_no_write) {
   redis_server redis(/*persistent=*/true);
   child_process server(SESSIONKIT_EXAMPLE_PATH, {"--port", "0", "--threads", "2", "--store", redis.url(),
@@ -347,21 +377,9 @@ TEST(hardening_shutdown, sigterm_under_load_finishes_requests_and_their_writes) 
   std::filesystem::create_directories(dir);
   const std::string db = (dir / "s.db").string();
   child_process server(SESSIONKIT_EXAMPLE_PATH, {"--port", "0", "--threads", "2", "--store", "sqlite:" + db});
-  const auto port = server.wait_for_listening().port;
-  load_result result;
-  std::atomic<bool> stop{false};
-  std::vector<std::pair<std::string, int>> finals;
-  std::mutex finals_mutex;
-  std::thread load([&] { run_clients(port, "/sqlite-store-counter", 8, stop, result, finals, finals_mutex); });
-  std::this_thread::sleep_for(800ms);
-  server.send_signal(SIGTERM);
-  const auto status = server.wait(15s);
-  stop = true;
-  load.join();
-  EXPECT_TRUE(status.success()) << status;
-  EXPECT_EQ(result.lost.load(), 0);
-  EXPECT_GT(result.ok.load(), 50);
-  EXPECT_EQ(result.unavailable.load(), 0) << "requests answered 503 while the server shut down";
+  shutdown_run run;
+  sigterm_under_load(server, "/sqlite-store-counter", run);
+  const auto& [status, result, finals] = run;
   // Every acknowledged count is in the database, under that client's session id.
   sqlite3* handle = nullptr;
   ASSERT_EQ(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
@@ -369,9 +387,7 @@ TEST(hardening_shutdown, sigterm_under_load_finishes_requests_and_their_writes) 
   for (const auto& [cookie, last] : finals) {
     if (last == 0) continue;
     acknowledged += last;
-    // connect.sid=s%3A<id>.<signature>
-    const std::string value = cookie.substr(cookie.find("s%3A") + 4);
-    const std::string id = value.substr(0, value.rfind('.'));
+    const std::string id = session_id_of(cookie);
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(handle, "SELECT record FROM sessions WHERE id = ?1", -1, &st, nullptr);
     sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
@@ -401,27 +417,14 @@ class shutdown_on_redis : public ::testing::TestWithParam<example_binary> {};
 TEST_P(shutdown_on_redis, sigterm_under_load_finishes_accepted_requests_and_their_writes) {
   redis_server redis(/*persistent=*/true);
   child_process server(GetParam().path, {"--port", "0", "--threads", "2", "--store", redis.url()});
-  const auto port = server.wait_for_listening().port;
-  load_result result;
-  std::atomic<bool> stop{false};
-  std::vector<std::pair<std::string, int>> finals;
-  std::mutex finals_mutex;
-  std::thread load([&] { run_clients(port, "/redis-store-counter", 8, stop, result, finals, finals_mutex); });
-  std::this_thread::sleep_for(800ms);
-  server.send_signal(SIGTERM);
-  const auto status = server.wait(15s);
-  stop = true;
-  load.join();
-  EXPECT_TRUE(status.success()) << status << "\n" << server.stderr_text();
-  EXPECT_EQ(result.lost.load(), 0);
-  EXPECT_GT(result.ok.load(), 50);
-  EXPECT_EQ(result.unavailable.load(), 0) << "requests answered 503 while the server shut down";
+  shutdown_run run;
+  sigterm_under_load(server, "/redis-store-counter", run);
+  const auto& [status, result, finals] = run;
   long acknowledged = 0, stored = 0;
   for (const auto& [cookie, last] : finals) {
     if (last == 0) continue;
     acknowledged += last;
-    const std::string value = cookie.substr(cookie.find("s%3A") + 4);
-    const std::string id = value.substr(0, value.rfind('.'));
+    const std::string id = session_id_of(cookie);
     const auto record = redis.get("sess:" + id);
     int count = -1;
     std::smatch m;
