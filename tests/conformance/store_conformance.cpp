@@ -31,7 +31,16 @@ class harness {
  public:
   explicit harness(const store_factory& f) : factory_(f) {
     for (auto& t : threads_) t = std::thread([this] { io_.run(); });
-    store_ = factory_.make(io_.get_executor());
+    try {
+      store_ = factory_.make(io_.get_executor());
+    } catch (...) {
+      // Reported as the test's failure (a store that could not be made: its server did not
+      // start, say), not as std::terminate for threads left running.
+      work_.reset();
+      io_.stop();
+      for (auto& t : threads_) t.join();
+      throw;
+    }
   }
   ~harness() {
     if (store_) store_->shutdown();

@@ -86,7 +86,23 @@ redis_server::redis_server(bool persistent, std::vector<std::string> extra_args,
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   port_ = port ? port : free_port();
-  start();
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error&) {
+      // A port picked here (or a cluster bus port picked by the caller with free_port()) can be
+      // taken by another test's server before ours binds it: then redis-server exits at once,
+      // and it starts again on ports picked anew. A server that runs but does not answer, or a
+      // port the caller chose, is an error.
+      const bool exited = process_ && !process_->running();
+      if (port != 0 || !exited || attempt == 3) throw;
+      process_.reset();
+      port_ = free_port();
+      for (std::size_t i = 0; i + 1 < extra_args_.size(); ++i)
+        if (extra_args_[i] == "--cluster-port") extra_args_[i + 1] = std::to_string(free_port());
+    }
+  }
 }
 
 redis_server::~redis_server() {
@@ -131,6 +147,8 @@ void redis_server::wait_until_ready() const {
       if (reply.text == "PONG" || reply.text.rfind("NOAUTH", 0) == 0) return;
     } catch (const std::runtime_error&) {
     }
+    if (!process_->running())
+      throw std::runtime_error("redis-server exited at start: " + process_->stdout_text());
     if (std::chrono::steady_clock::now() > deadline)
       throw std::runtime_error("redis-server did not start: " + process_->stdout_text());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
